@@ -1,0 +1,1 @@
+"""Core migrations, installed as the package ``orbitflow.alembic``."""

@@ -1,0 +1,60 @@
+"""Alembic environment for the core and every enabled plugin's branch.
+
+Run through ``initializedb`` (which passes the engine and settings), or from a checkout
+with ``alembic -c development.ini upgrade heads``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import pool
+
+from alembic import context
+from orbitflow.config import load_settings
+from orbitflow.db import make_engine
+from orbitflow.models.meta import Base
+from orbitflow.plugins import import_model_modules, make_plugin_manager
+
+config = context.config
+
+
+def _settings():
+    settings = config.attributes.get("orbitflow.settings")
+    if settings is None:
+        # Invoked by the alembic command: read the app section of the same INI file.
+        settings = load_settings(config.get_section("app:main", {}))
+    return settings
+
+
+settings = _settings()
+import_model_modules(make_plugin_manager(settings.plugins))
+target_metadata = Base.metadata
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=settings.database.url.render_as_string(hide_password=False),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    engine = config.attributes.get("engine") or make_engine(settings.database, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

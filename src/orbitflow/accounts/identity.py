@@ -1,0 +1,110 @@
+"""Who is making this request: from the session cookie or a Bearer API key."""
+
+from __future__ import annotations
+
+import time
+
+from pyramid.request import Request
+from sqlalchemy import select
+
+from orbitflow.accounts.models import ApiKey, User
+from orbitflow.db import bind_company, unscoped
+from orbitflow.models.meta import utcnow
+from orbitflow.security import SESSION_REFRESH_SECONDS, Identity, hash_api_key, read_session, remember
+
+# Last-used times of API keys are written at most this often, to keep API reads cheap.
+API_KEY_TOUCH_SECONDS = 60
+
+
+def load_identity(request: Request) -> Identity | None:
+    authorization = request.headers.get("Authorization", "")
+    if authorization.startswith("Bearer "):
+        identity = _identity_from_api_key(request, authorization[len("Bearer ") :].strip())
+    else:
+        identity = _identity_from_session(request)
+    if identity is not None:
+        bind_company(request.dbsession, identity.company_id)
+    return identity
+
+
+def _permissions(request: Request, role: str) -> frozenset[str]:
+    return request.registry["role_permissions"].get(role, frozenset())
+
+
+def _identity_from_api_key(request: Request, raw_key: str) -> Identity | None:
+    if not raw_key:
+        return None
+    session = request.dbsession
+    with unscoped(session):
+        key = session.scalars(
+            select(ApiKey).where(ApiKey.key_hash == hash_api_key(raw_key), ApiKey.revoked_at.is_(None))
+        ).first()
+    if key is None or not key.company.is_active:
+        return None
+    now = utcnow()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > API_KEY_TOUCH_SECONDS:
+        key.last_used_at = now
+    return Identity(
+        user_id=key.created_by_id or 0,
+        company_id=key.company_id,
+        role=key.role,
+        username=f"api-key:{key.name}",
+        permissions=_permissions(request, key.role),
+        api_key_id=key.id,
+    )
+
+
+def _identity_from_session(request: Request) -> Identity | None:
+    payload = read_session(request)
+    if not payload:
+        return None
+    settings = request.registry["orbitflow.settings"]
+    now = int(time.time())
+    try:
+        user_id, version = int(payload["u"]), int(payload["v"])
+        issued, seen = int(payload["iat"]), int(payload["seen"])
+        impersonator_id = int(payload["imp"]) if payload.get("imp") is not None else None
+    except (KeyError, TypeError, ValueError):
+        return None
+    if now - seen > settings.session_idle_seconds or now - issued > settings.session_absolute_seconds:
+        return None
+    session = request.dbsession
+    with unscoped(session):
+        user = session.get(User, user_id)
+        if impersonator_id is not None:
+            impersonator = session.get(User, impersonator_id)
+            if impersonator is None or not impersonator.is_active or impersonator.role != "SUPER_ADMIN":
+                return None
+    if user is None or not user.is_active or user.session_version != version:
+        return None
+    if not user.company.is_active and not user.company.is_platform:
+        return None
+    if now - seen > SESSION_REFRESH_SECONDS:
+        _refresh_cookie(request, user, impersonator_id, issued)
+    return Identity(
+        user_id=user.id,
+        company_id=user.company_id,
+        role=user.role,
+        username=user.username,
+        permissions=_permissions(request, user.role),
+        impersonator_id=impersonator_id,
+        must_change_password=user.must_change_password and impersonator_id is None,
+    )
+
+
+def _refresh_cookie(request: Request, user: User, impersonator_id: int | None, issued: int) -> None:
+    """Slide the idle time-out; the absolute time-out keeps the original issue time."""
+    headers = remember(request, user, impersonator_id, issued_at=issued)
+
+    def set_cookie(_request, response):
+        for name, value in headers:
+            response.headerlist.append((name, value))
+
+    request.add_response_callback(set_cookie)
+
+
+def current_user(request: Request) -> User | None:
+    identity = request.identity
+    if identity is None or identity.api_key_id is not None:
+        return None
+    return request.dbsession.get(User, identity.user_id)

@@ -1,0 +1,58 @@
+"""Users and API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from orbitflow.models.meta import Base, BigId, TenantOwned, created_at_column, updated_at_column
+from orbitflow.tenants.models import Company
+
+
+class User(TenantOwned, Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("company_id", "username", name="uq_users_company_username"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), default="", nullable=False)
+    email: Mapped[str | None] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # Bumped by a password change or "log out everywhere": older session cookies stop working.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+    company: Mapped[Company] = relationship(lazy="joined")
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.username
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.username}@{self.company_id}>"
+
+
+class ApiKey(TenantOwned, Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    # The first characters of the key, shown in lists so a key can be recognised.
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = created_at_column()
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    company: Mapped[Company] = relationship(lazy="joined")

@@ -1,0 +1,108 @@
+"""Sign in, sign out, the forced password change and the dashboard."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pyramid.httpexceptions import HTTPFound, HTTPSeeOther
+from pyramid.request import Request
+from pyramid.security import NO_PERMISSION_REQUIRED
+from pyramid.view import view_config
+from sqlalchemy import func, select
+
+from orbitflow.accounts.identity import current_user
+from orbitflow.accounts.models import User
+from orbitflow.accounts.services import authenticate
+from orbitflow.audit.models import AuditEntry
+from orbitflow.audit.services import audit
+from orbitflow.plugins import collect
+from orbitflow.security import forget, remember
+
+LOGIN_TEMPLATE = "orbitflow:accounts/templates/login.jinja2"
+
+
+def _safe_next(request: Request, target: str | None) -> str:
+    """Only same-site paths: never redirect a user to another host after login."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return request.application_url + target
+    return request.route_url("home")
+
+
+@view_config(route_name="login", request_method="GET", renderer=LOGIN_TEMPLATE, permission=NO_PERMISSION_REQUIRED)
+def login_form(request: Request):
+    if request.identity is not None:
+        return HTTPFound(request.route_url("home"))
+    return {
+        "form": {"subscription_id": request.params.get("subscription_id", "")},
+        "error": None,
+        "next": request.params.get("next", ""),
+    }
+
+
+@view_config(route_name="login", request_method="POST", renderer=LOGIN_TEMPLATE, permission=NO_PERMISSION_REQUIRED)
+def login_submit(request: Request):
+    form = {key: request.POST.get(key, "") for key in ("subscription_id", "username", "password")}
+    settings = request.registry["orbitflow.settings"]
+    next_url = request.POST.get("next", "")
+    if not form["subscription_id"].strip() or not form["username"].strip() or not form["password"]:
+        request.response.status_int = 400
+        return {"form": form, "error": "Enter your subscription ID, username and password.", "next": next_url}
+    result = authenticate(
+        request.dbsession,
+        form["subscription_id"],
+        form["username"],
+        form["password"],
+        lockout_threshold=settings.lockout_threshold,
+        lockout_seconds=settings.lockout_seconds,
+        ip=request.client_ip,
+        user_agent=request.user_agent,
+    )
+    if result.user is None:
+        request.response.status_int = 429 if result.locked_seconds else 400
+        if result.locked_seconds:
+            request.response.headers["Retry-After"] = str(result.locked_seconds)
+        return {"form": {**form, "password": ""}, "error": result.error, "next": next_url}
+    target = request.route_url("password_change") if result.user.must_change_password else _safe_next(request, next_url)
+    return HTTPSeeOther(target, headers=remember(request, result.user))
+
+
+@view_config(route_name="logout", request_method="POST", permission=NO_PERMISSION_REQUIRED)
+def logout(request: Request):
+    if request.identity is not None and not request.identity.is_impersonating:
+        audit(request, "auth.logout", target_type="user", target_id=request.identity.user_id)
+    return HTTPSeeOther(request.route_url("login"), headers=forget(request))
+
+
+@view_config(route_name="home", renderer="orbitflow:accounts/templates/dashboard.jinja2", permission="dashboard.view")
+def dashboard(request: Request):
+    session = request.dbsession
+    identity = request.identity
+    user_count = session.scalar(select(func.count()).select_from(User).where(User.is_active.is_(True)))
+    recent = []
+    if request.has_permission("audit.view"):
+        recent = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.company_id == identity.company_id)
+            .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+            .limit(10)
+        ).all()
+    widgets = sorted(
+        collect(request.registry["plugin_manager"], "dashboard_widgets", request=request),
+        key=lambda widget: (widget.order, widget.title),
+    )
+    return {"user": current_user(request), "user_count": user_count, "recent": recent, "widgets": widgets}
+
+
+@view_config(route_name="root_redirect", permission=NO_PERMISSION_REQUIRED)
+def root_redirect(request: Request):
+    return HTTPFound(request.route_url("home" if request.identity else "login"))
+
+
+def includeme(config) -> None:
+    config.add_route("root_redirect", "/")
+    config.add_route("login", "/login")
+    config.add_route("logout", "/logout")
+    config.add_route("home", "/dashboard")
+    config.include(".profile")
+    config.include(".guards")
+    config.scan(".views")

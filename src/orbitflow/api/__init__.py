@@ -1,0 +1,5 @@
+"""The JSON API under /api/v1/."""
+
+
+def includeme(config) -> None:
+    pass

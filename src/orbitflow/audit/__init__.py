@@ -1,0 +1,5 @@
+"""The audit log and its viewer."""
+
+
+def includeme(config) -> None:
+    config.include(".views")

@@ -1,0 +1,235 @@
+"""Settings: read once from the INI file and the environment, validated, then frozen.
+
+The environment variables are those of the original deployment guide, so a deployment
+written for it works unchanged. Every bad value raises :class:`ConfigError` with one line
+that names the variable and the rule; secrets never appear in that line.
+"""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from sqlalchemy.engine import URL, make_url
+
+MIN_SECRET_LENGTH = 32
+DEFAULT_POOL_SIZE = 20
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line for the operator."""
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: URL
+    replica_url: URL | None = None
+    pool_size: int = DEFAULT_POOL_SIZE
+    connect_args: dict = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseSettings
+    auth_secret: str
+    auth_url: str
+    trust_host: bool
+    production: bool
+    plugins: tuple[str, ...]
+    timezone: str
+    facebook_pixel_id: str | None
+    tiktok_pixel_id: str | None
+    max_body_bytes: int
+    session_idle_seconds: int
+    session_absolute_seconds: int
+    lockout_threshold: int
+    lockout_seconds: int
+    ratelimit_storage: str
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.auth_url.startswith("https://")
+
+
+def _first(env: Mapping[str, str], *names: str) -> str | None:
+    for name in names:
+        value = env.get(name)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def parse_bool(name: str, value: str | None, default: bool = False) -> bool:
+    if value is None:
+        return default
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+def parse_int(name: str, value: str | None, default: int, minimum: int = 0) -> int:
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def parse_database_url(name: str, raw: str) -> tuple[URL, dict]:
+    """Accept the seed's ``mysql://user:p%40ss@host:3306/db?ssl=true`` and SQLAlchemy URLs.
+
+    ``mysql://`` and ``mariadb://`` select the ``mariadb`` driver. The seed's ``ssl`` query
+    options become driver connect arguments instead of URL query parameters.
+    """
+    raw = raw.strip()
+    parts = urlsplit(raw)
+    if not parts.scheme:
+        raise ConfigError(f"{name} must be a URL like mysql://user:password@host:3306/orbitflow")
+    scheme = parts.scheme.lower()
+    connect_args: dict = {}
+    if scheme.startswith("sqlite"):
+        try:
+            return make_url(raw), connect_args
+        except Exception:
+            raise ConfigError(f"{name} is not a valid sqlite URL") from None
+    if scheme not in {"mysql", "mariadb", "mariadb+mariadbconnector", "mysql+mariadbconnector"}:
+        raise ConfigError(f"{name} must use mysql:// or mariadb:// (or sqlite:///), got {scheme}://")
+    if not parts.hostname:
+        raise ConfigError(f"{name} must name the database host")
+    database = parts.path.lstrip("/")
+    if not database:
+        raise ConfigError(f"{name} must name the database, as in mysql://user:pass@host:3306/orbitflow")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{name} has a port that is not a number") from None
+    for key, value in parse_qsl(parts.query):
+        key = key.lower()
+        if key in {"ssl", "sslmode"}:
+            connect_args["ssl"] = value.lower() not in FALSE_WORDS | {"disable", "disabled"}
+        elif key in {"sslaccept"}:
+            connect_args["ssl"] = True
+            connect_args["ssl_verify_cert"] = value.lower() == "strict"
+        elif key in {"ssl_ca", "sslca", "sslcert"}:
+            connect_args["ssl"] = True
+            connect_args["ssl_ca"] = value
+        elif key in {"connect_timeout", "connecttimeout"}:
+            connect_args["connect_timeout"] = parse_int(f"{name} connect_timeout", value, 10, 1)
+        else:
+            raise ConfigError(f"{name} has an unknown option {key!r}")
+    url = URL.create(
+        "mariadb+mariadbconnector",
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        host=parts.hostname,
+        port=port,
+        database=unquote(database),
+    )
+    return url, connect_args
+
+
+def validate_auth_url(value: str, production: bool) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"AUTH_URL must be an absolute http(s) URL such as https://crm.example.com, got {value!r}")
+    if value.endswith("/"):
+        raise ConfigError("AUTH_URL must not end with a slash")
+    if parts.path or parts.query or parts.fragment:
+        raise ConfigError("AUTH_URL must be the site's origin only, without a path, query or fragment")
+    if production and parts.scheme != "https" and parts.hostname not in LOCAL_HOSTS:
+        raise ConfigError("AUTH_URL must use https in production (http is allowed for localhost only)")
+    return value
+
+
+def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from INI values, the environment overriding them."""
+    env = os.environ if environ is None else environ
+    production = parse_bool("orbitflow.production", ini.get("orbitflow.production"), False)
+
+    raw_db = _first(env, "DATABASE_URL") or ini.get("sqlalchemy.url")
+    if not raw_db:
+        raise ConfigError("DATABASE_URL is required (or sqlalchemy.url in the INI file)")
+    url, connect_args = parse_database_url("DATABASE_URL", raw_db)
+    replica_raw = _first(env, "DATABASE_REPLICA_URL") or ini.get("sqlalchemy.replica_url")
+    replica = parse_database_url("DATABASE_REPLICA_URL", replica_raw)[0] if replica_raw else None
+    pool_size = parse_int(
+        "DB_POOL_SIZE",
+        _first(env, "DB_POOL_SIZE") or ini.get("orbitflow.db_pool_size"),
+        DEFAULT_POOL_SIZE,
+        minimum=1,
+    )
+
+    secret = _first(env, "AUTH_SECRET") or ini.get("orbitflow.auth_secret")
+    if not secret:
+        raise ConfigError("AUTH_SECRET is required: generate one with `openssl rand -base64 32`")
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"AUTH_SECRET must be at least {MIN_SECRET_LENGTH} characters long")
+
+    auth_url = _first(env, "AUTH_URL", "NEXTAUTH_URL") or ini.get("orbitflow.auth_url")
+    if not auth_url:
+        if production:
+            raise ConfigError("AUTH_URL is required in production, e.g. https://crm.example.com")
+        auth_url = "http://localhost:6543"
+    validate_auth_url(auth_url, production)
+
+    tz = _first(env, "TZ") or ini.get("orbitflow.timezone") or "UTC"
+    try:
+        zoneinfo.ZoneInfo(tz.lstrip(":"))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"TZ must be an IANA time zone such as Europe/Berlin, got {tz!r}") from None
+
+    plugin_names = _first(env, "ORBITFLOW_PLUGINS")
+    if plugin_names is None:
+        plugin_names = ini.get("orbitflow.plugins", "")
+    plugins = tuple(dict.fromkeys(plugin_names.replace(",", " ").split()))
+
+    return Settings(
+        database=DatabaseSettings(url, replica, pool_size, connect_args),
+        auth_secret=secret,
+        auth_url=auth_url,
+        trust_host=parse_bool("AUTH_TRUST_HOST", _first(env, "AUTH_TRUST_HOST") or ini.get("orbitflow.trust_host")),
+        production=production,
+        plugins=plugins,
+        timezone=tz.lstrip(":"),
+        facebook_pixel_id=_first(env, "FACEBOOK_PIXEL_ID", "NEXT_PUBLIC_FACEBOOK_PIXEL_ID")
+        or ini.get("orbitflow.facebook_pixel_id")
+        or None,
+        tiktok_pixel_id=_first(env, "TIKTOK_PIXEL_ID", "NEXT_PUBLIC_TIKTOK_PIXEL_ID")
+        or ini.get("orbitflow.tiktok_pixel_id")
+        or None,
+        max_body_bytes=parse_int(
+            "orbitflow.max_body_bytes", ini.get("orbitflow.max_body_bytes"), 10 * 1024 * 1024, 1024
+        ),
+        session_idle_seconds=parse_int(
+            "orbitflow.session_idle_minutes", ini.get("orbitflow.session_idle_minutes"), 120, 1
+        )
+        * 60,
+        session_absolute_seconds=parse_int("orbitflow.session_max_hours", ini.get("orbitflow.session_max_hours"), 24, 1)
+        * 3600,
+        lockout_threshold=parse_int("orbitflow.lockout_threshold", ini.get("orbitflow.lockout_threshold"), 5, 1),
+        lockout_seconds=parse_int("orbitflow.lockout_minutes", ini.get("orbitflow.lockout_minutes"), 15, 1) * 60,
+        ratelimit_storage=ini.get("orbitflow.ratelimit_storage", "memory://"),
+        extra={k: v for k, v in ini.items() if isinstance(v, str)},
+    )
+
+
+def get_settings(registry) -> Settings:
+    return registry["orbitflow.settings"]

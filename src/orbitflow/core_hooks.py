@@ -1,0 +1,41 @@
+"""The core's own hook implementations: it uses the same hooks it offers to plugins."""
+
+from __future__ import annotations
+
+from orbitflow import hookimpl
+from orbitflow.plugins import NavItem, PermissionGrant
+from orbitflow.security import CORE_PERMISSIONS
+
+
+@hookimpl
+def model_modules():
+    return ["orbitflow.models.all"]
+
+
+@hookimpl
+def migration_locations():
+    return ["orbitflow.alembic:versions"]
+
+
+@hookimpl
+def permissions():
+    return [
+        PermissionGrant(name, tuple(sorted(roles)), description)
+        for name, (roles, description) in CORE_PERMISSIONS.items()
+    ]
+
+
+@hookimpl
+def nav_items(request):
+    return [
+        NavItem("Dashboard", "home", "dashboard.view", order=0),
+        NavItem("Audit log", "audit", "audit.view", order=80),
+        NavItem("Super admin", "admin_companies", "platform.admin", order=90, match_prefix="/admin/"),
+    ]
+
+
+@hookimpl
+def settings_pages(request):
+    return [
+        NavItem("Profile", "profile", "profile.edit", order=0),
+    ]

@@ -1,0 +1,182 @@
+"""Engine, per-request session, tenant scoping and retryable database errors.
+
+Tenant isolation is one mechanism: a session is bound to a company through
+``session.info["company_id"]`` and :func:`_scope_to_tenant` adds the ``company_id``
+criterion to every ORM query of a :class:`~orbitflow.models.meta.TenantOwned` model,
+relationship loads and ``session.get`` included. Code that must cross tenants says so with
+:func:`unscoped`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import sqlite3
+from collections.abc import Iterator
+
+import zope.sqlalchemy
+from pyramid.request import Request
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
+from zope.sqlalchemy import datamanager
+
+from orbitflow.config import ConfigError, DatabaseSettings, Settings
+from orbitflow.models.meta import TenantOwned
+
+COMPANY_KEY = "company_id"
+BYPASS_KEY = "tenant_bypass"
+
+# MariaDB errors worth one more try of the whole request: deadlock, lock wait timeout,
+# and the connection going away (server restart, wait_timeout, KILL).
+RETRYABLE_MARIADB_ERRNOS = frozenset({1205, 1213, 1927, 2006, 2013, 2055, 4031})
+
+
+class TenantScopeError(RuntimeError):
+    """A tenant-owned model was queried by a session bound to no company."""
+
+
+def driver_available(settings: DatabaseSettings) -> None:
+    if settings.is_sqlite:
+        return
+    if importlib.util.find_spec("mariadb") is None:
+        raise ConfigError("DATABASE_URL points to MariaDB but the driver is missing: pip install 'orbitflow[mariadb]'")
+
+
+def make_engine(settings: DatabaseSettings, **overrides) -> Engine:
+    driver_available(settings)
+    if settings.is_sqlite:
+        engine = create_engine(settings.url, connect_args={"timeout": 15}, **overrides)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    options = {
+        "pool_size": settings.pool_size,
+        "max_overflow": max(2, settings.pool_size // 2),
+        "pool_pre_ping": True,
+        # Below MariaDB's default wait_timeout (8 h) and typical proxy idle limits.
+        "pool_recycle": 1800,
+        "pool_timeout": 10,
+        "isolation_level": "READ COMMITTED",
+        "connect_args": {"connect_timeout": 5, **settings.connect_args},
+    }
+    options.update(overrides)
+    return create_engine(settings.url, **options)
+
+
+def _sqlite_on_connect(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.close()
+
+
+def _mark_driver_errors_retryable() -> None:
+    """zope.sqlalchemy knows PyMySQL's deadlock only; teach it the mariadb driver's errors."""
+    known = {error_type for error_type, _ in datamanager._retryable_errors}
+    try:
+        import mariadb
+    except ImportError:
+        mariadb = None
+    if mariadb is not None and mariadb.Error not in known:
+        datamanager._retryable_errors.append(
+            (mariadb.Error, lambda error: getattr(error, "errno", None) in RETRYABLE_MARIADB_ERRNOS)
+        )
+    if sqlite3.OperationalError not in known:
+        datamanager._retryable_errors.append(
+            (sqlite3.OperationalError, lambda error: "database is locked" in str(error))
+        )
+
+
+def _scope_to_tenant(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete) or state.is_column_load:
+        return
+    info = state.session.info
+    if info.get(BYPASS_KEY) or state.execution_options.get(BYPASS_KEY):
+        return
+    company_id = info.get(COMPANY_KEY)
+    if company_id is None:
+        if _touches_tenant_model(state):
+            raise TenantScopeError("tenant-owned model queried without a company; bind the session or use unscoped()")
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantOwned,
+            lambda cls: cls.company_id == company_id,
+            include_aliases=True,
+        )
+    )
+
+
+def _touches_tenant_model(state: ORMExecuteState) -> bool:
+    return any(issubclass(mapper.class_, TenantOwned) for mapper in state.all_mappers)
+
+
+def _stamp_company_on_new_rows(session: Session, _flush_context, _instances) -> None:
+    company_id = session.info.get(COMPANY_KEY)
+    for obj in session.new:
+        if not isinstance(obj, TenantOwned):
+            continue
+        if obj.company_id is None:
+            if company_id is None:
+                raise TenantScopeError(f"new {type(obj).__name__} has no company")
+            obj.company_id = company_id
+        elif company_id is not None and obj.company_id != company_id and not session.info.get(BYPASS_KEY):
+            raise TenantScopeError(f"{type(obj).__name__} of another company added to this session")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker:
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    event.listen(factory, "do_orm_execute", _scope_to_tenant)
+    event.listen(factory, "before_flush", _stamp_company_on_new_rows)
+    return factory
+
+
+def bind_company(session: Session, company_id: int | None) -> None:
+    """Limit every later query of tenant-owned models in ``session`` to one company."""
+    session.info[COMPANY_KEY] = company_id
+
+
+@contextlib.contextmanager
+def unscoped(session: Session) -> Iterator[Session]:
+    """Cross tenants on purpose (super admin, login, background jobs)."""
+    previous = session.info.get(BYPASS_KEY, False)
+    session.info[BYPASS_KEY] = True
+    try:
+        yield session
+    finally:
+        session.info[BYPASS_KEY] = previous
+
+
+def get_tm_session(factory: sessionmaker, transaction_manager) -> Session:
+    session = factory()
+    zope.sqlalchemy.register(session, transaction_manager=transaction_manager)
+    return session
+
+
+def _request_dbsession(request: Request) -> Session:
+    # Tests may hand in their own session through the environ.
+    session = request.environ.get("app.dbsession")
+    if session is None:
+        session = get_tm_session(request.registry["dbsession_factory"], request.tm)
+    return session
+
+
+def includeme(config) -> None:
+    settings: Settings = config.registry["orbitflow.settings"]
+    _mark_driver_errors_retryable()
+    config.registry.settings.setdefault("tm.manager_hook", "pyramid_tm.explicit_manager")
+    config.registry.settings.setdefault("retry.attempts", "3")
+    config.registry.settings["tm.activate_hook"] = "orbitflow.db.tm_activate_hook"
+    config.include("pyramid_tm")
+    config.include("pyramid_retry")
+    engine = config.registry.get("dbengine") or make_engine(settings.database)
+    config.registry["dbengine"] = engine
+    config.registry["dbsession_factory"] = make_session_factory(engine)
+    config.add_request_method(_request_dbsession, "dbsession", reify=True)
+
+
+def tm_activate_hook(request: Request) -> bool:
+    """No transaction for static files."""
+    return not request.path_info.startswith("/static/")

@@ -1,0 +1,110 @@
+"""The hooks a plugin may implement.
+
+Each hook is a plain function here; a plugin implements one by defining a function of the
+same name decorated with ``@orbitflow.hookimpl``. Hooks that return data return lists,
+which the core merges, validates and applies. Event hooks are called after the request's
+transaction committed, never for a change that rolled back.
+"""
+
+from __future__ import annotations
+
+from pluggy import HookspecMarker
+
+hookspec = HookspecMarker("orbitflow")
+
+
+@hookspec
+def add_routes(config):
+    """Register routes and views on the Pyramid ``Configurator``.
+
+    Called once at start-up, after the core's routes. Every view must declare a
+    permission (or ``NO_PERMISSION_REQUIRED`` for public pages); a view without one is
+    refused to everybody. Returns nothing.
+    """
+
+
+@hookspec
+def template_dirs():
+    """Return a list of Jinja2 search paths as asset specs (``"mypkg:templates"``).
+
+    Templates are looked up by name in the core's folders first, then in these.
+    """
+
+
+@hookspec
+def model_modules():
+    """Return a list of module names that define SQLAlchemy models on
+    ``orbitflow.models.meta.Base``. They are imported before mappers are configured and
+    before Alembic compares or migrates the schema."""
+
+
+@hookspec
+def migration_locations():
+    """Return a list of Alembic version locations as asset specs
+    (``"mypkg:migrations/versions"``). Each plugin is its own Alembic branch whose first
+    revision has ``branch_labels = ("<plugin name>",)`` and ``depends_on`` the core's
+    first revision, so it can be added to a running installation."""
+
+
+@hookspec
+def permissions():
+    """Return a list of :class:`orbitflow.plugins.PermissionGrant`: a permission name and
+    the roles granted it. A role's grants are the union of the core's and all plugins'."""
+
+
+@hookspec
+def nav_items(request):
+    """Return a list of :class:`orbitflow.plugins.NavItem` for the main navigation.
+
+    Items whose permission the user lacks are hidden by the core."""
+
+
+@hookspec
+def settings_pages(request):
+    """Return a list of :class:`orbitflow.plugins.NavItem` for the Settings menu."""
+
+
+@hookspec
+def dashboard_widgets(request):
+    """Return a list of :class:`orbitflow.plugins.Widget` rendered on the dashboard."""
+
+
+@hookspec
+def lead_created(event):
+    """A lead was created (:class:`orbitflow.events.LeadEvent`), after commit."""
+
+
+@hookspec
+def lead_updated(event):
+    """A lead's fields changed (:class:`orbitflow.events.LeadEvent`), after commit."""
+
+
+@hookspec
+def lead_moved(event):
+    """A lead moved to another stage or position (:class:`orbitflow.events.LeadEvent`),
+    after commit."""
+
+
+@hookspec
+def quiz_viewed(event):
+    """A public quiz page was shown (:class:`orbitflow.events.QuizEvent`), after commit."""
+
+
+@hookspec
+def quiz_started(event):
+    """A visitor answered the first question (:class:`orbitflow.events.QuizEvent`),
+    after commit."""
+
+
+@hookspec
+def quiz_submitted(event):
+    """A quiz was completed and its lead stored (:class:`orbitflow.events.QuizEvent`),
+    after commit."""
+
+
+@hookspec
+def demo_data(session, company):
+    """Add demo rows for ``company`` (``initializedb --demo``, run once per database).
+
+    ``session`` crosses tenants; set ``company_id`` on every row and flush. Return a list
+    of lines saying what was created."""

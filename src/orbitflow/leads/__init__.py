@@ -1,0 +1,5 @@
+"""Leads and the Kanban pipeline."""
+
+
+def includeme(config) -> None:
+    pass

@@ -1,0 +1,38 @@
+"""Alembic, configured from the app's settings and the enabled plugins' version locations."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+
+from orbitflow.config import Settings
+from orbitflow.plugins import make_plugin_manager, migration_locations
+
+SCRIPT_LOCATION = "orbitflow.alembic:"
+
+
+def alembic_config(settings: Settings, engine: Engine | None = None) -> Config:
+    pm = make_plugin_manager(settings.plugins)
+    cfg = Config()
+    cfg.set_main_option("script_location", SCRIPT_LOCATION)
+    cfg.set_main_option("version_locations", " ".join(migration_locations(pm)))
+    cfg.set_main_option("path_separator", "space")
+    cfg.attributes["orbitflow.settings"] = settings
+    if engine is not None:
+        cfg.attributes["engine"] = engine
+    return cfg
+
+
+def expected_heads(cfg: Config) -> frozenset[str]:
+    return frozenset(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def current_heads(connection: Connection) -> frozenset[str]:
+    return frozenset(MigrationContext.configure(connection).get_current_heads())
+
+
+def upgrade_to_heads(cfg: Config) -> None:
+    command.upgrade(cfg, "heads")

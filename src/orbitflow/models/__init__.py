@@ -1,0 +1,1 @@
+"""The shared declarative base (meta) and the list of every core model (all)."""

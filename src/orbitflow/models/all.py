@@ -1,0 +1,25 @@
+"""Every core model in one place, so the mappers and Alembic see the whole schema."""
+
+from orbitflow.accounts.models import ApiKey, User
+from orbitflow.audit.models import AuditEntry
+from orbitflow.leads.models import Lead, LeadActivity, LeadNote, LeadTag, Stage
+from orbitflow.models.meta import Base, TenantOwned, utcnow
+from orbitflow.syslog.models import SystemLogEntry
+from orbitflow.tenants.models import Company, Plan
+
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "Base",
+    "Company",
+    "Lead",
+    "LeadActivity",
+    "LeadNote",
+    "LeadTag",
+    "Plan",
+    "Stage",
+    "SystemLogEntry",
+    "TenantOwned",
+    "User",
+    "utcnow",
+]

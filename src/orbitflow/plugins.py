@@ -1,0 +1,147 @@
+"""The plugin manager: loads the INI's plugins by entry point and applies their hooks."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+import pluggy
+from pyramid.request import Request
+
+from orbitflow import hookspecs
+from orbitflow.config import ConfigError
+
+ENTRY_POINT_GROUP = "orbitflow.plugins"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    route_name: str
+    permission: str
+    order: int = 100
+    # Extra route prefixes (besides the route's own path) that mark the item active.
+    match_prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class PermissionGrant:
+    permission: str
+    roles: tuple[str, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Widget:
+    title: str
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    order: int = 100
+
+
+def installed_plugins() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def make_plugin_manager(names: Iterable[str]) -> pluggy.PluginManager:
+    """Register the core's own hook implementations, then each named plugin.
+
+    An unknown name stops start-up with the list of installed plugins.
+    """
+    pm = pluggy.PluginManager("orbitflow")
+    pm.add_hookspecs(hookspecs)
+    pm.register(importlib.import_module("orbitflow.core_hooks"), name="core")
+    available = installed_plugins()
+    for name in names:
+        ep = available.get(name)
+        if ep is None:
+            listed = ", ".join(sorted(available)) or "none"
+            raise ConfigError(f"unknown plugin {name!r} in orbitflow.plugins; installed: {listed}")
+        try:
+            module = ep.load()
+        except Exception as error:
+            raise ConfigError(f"plugin {name!r} failed to load: {error}") from error
+        pm.register(module, name=name)
+    pm.check_pending()
+    return pm
+
+
+def _flatten(results: Iterable[Iterable[Any] | None]) -> list[Any]:
+    return [item for result in results if result for item in result]
+
+
+def collect(pm: pluggy.PluginManager, hook_name: str, **kwargs) -> list[Any]:
+    return _flatten(getattr(pm.hook, hook_name)(**kwargs))
+
+
+def import_model_modules(pm: pluggy.PluginManager) -> None:
+    for module_name in collect(pm, "model_modules"):
+        importlib.import_module(module_name)
+
+
+def migration_locations(pm: pluggy.PluginManager) -> list[str]:
+    locations = collect(pm, "migration_locations")
+    if len(set(locations)) != len(locations):
+        raise ConfigError(f"duplicate migration locations: {locations}")
+    return locations
+
+
+def role_permissions(pm: pluggy.PluginManager) -> dict[str, frozenset[str]]:
+    """Merge every grant into role -> permissions."""
+    from orbitflow.security import ROLES
+
+    table: dict[str, set[str]] = {role: set() for role in ROLES}
+    for grant in collect(pm, "permissions"):
+        for role in grant.roles:
+            if role not in table:
+                raise ConfigError(f"permission {grant.permission!r} granted to unknown role {role!r}")
+            table[role].add(grant.permission)
+    return {role: frozenset(perms) for role, perms in table.items()}
+
+
+def nav_items(request: Request, hook_name: str = "nav_items") -> list[NavItem]:
+    items = collect(request.registry["plugin_manager"], hook_name, request=request)
+    seen: set[str] = set()
+    visible = []
+    for item in sorted(items, key=lambda item: (item.order, item.label)):
+        if item.route_name in seen:
+            continue
+        seen.add(item.route_name)
+        if request.has_permission(item.permission):
+            visible.append(item)
+    return visible
+
+
+def notify_after_commit(request: Request, hook_name: str, event: Any) -> None:
+    """Call an event hook once the request's transaction has committed.
+
+    A failing hook is logged to the system log and does not affect the response.
+    """
+    pm = request.registry["plugin_manager"]
+    registry = request.registry
+
+    def call(committed: bool) -> None:
+        if not committed:
+            return
+        try:
+            getattr(pm.hook, hook_name)(event=event)
+        except Exception as error:
+            from orbitflow.syslog.services import record_exception
+
+            log.exception("event hook %s failed", hook_name)
+            record_exception(registry, error, source="SERVER_ACTION", endpoint=f"hook:{hook_name}")
+
+    request.tm.get().addAfterCommitHook(call)
+
+
+def includeme(config) -> None:
+    settings = config.registry["orbitflow.settings"]
+    pm = make_plugin_manager(settings.plugins)
+    config.registry["plugin_manager"] = pm
+    import_model_modules(pm)
+    config.registry["role_permissions"] = role_permissions(pm)

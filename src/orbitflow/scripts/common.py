@@ -1,0 +1,27 @@
+"""Shared by the console scripts: settings and engine from a PasteDeploy INI file."""
+
+from __future__ import annotations
+
+import logging.config
+import sys
+
+import plaster
+
+from orbitflow.config import ConfigError, Settings, load_settings
+
+
+def settings_from_uri(config_uri: str) -> Settings:
+    loader = plaster.get_loader(config_uri, protocols=["wsgi"])
+    try:
+        loader.setup_logging()
+    except Exception:
+        logging.basicConfig(level=logging.INFO)
+    try:
+        return load_settings(loader.get_settings("app:main"))
+    except ConfigError as error:
+        fail(f"configuration error: {error}")
+
+
+def fail(message: str, code: int = 2):
+    print(f"orbitflow: {message}", file=sys.stderr)
+    raise SystemExit(code)

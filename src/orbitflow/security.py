@@ -1,0 +1,164 @@
+"""Roles, permissions and the security policy.
+
+Identity comes from the signed session cookie or an ``Authorization: Bearer`` API key;
+``permits`` looks the permission up in the role table (the core's table below merged with
+the plugins' grants at start-up). No database query happens in a permission check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+from pyramid.request import Request
+from pyramid.security import Allowed, Denied
+from webob.cookies import SignedCookieProfile
+
+from orbitflow.config import Settings
+
+SUPER_ADMIN = "SUPER_ADMIN"
+OWNER = "OWNER"
+ADMIN = "ADMIN"
+MANAGER = "MANAGER"
+AGENT = "AGENT"
+VIEWER = "VIEWER"
+# Highest first.
+ROLES = (SUPER_ADMIN, OWNER, ADMIN, MANAGER, AGENT, VIEWER)
+COMPANY_ROLES = ROLES[1:]
+
+# Permission granted to nobody: views that forget theirs are refused to everyone.
+UNDECLARED = "__undeclared__"
+
+_EVERYONE = set(COMPANY_ROLES) | {SUPER_ADMIN}
+_SELLERS = {OWNER, ADMIN, MANAGER, AGENT}
+_MANAGERS = {OWNER, ADMIN, MANAGER}
+_ADMINS = {OWNER, ADMIN}
+
+# The one table of the core's permissions: name -> (roles, description).
+CORE_PERMISSIONS: dict[str, tuple[set[str], str]] = {
+    "dashboard.view": (_EVERYONE, "Open the dashboard"),
+    "profile.edit": (_EVERYONE, "Edit one's own profile and password"),
+    "leads.view": (set(COMPANY_ROLES), "See leads (agents: their own and unassigned ones)"),
+    "leads.view_all": (_MANAGERS | {VIEWER}, "See every lead of the company"),
+    "leads.create": (_SELLERS, "Create leads"),
+    "leads.edit": (_SELLERS, "Edit, move and annotate leads"),
+    "leads.assign": (_MANAGERS, "Assign leads to any user"),
+    "leads.delete": (_MANAGERS, "Delete leads"),
+    "leads.import": (_MANAGERS, "Import leads from CSV"),
+    "leads.export": (_MANAGERS, "Export leads to CSV"),
+    "stages.manage": (_ADMINS, "Add, rename, reorder and remove pipeline stages"),
+    "users.view": (_MANAGERS, "See the company's users"),
+    "users.manage": (_ADMINS, "Create, edit and deactivate users"),
+    "owners.manage": ({OWNER}, "Create, edit and deactivate owners"),
+    "apikeys.manage": (_ADMINS, "Create and revoke API keys"),
+    "audit.view": (_ADMINS | {SUPER_ADMIN}, "Read the audit log"),
+    "company.settings": (_ADMINS, "Edit the company's settings"),
+    "platform.admin": ({SUPER_ADMIN}, "Manage companies, users and logs of the platform"),
+}
+
+SESSION_COOKIE = "orbitflow_session"
+SESSION_REFRESH_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Identity:
+    user_id: int
+    company_id: int
+    role: str
+    username: str
+    permissions: frozenset[str]
+    impersonator_id: int | None = None
+    api_key_id: int | None = None
+    must_change_password: bool = False
+
+    @property
+    def is_impersonating(self) -> bool:
+        return self.impersonator_id is not None
+
+
+def hash_api_key(raw_key: str) -> str:
+    # API keys are 256-bit random strings: a fast hash is enough, a slow one would cost
+    # every API request.
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def session_profile(settings: Settings) -> SignedCookieProfile:
+    return SignedCookieProfile(
+        secret=settings.auth_secret,
+        salt="orbitflow.session",
+        cookie_name=SESSION_COOKIE,
+        secure=settings.secure_cookies,
+        httponly=True,
+        samesite="Lax",
+        path="/",
+    )
+
+
+def remember(
+    request: Request, user, impersonator_id: int | None = None, issued_at: int | None = None
+) -> list[tuple[str, str]]:
+    now = int(time.time())
+    payload = {"u": user.id, "v": user.session_version, "iat": issued_at or now, "seen": now}
+    if impersonator_id is not None:
+        payload["imp"] = impersonator_id
+    profile = session_profile(request.registry["orbitflow.settings"]).bind(request)
+    return profile.get_headers(payload)
+
+
+def forget(request: Request) -> list[tuple[str, str]]:
+    profile = session_profile(request.registry["orbitflow.settings"]).bind(request)
+    return profile.get_headers(None)
+
+
+def read_session(request: Request) -> dict | None:
+    profile = session_profile(request.registry["orbitflow.settings"]).bind(request)
+    try:
+        payload = profile.get_value()
+    except Exception:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+class SecurityPolicy:
+    def identity(self, request: Request) -> Identity | None:
+        from orbitflow.accounts.identity import load_identity
+
+        return load_identity(request)
+
+    def authenticated_userid(self, request: Request) -> int | None:
+        identity = request.identity
+        return identity.user_id if identity else None
+
+    def permits(self, request: Request, context, permission: str):
+        identity = request.identity
+        if identity is None:
+            return Denied("not signed in")
+        if permission in identity.permissions:
+            return Allowed(f"role {identity.role} has {permission}")
+        return Denied(f"role {identity.role} lacks {permission}")
+
+    def remember(self, request: Request, userid, **kw):
+        raise NotImplementedError("use orbitflow.security.remember(request, user)")
+
+    def forget(self, request: Request, **kw):
+        return forget(request)
+
+
+def csrf_applies(request: Request) -> bool:
+    """API key requests carry no cookie, so they need (and can have) no CSRF token."""
+    return not request.headers.get("Authorization", "").startswith("Bearer ")
+
+
+def includeme(config) -> None:
+    from pyramid.csrf import CookieCSRFStoragePolicy
+
+    settings: Settings = config.registry["orbitflow.settings"]
+    config.set_security_policy(SecurityPolicy())
+    config.set_default_permission(UNDECLARED)
+    config.set_csrf_storage_policy(
+        CookieCSRFStoragePolicy(
+            cookie_name="orbitflow_csrf", secure=settings.secure_cookies, samesite="Lax", httponly=True
+        )
+    )
+    config.set_default_csrf_options(require_csrf=True, callback=csrf_applies)

@@ -1,0 +1,5 @@
+"""The super admin area: companies, users of any company, logs, impersonation."""
+
+
+def includeme(config) -> None:
+    config.include(".views")

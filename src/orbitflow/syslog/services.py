@@ -1,0 +1,72 @@
+"""Writing the system log in its own transaction, so an entry survives the failed request."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import traceback
+
+from pyramid.request import Request
+
+from orbitflow.syslog.models import SystemLogEntry
+
+log = logging.getLogger(__name__)
+
+
+def new_error_id() -> str:
+    return secrets.token_hex(6).upper()
+
+
+def write_entry(registry, **fields) -> str | None:
+    """Insert one entry through a fresh session and commit it; never raises."""
+    error_id = fields.setdefault("error_id", new_error_id())
+    try:
+        session = registry["dbsession_factory"]()
+        try:
+            session.info["tenant_bypass"] = True
+            session.add(SystemLogEntry(**fields))
+            session.commit()
+        finally:
+            session.close()
+    except Exception:
+        # The database itself may be what failed; the process log still has it.
+        log.exception("could not write the system log (error id %s)", error_id)
+    return error_id
+
+
+def record_exception(
+    registry,
+    error: BaseException,
+    *,
+    source: str = "SERVER_ACTION",
+    endpoint: str | None = None,
+    request: Request | None = None,
+    status: int = 500,
+) -> str:
+    error_id = new_error_id()
+    stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    log.error("error %s at %s: %s", error_id, endpoint, error, exc_info=error)
+    identity = _safe_identity(request)
+    write_entry(
+        registry,
+        level="ERROR",
+        source=source,
+        endpoint=(endpoint or (request.path if request else None) or "")[:500],
+        method=request.method if request else None,
+        status=status,
+        message=f"{type(error).__name__}: {error}"[:5000],
+        stack=stack[-60000:],
+        error_id=error_id,
+        company_id=identity.company_id if identity else None,
+        user_id=identity.user_id if identity else None,
+    )
+    return error_id
+
+
+def _safe_identity(request: Request | None):
+    if request is None:
+        return None
+    try:
+        return request.identity
+    except Exception:
+        return None

@@ -1,0 +1,5 @@
+"""Tenants: companies, plans and quotas."""
+
+
+def includeme(config) -> None:
+    pass

@@ -1,0 +1,46 @@
+// OrbitFlow's shared browser code: CSRF header for fetch, confirmations, error reporting.
+(function () {
+  "use strict";
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  window.OrbitFlow = {
+    csrfToken: meta ? meta.getAttribute("content") : "",
+    api: function (method, url, body) {
+      var options = {
+        method: method,
+        credentials: "same-origin",
+        headers: { "Accept": "application/json", "X-CSRF-Token": window.OrbitFlow.csrfToken },
+      };
+      if (body !== undefined) {
+        options.headers["Content-Type"] = "application/json";
+        options.body = JSON.stringify(body);
+      }
+      return fetch(url, options).then(function (response) {
+        return response.text().then(function (text) {
+          var data = text ? JSON.parse(text) : null;
+          return { ok: response.ok, status: response.status, data: data };
+        });
+      });
+    },
+  };
+
+  // <form data-confirm="Delete this?"> asks before submitting.
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) {
+      event.preventDefault();
+    }
+  });
+
+  // Browser errors reach the system log through a rate-limited endpoint.
+  var reported = 0;
+  window.addEventListener("error", function (event) {
+    if (reported >= 5 || !window.fetch) { return; }
+    reported += 1;
+    window.OrbitFlow.api("POST", "/api/client-errors", {
+      message: String(event.message || "error").slice(0, 1000),
+      source: String(event.filename || "").slice(0, 300),
+      line: event.lineno || 0,
+      page: window.location.pathname,
+    }).catch(function () {});
+  });
+})();

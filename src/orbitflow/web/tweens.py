@@ -1,0 +1,48 @@
+"""Tweens: security headers on every response, and a cap on request bodies."""
+
+from __future__ import annotations
+
+from pyramid.httpexceptions import HTTPRequestEntityTooLarge
+
+from orbitflow.config import Settings
+
+
+def security_headers_tween_factory(handler, registry):
+    settings: Settings = registry["orbitflow.settings"]
+
+    def tween(request):
+        response = handler(request)
+        headers = response.headers
+        frame_ancestors = request.environ.get("orbitflow.frame_ancestors", "'none'")
+        csp = (
+            "default-src 'self'; "
+            f"script-src 'self' 'nonce-{request.csp_nonce}'; "
+            "style-src 'self'; img-src 'self' data: https:; font-src 'self'; "
+            "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self' https:; "
+            f"frame-ancestors {frame_ancestors}"
+        )
+        extra_csp = request.environ.get("orbitflow.csp_extra")
+        if extra_csp:
+            csp = f"{csp}; {extra_csp}" if ";" not in extra_csp else extra_csp
+        headers.setdefault("Content-Security-Policy", csp)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if frame_ancestors == "'none'":
+            headers.setdefault("X-Frame-Options", "DENY")
+        if request.scheme == "https" or settings.secure_cookies:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response
+
+    return tween
+
+
+def body_limit_tween_factory(handler, registry):
+    limit = registry["orbitflow.settings"].max_body_bytes
+
+    def tween(request):
+        length = request.content_length
+        if length is not None and length > limit:
+            raise HTTPRequestEntityTooLarge(f"The request is too large: {length} bytes, the limit is {limit} bytes.")
+        return handler(request)
+
+    return tween

@@ -1,0 +1,261 @@
+"""Real databases for the tests: an SQLite file and a MariaDB database of their own.
+
+Each backend's database is created once per test session and migrated with Alembic (so
+the migrations are tested too); after every test the rows are deleted, so tests commit
+for real and read back through new connections.
+
+``--backend=sqlite|mariadb|all`` picks the backends (all by default). When MariaDB cannot
+be reached its tests are skipped with a loud warning, unless ORBITFLOW_REQUIRE_MARIADB=1
+(as in CI), which turns that into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import webtest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from orbitflow.accounts.models import User
+from orbitflow.accounts.passwords import hash_password
+from orbitflow.app import make_app
+from orbitflow.config import load_settings
+from orbitflow.db import make_engine, make_session_factory, unscoped
+from orbitflow.migrations import alembic_config, upgrade_to_heads
+from orbitflow.models.meta import Base
+from orbitflow.tenants.models import Company
+from orbitflow.tenants.services import create_company
+from support import PASSWORD
+
+BACKENDS = ("sqlite", "mariadb")
+MARIADB_SERVER = os.environ.get("ORBITFLOW_TEST_MARIADB", "mysql://root@127.0.0.1:3306")
+REQUIRE_MARIADB = os.environ.get("ORBITFLOW_REQUIRE_MARIADB") == "1"
+TEST_SECRET = "test-secret-0123456789-0123456789-abcdef"
+
+ALL_PLUGINS = "quiz pixels analytics"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backend", default="all", choices=("all", *BACKENDS), help="database backends to test")
+
+
+def pytest_collection_modifyitems(config, items):
+    wanted = config.getoption("--backend")
+    if wanted == "all":
+        return
+    keep, drop = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        backend = params.params.get("backend") if params else None
+        (drop if backend not in (None, wanted) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+_mariadb_problem: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _mariadb_problem:
+        terminalreporter.write_sep("!", "MariaDB NOT REACHABLE: its tests were skipped", red=True, bold=True)
+        terminalreporter.write_line(_mariadb_problem[0], red=True)
+
+
+@dataclass
+class Backend:
+    name: str
+    url: str
+    engine: Engine
+
+    def ini(self, **extra: str) -> dict[str, str]:
+        settings = {
+            "sqlalchemy.url": self.url,
+            "orbitflow.auth_secret": TEST_SECRET,
+            "orbitflow.auth_url": "http://localhost",
+            "orbitflow.plugins": ALL_PLUGINS,
+            "orbitflow.db_pool_size": "5",
+            "retry.attempts": "3",
+        }
+        settings.update(extra)
+        return settings
+
+
+def _mariadb_admin_engine() -> Engine:
+    from orbitflow.config import parse_database_url
+
+    url, _ = parse_database_url("ORBITFLOW_TEST_MARIADB", MARIADB_SERVER.rstrip("/") + "/mysql")
+    return create_engine(url.set(database=None), isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+
+
+def mariadb_url(database: str) -> str:
+    return f"{MARIADB_SERVER.rstrip('/')}/{database}"
+
+
+@pytest.fixture(scope="session")
+def mariadb_admin():
+    try:
+        engine = _mariadb_admin_engine()
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:
+        message = f"MariaDB at {MARIADB_SERVER} is not reachable: {error.__class__.__name__}: {error}"
+        if REQUIRE_MARIADB:
+            pytest.fail(message + " (ORBITFLOW_REQUIRE_MARIADB=1)")
+        if not _mariadb_problem:
+            _mariadb_problem.append(message)
+            warnings.warn(message, stacklevel=1)
+        pytest.skip(message)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def new_mariadb_database(mariadb_admin):
+    """Create a throw-away database; returns its URL. Dropped at the end of the session."""
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"orbitflow_test_{uuid.uuid4().hex[:10]}"
+        with mariadb_admin.connect() as connection:
+            connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+        created.append(name)
+        return mariadb_url(name)
+
+    yield create
+    with mariadb_admin.connect() as connection:
+        for name in created:
+            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request, tmp_path_factory) -> Backend:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'orbitflow.sqlite'}"
+    else:
+        url = request.getfixturevalue("new_mariadb_database")()
+    settings = load_settings(
+        {"sqlalchemy.url": url, "orbitflow.auth_secret": TEST_SECRET, "orbitflow.plugins": ALL_PLUGINS}, environ={}
+    )
+    engine = make_engine(settings.database)
+    upgrade_to_heads(alembic_config(settings, engine))
+    yield Backend(request.param, url, engine)
+    engine.dispose()
+
+
+def _delete_all_rows(engine: Engine) -> None:
+    with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.execute(text("PRAGMA foreign_keys=OFF"))
+        else:
+            connection.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+        if engine.dialect.name == "sqlite":
+            connection.execute(text("PRAGMA foreign_keys=ON"))
+        else:
+            connection.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+
+
+@pytest.fixture(scope="session")
+def wsgi_app(backend):
+    return make_app(backend.ini(), environ={}, engine=backend.engine)
+
+
+@pytest.fixture
+def db(backend):
+    """A session that crosses tenants, for arranging data and reading it back.
+
+    Rows are deleted after the test."""
+    session = make_session_factory(backend.engine)()
+    session.info["tenant_bypass"] = True
+    yield session
+    session.close()
+    _delete_all_rows(backend.engine)
+
+
+@pytest.fixture
+def testapp(wsgi_app, db) -> webtest.TestApp:
+    return webtest.TestApp(wsgi_app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.0.0.1"})
+
+
+@pytest.fixture
+def another_client(wsgi_app, db):
+    """A second browser with its own cookies."""
+    return lambda: webtest.TestApp(wsgi_app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.0.0.2"})
+
+
+_password_hash: list[str] = []
+
+
+def default_password_hash() -> str:
+    if not _password_hash:
+        _password_hash.append(hash_password(PASSWORD))
+    return _password_hash[0]
+
+
+@pytest.fixture
+def make_company(db: Session):
+    counter = iter(range(1, 10_000))
+
+    def make(name: str | None = None, subscription_id: str | None = None, plan: str = "PROFESSIONAL", **kw) -> Company:
+        number = next(counter)
+        with unscoped(db):
+            company = create_company(
+                db,
+                name=name or f"Company {number}",
+                subscription_id=subscription_id or f"company-{number}-{uuid.uuid4().hex[:4]}",
+                plan=plan,
+                **kw,
+            )
+        db.commit()
+        return company
+
+    return make
+
+
+@pytest.fixture
+def make_user(db: Session):
+    def make(company: Company, role: str = "OWNER", username: str | None = None, **kw) -> User:
+        user = User(
+            company_id=company.id,
+            username=username or f"{role.lower()}-{uuid.uuid4().hex[:6]}",
+            name=kw.pop("name", f"{role.title()} User"),
+            role=role,
+            password_hash=kw.pop("password_hash", default_password_hash()),
+            **kw,
+        )
+        db.add(user)
+        db.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def platform(make_company) -> Company:
+    return make_company(name="OrbitFlow Platform", subscription_id="platform", plan="ENTERPRISE")
+
+
+@pytest.fixture
+def login_as(testapp, db):
+    from support import login
+
+    def do(user: User, client: webtest.TestApp | None = None):
+        client = client or testapp
+        login(client, user)
+        return client
+
+    return do
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return Path(__file__).resolve().parents[1]

@@ -1,5 +1,5 @@
-"""The JSON API under /api/v1/."""
+"""The JSON API under /api/v1/: shared helpers, and the OpenAPI document."""
 
 
 def includeme(config) -> None:
-    pass
+    config.include(".openapi")

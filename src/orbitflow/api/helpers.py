@@ -1,0 +1,77 @@
+"""Helpers every JSON API view uses: body parsing, paging, serialising times."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pyramid.request import Request
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from orbitflow.web.errors import APIError
+
+DEFAULT_PER_PAGE = 25
+MAX_PER_PAGE = 100
+
+
+def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, or a 400 that says what is wrong."""
+    if not request.body:
+        raise APIError(400, "Send a JSON object in the request body.")
+    try:
+        body = request.json_body
+    except ValueError:
+        raise APIError(400, "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise APIError(400, "The request body must be a JSON object.")
+    return body
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z; every stored time is naive UTC."""
+    return None if value is None else value.replace(microsecond=0).isoformat() + "Z"
+
+
+def int_param(request: Request, name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
+    raw = request.params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise APIError(400, f"{name} must be a whole number.", {name: "not a number"}) from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        raise APIError(400, f"{name} must be {bounds}.", {name: "out of range"})
+    return value
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    def as_json(self, serialise) -> dict[str, Any]:
+        return {
+            "items": [serialise(item) for item in self.items],
+            "total": self.total,
+            "page": self.page,
+            "per_page": self.per_page,
+        }
+
+
+def paginate(session: Session, query: Select, request: Request, default_per_page: int = DEFAULT_PER_PAGE) -> Page:
+    """Run ``query`` for the page named by ``page`` and ``per_page`` parameters."""
+    page = int_param(request, "page", 1)
+    per_page = int_param(request, "per_page", default_per_page, maximum=MAX_PER_PAGE)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    items = session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(list(items), total, page, per_page)

@@ -1,0 +1,133 @@
+"""The OpenAPI document at /api/v1/openapi.json, built with apispec.
+
+API views describe themselves with :func:`api_operation`; schemas are registered with
+:func:`api_schema`. Only operations whose route exists in this app (core or enabled
+plugin) appear in the document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from apispec import APISpec
+from pyramid.interfaces import IRoutesMapper
+from pyramid.request import Request
+from pyramid.security import NO_PERMISSION_REQUIRED
+from pyramid.view import view_config
+
+from orbitflow import __version__
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        }
+    },
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    route_name: str
+    path: str
+    method: str
+    spec: dict[str, Any] = field(default_factory=dict)
+
+
+_SCHEMAS: dict[str, dict[str, Any]] = {"Error": ERROR_SCHEMA}
+_OPERATIONS: list[Operation] = []
+
+
+def api_schema(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """Register a JSON schema component; returns a ``$ref`` to it."""
+    _SCHEMAS[name] = schema
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def list_of(name: str) -> dict[str, Any]:
+    """The paged list shape: items, total, page, per_page."""
+    return {
+        "type": "object",
+        "required": ["items", "total", "page", "per_page"],
+        "properties": {
+            "items": {"type": "array", "items": ref(name)},
+            "total": {"type": "integer"},
+            "page": {"type": "integer"},
+            "per_page": {"type": "integer"},
+        },
+    }
+
+
+def api_operation(route_name: str, path: str, method: str, **spec: Any) -> Callable:
+    """Describe a view for the OpenAPI document; ``spec`` is an OpenAPI operation object."""
+
+    def decorate(view: Callable) -> Callable:
+        _OPERATIONS.append(Operation(route_name, path, method.lower(), spec))
+        return view
+
+    return decorate
+
+
+def build_spec(route_names: set[str]) -> dict[str, Any]:
+    spec = APISpec(
+        title="OrbitFlow API",
+        version=__version__,
+        openapi_version="3.0.3",
+        info={"description": 'JSON API of OrbitFlow CRM. Errors are {"error": {"code", "message", "fields"?}}.'},
+        components={
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key from Settings → API keys",
+                },
+                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "orbitflow_session"},
+            }
+        },
+        security=[{"bearerAuth": []}, {"cookieAuth": []}],
+    )
+    for name, schema in sorted(_SCHEMAS.items()):
+        spec.components.schema(name, schema)
+    by_path: dict[str, dict[str, Any]] = {}
+    for operation in _OPERATIONS:
+        if operation.route_name not in route_names:
+            continue
+        body = dict(operation.spec)
+        responses = body.setdefault("responses", {})
+        responses.setdefault(
+            "default", {"description": "Error", "content": {"application/json": {"schema": ref("Error")}}}
+        )
+        by_path.setdefault(operation.path, {})[operation.method] = body
+    for path in sorted(by_path):
+        spec.path(path=path, operations=by_path[path])
+    return spec.to_dict()
+
+
+@view_config(route_name="api_openapi", renderer="json", permission=NO_PERMISSION_REQUIRED)
+def openapi_document(request: Request):
+    document = request.registry.get("openapi_document")
+    if document is None:
+        mapper = request.registry.queryUtility(IRoutesMapper)
+        names = {route.name for route in mapper.get_routes()}
+        document = build_spec(names)
+        request.registry["openapi_document"] = document
+    return document
+
+
+def includeme(config) -> None:
+    config.add_route("api_openapi", "/api/v1/openapi.json")
+    config.scan(__name__)

@@ -1,0 +1,87 @@
+"""Browser journeys: the real app served by waitress in a thread, driven by Debian's
+chromium through Playwright (never a downloaded browser)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+import pytest
+import waitress
+
+from orbitflow.app import make_app
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "/browser/" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+
+
+class LiveServer:
+    def __init__(self, app):
+        self.server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4, ident="OrbitFlow")
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(backend):
+    app = make_app(backend.ini(**{"orbitflow.auth_url": "http://127.0.0.1"}), environ={}, engine=backend.engine)
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Debian's chromium is not installed: apt-get install chromium (make test does it)")
+    manager = playwright_sync.sync_playwright().start()
+    browser = manager.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield browser
+    browser.close()
+    manager.stop()
+
+
+@pytest.fixture
+def new_page(chromium, live_server, db):
+    """Opens pages in fresh browser contexts (separate cookies); closed after the test."""
+    contexts = []
+
+    def open_page(**context_options):
+        context = chromium.new_context(base_url=live_server.url, **context_options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()

@@ -1,0 +1,275 @@
+"""Reading leads: who may see which, the filters of the board and the list, and the
+board's columns in a fixed number of statements whatever the number of leads."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, union_all
+from sqlalchemy.orm import Session
+
+from orbitflow.accounts.models import User
+from orbitflow.leads.models import LEAD_SOURCES, Lead, LeadTag, Stage
+
+BOARD_PAGE = 20
+SORTS = {
+    "created": (Lead.created_at,),
+    "updated": (Lead.updated_at,),
+    "name": (Lead.name,),
+    "value": (Lead.value,),
+    "company": (Lead.company_name,),
+}
+DEFAULT_SORT = "-created"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Whose eyes: agents see the leads assigned to them and unassigned ones."""
+
+    company_id: int
+    user_id: int | None
+    view_all: bool
+
+    @classmethod
+    def from_request(cls, request) -> Viewer:
+        identity = request.identity
+        return cls(identity.company_id, identity.user_id or None, request.has_permission("leads.view_all"))
+
+    def clause(self) -> ColumnElement[bool]:
+        if self.view_all:
+            return true()
+        if self.user_id is None:
+            return Lead.owner_id.is_(None)
+        return or_(Lead.owner_id == self.user_id, Lead.owner_id.is_(None))
+
+    def can_see(self, lead: Lead) -> bool:
+        return self.view_all or lead.owner_id is None or lead.owner_id == self.user_id
+
+
+@dataclass(frozen=True)
+class LeadFilters:
+    """Filters shared by the board, the list, the CSV export and the API."""
+
+    q: str = ""
+    stage_id: int | None = None
+    # "" anyone, "none" unassigned, "me", or a user id as text.
+    owner: str = ""
+    source: str = ""
+    tag: str = ""
+    errors: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str], owner_key: str = "owner") -> LeadFilters:
+        errors: dict[str, str] = {}
+        stage_id = _int_or_none(params.get("stage_id"), "stage_id", errors)
+        owner = (params.get(owner_key) or "").strip().lower()
+        if owner not in ("", "none", "me") and not owner.isdigit():
+            errors[owner_key] = "Choose a user, me or none."
+            owner = ""
+        source = (params.get("source") or "").strip().lower()
+        if source and source not in LEAD_SOURCES:
+            errors["source"] = f"Choose one of {', '.join(LEAD_SOURCES)}."
+            source = ""
+        return cls(
+            q=(params.get("q") or "").strip()[:200],
+            stage_id=stage_id,
+            owner=owner,
+            source=source,
+            tag=" ".join((params.get("tag") or "").split()).lower()[:50],
+            errors=errors,
+        )
+
+    def without_stage(self) -> LeadFilters:
+        return replace(self, stage_id=None)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.q or self.owner or self.source or self.tag or self.stage_id)
+
+    def as_params(self) -> dict[str, str]:
+        params = {"q": self.q, "owner": self.owner, "source": self.source, "tag": self.tag}
+        if self.stage_id is not None:
+            params["stage_id"] = str(self.stage_id)
+        return {key: value for key, value in params.items() if value}
+
+
+def _int_or_none(raw: str | None, name: str, errors: dict[str, str]) -> int | None:
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        errors[name] = "Must be a whole number."
+        return None
+
+
+def like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_clause(q: str) -> ColumnElement[bool]:
+    pattern = like_pattern(q)
+    clauses = [
+        Lead.name.ilike(pattern, escape="\\"),
+        Lead.email.ilike(pattern, escape="\\"),
+        Lead.company_name.ilike(pattern, escape="\\"),
+        Lead.phone.like(pattern, escape="\\"),
+    ]
+    # Phones are stored as E.164: "(415) 555-01" should find +1415555012x.
+    digits = re.sub(r"\D", "", q)
+    if len(digits) >= 3 and digits != q:
+        clauses.append(Lead.phone.like(f"%{digits}%"))
+    return or_(*clauses)
+
+
+def filter_criteria(viewer: Viewer, filters: LeadFilters) -> list[ColumnElement[bool]]:
+    criteria: list[ColumnElement[bool]] = [Lead.company_id == viewer.company_id]
+    if not viewer.view_all:
+        criteria.append(viewer.clause())
+    if filters.stage_id is not None:
+        criteria.append(Lead.stage_id == filters.stage_id)
+    if filters.owner == "none":
+        criteria.append(Lead.owner_id.is_(None))
+    elif filters.owner == "me":
+        criteria.append(Lead.owner_id == viewer.user_id)
+    elif filters.owner:
+        criteria.append(Lead.owner_id == int(filters.owner))
+    if filters.source:
+        criteria.append(Lead.source == filters.source)
+    if filters.tag:
+        criteria.append(
+            Lead.id.in_(
+                select(LeadTag.lead_id).where(LeadTag.company_id == viewer.company_id, LeadTag.tag == filters.tag)
+            )
+        )
+    if filters.q:
+        criteria.append(search_clause(filters.q))
+    return criteria
+
+
+def visible_leads(viewer: Viewer, filters: LeadFilters | None = None) -> Select:
+    return select(Lead).where(*filter_criteria(viewer, filters or LeadFilters()))
+
+
+def sorted_leads(viewer: Viewer, filters: LeadFilters, sort: str = DEFAULT_SORT) -> tuple[Select, str]:
+    """The list's query and the sort actually used (unknown sorts fall back)."""
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key not in SORTS:
+        key, descending = DEFAULT_SORT.lstrip("-"), True
+    columns = SORTS[key]
+    order = [column.desc() if descending else column.asc() for column in columns]
+    order.append(Lead.id.desc() if descending else Lead.id.asc())
+    return visible_leads(viewer, filters).order_by(*order), ("-" if descending else "") + key
+
+
+def get_visible_lead(session: Session, viewer: Viewer, lead_id: int) -> Lead | None:
+    """The lead if it exists in the viewer's company and the viewer may see it."""
+    lead = session.get(Lead, lead_id)
+    if lead is None or lead.company_id != viewer.company_id or not viewer.can_see(lead):
+        return None
+    return lead
+
+
+def stages_of(session: Session) -> list[Stage]:
+    return list(session.scalars(select(Stage).order_by(Stage.position, Stage.id)))
+
+
+def company_users(session: Session) -> list[User]:
+    """Users who can own leads, for owner pickers and names on cards."""
+    return list(session.scalars(select(User).where(User.role != "SUPER_ADMIN").order_by(User.name, User.username)))
+
+
+def duplicate_emails(session: Session, company_id: int, emails: set[str]) -> set[str]:
+    """Which of ``emails`` belong to more than one lead of the company."""
+    emails = {email for email in emails if email}
+    if not emails:
+        return set()
+    rows = session.execute(
+        select(Lead.email)
+        .where(Lead.company_id == company_id, Lead.email.in_(emails))
+        .group_by(Lead.email)
+        .having(func.count() > 1)
+    )
+    return {row[0] for row in rows}
+
+
+@dataclass
+class Column:
+    stage: Stage
+    count: int = 0
+    total: Decimal = Decimal("0")
+    leads: list[Lead] = field(default_factory=list)
+
+    @property
+    def has_more(self) -> bool:
+        return self.count > len(self.leads)
+
+    @property
+    def cursor(self) -> str:
+        last = self.leads[-1] if self.leads else None
+        return f"{last.position}:{last.id}" if last else ""
+
+
+def board(session: Session, viewer: Viewer, filters: LeadFilters, per_column: int = BOARD_PAGE) -> list[Column]:
+    """Every stage with its count, value total and first cards (three statements)."""
+    filters = filters.without_stage()
+    stages = stages_of(session)
+    columns = {stage.id: Column(stage) for stage in stages}
+    criteria = filter_criteria(viewer, filters)
+    totals = session.execute(
+        select(Lead.stage_id, func.count(), func.coalesce(func.sum(Lead.value), 0))
+        .where(*criteria)
+        .group_by(Lead.stage_id)
+    )
+    for stage_id, count, total in totals:
+        if stage_id in columns:
+            columns[stage_id].count = count
+            columns[stage_id].total = Decimal(total or 0)
+    wanted = [column.stage.id for column in columns.values() if column.count]
+    if wanted:
+        # One indexed "first N by position" per stage, glued into one statement.
+        firsts = [
+            select(Lead.id)
+            .where(*criteria, Lead.stage_id == stage_id)
+            .order_by(Lead.position, Lead.id)
+            .limit(per_column)
+            .subquery()
+            for stage_id in wanted
+        ]
+        ids = union_all(*[select(sub.c.id) for sub in firsts]).subquery()
+        leads = session.scalars(select(Lead).where(Lead.id.in_(select(ids.c.id)))).all()
+        for lead in sorted(leads, key=lambda lead: (lead.position, lead.id)):
+            columns[lead.stage_id].leads.append(lead)
+    return list(columns.values())
+
+
+def more_cards(
+    session: Session,
+    viewer: Viewer,
+    filters: LeadFilters,
+    stage_id: int,
+    after: tuple[int, int] | None,
+    limit: int = BOARD_PAGE,
+) -> list[Lead]:
+    """The next cards of one column after the card at ``after`` (position, id)."""
+    criteria = filter_criteria(viewer, filters.without_stage())
+    criteria.append(Lead.stage_id == stage_id)
+    if after is not None:
+        position, lead_id = after
+        criteria.append(or_(Lead.position > position, and_(Lead.position == position, Lead.id > lead_id)))
+    return list(session.scalars(select(Lead).where(*criteria).order_by(Lead.position, Lead.id).limit(limit)))
+
+
+def parse_cursor(raw: str | None) -> tuple[int, int] | None:
+    if not raw:
+        return None
+    try:
+        position, lead_id = raw.split(":", 1)
+        return int(position), int(lead_id)
+    except ValueError:
+        return None

@@ -25,3 +25,8 @@ def migration_locations():
 @hookimpl
 def template_dirs():
     return ["orbitflow_plugins.quiz:templates"]
+
+
+@hookimpl
+def model_modules():
+    return ["orbitflow_plugins.quiz.models"]

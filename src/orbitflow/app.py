@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from pyramid.config import Configurator
 from sqlalchemy.orm import configure_mappers
@@ -22,7 +22,15 @@ CORE_PACKAGES = (
 )
 
 
-def make_app(ini_settings: Mapping[str, str], environ: Mapping[str, str] | None = None, engine=None):
+def make_app(
+    ini_settings: Mapping[str, str],
+    environ: Mapping[str, str] | None = None,
+    engine=None,
+    includes: Sequence[str | Callable] = (),
+):
+    """The WSGI application. ``engine`` replaces the one the settings describe, and
+    ``includes`` are extra ``config.include`` arguments applied after the plugins (tests use
+    both)."""
     settings = load_settings(ini_settings, environ)
     with Configurator(settings=dict(ini_settings)) as config:
         config.registry["orbitflow.settings"] = settings
@@ -34,5 +42,7 @@ def make_app(ini_settings: Mapping[str, str], environ: Mapping[str, str] | None 
         for package in CORE_PACKAGES:
             config.include(package)
         config.registry["plugin_manager"].hook.add_routes(config=config)
+        for include in includes:
+            config.include(include)
         configure_mappers()
     return config.make_wsgi_app()

@@ -41,7 +41,8 @@ class DatabaseSettings:
 @dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
-    auth_secret: str
+    # Kept out of repr() so a logged or printed Settings never shows the secret.
+    auth_secret: str = field(repr=False)
     auth_url: str
     trust_host: bool
     production: bool
@@ -55,7 +56,8 @@ class Settings:
     lockout_threshold: int
     lockout_seconds: int
     ratelimit_storage: str
-    extra: Mapping[str, str] = field(default_factory=dict)
+    # The raw INI values (they may hold the secret too).
+    extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def secure_cookies(self) -> bool:

@@ -10,7 +10,6 @@ relationship loads and ``session.get`` included. Code that must cross tenants sa
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import sqlite3
 from collections.abc import Iterator
 
@@ -37,10 +36,18 @@ class TenantScopeError(RuntimeError):
 
 
 def driver_available(settings: DatabaseSettings) -> None:
+    """Refuse a MariaDB URL up front when the driver cannot be imported.
+
+    Importing (not just finding) the module also catches a driver whose Connector/C
+    library is missing."""
     if settings.is_sqlite:
         return
-    if importlib.util.find_spec("mariadb") is None:
-        raise ConfigError("DATABASE_URL points to MariaDB but the driver is missing: pip install 'orbitflow[mariadb]'")
+    try:
+        import mariadb  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "DATABASE_URL points to MariaDB but the mariadb driver is not installed: pip install 'orbitflow[mariadb]'"
+        ) from None
 
 
 def make_engine(settings: DatabaseSettings, **overrides) -> Engine:
@@ -168,6 +175,7 @@ def includeme(config) -> None:
     _mark_driver_errors_retryable()
     config.registry.settings.setdefault("tm.manager_hook", "pyramid_tm.explicit_manager")
     config.registry.settings.setdefault("retry.attempts", "3")
+    config.registry.settings.setdefault("retry.activate_hook", "orbitflow.db.retry_activate_hook")
     config.registry.settings["tm.activate_hook"] = "orbitflow.db.tm_activate_hook"
     config.include("pyramid_tm")
     config.include("pyramid_retry")
@@ -180,3 +188,12 @@ def includeme(config) -> None:
 def tm_activate_hook(request: Request) -> bool:
     """No transaction for static files."""
     return not request.path_info.startswith("/static/")
+
+
+def retry_activate_hook(request: Request) -> int | None:
+    """One attempt only for a body over the limit: pyramid_retry would otherwise buffer it
+    whole before the body-limit tween refuses it."""
+    length = request.content_length
+    if length is not None and length > request.registry["orbitflow.settings"].max_body_bytes:
+        return 1
+    return None

@@ -65,10 +65,35 @@ def make_plugin_manager(names: Iterable[str]) -> pluggy.PluginManager:
         try:
             module = ep.load()
         except Exception as error:
-            raise ConfigError(f"plugin {name!r} failed to load: {error}") from error
-        pm.register(module, name=name)
-    pm.check_pending()
+            raise ConfigError(f"plugin {name!r} failed to load: {type(error).__name__}: {error}") from error
+        try:
+            pm.register(module, name=name)
+        except pluggy.PluginValidationError as error:
+            raise ConfigError(f"plugin {name!r} has a malformed hook: {_one_line(error)}") from error
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as error:
+        raise ConfigError(_unknown_hook_message(pm, error)) from error
     return pm
+
+
+def _unknown_hook_message(pm: pluggy.PluginManager, error: pluggy.PluginValidationError) -> str:
+    """Name the plugin and the hook it misspelt, and list the real hooks."""
+    callers = {name: getattr(pm.hook, name) for name in dir(pm.hook) if not name.startswith("_")}
+    known = sorted(name for name, caller in callers.items() if caller.spec is not None)
+    for name, caller in sorted(callers.items()):
+        if caller.spec is None:
+            for impl in caller.get_hookimpls():
+                if impl.plugin is error.plugin:
+                    return (
+                        f"plugin {impl.plugin_name!r} implements {name!r}, which is not an OrbitFlow hook; "
+                        f"the hooks are: {', '.join(known)}"
+                    )
+    return f"{_one_line(error)}; the hooks are: {', '.join(known)}"
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
 
 
 def _flatten(results: Iterable[Iterable[Any] | None]) -> list[Any]:
@@ -133,7 +158,6 @@ def notify_after_commit(request: Request, hook_name: str, event: Any) -> None:
         except Exception as error:
             from orbitflow.syslog.services import record_exception
 
-            log.exception("event hook %s failed", hook_name)
             record_exception(registry, error, source="SERVER_ACTION", endpoint=f"hook:{hook_name}")
 
     request.tm.get().addAfterCommitHook(call)

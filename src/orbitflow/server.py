@@ -1,13 +1,16 @@
-"""The ``egg:orbitflow#main`` server runner: waitress with OrbitFlow's defaults.
+"""The ``egg:orbitflow#main`` server: waitress with OrbitFlow's defaults.
 
 Listens on ``listen`` when the INI gives it, else on ``host`` and the ``PORT``
-environment variable (3000 by default, as in the original deployment guide).
+environment variable (3000 by default, as in the original deployment guide). A server
+factory rather than a runner, so that a bad ``PORT`` is refused before the app loads and
+``pserve`` exits non-zero (pserve swallows errors raised while a runner serves).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 import waitress
 
@@ -16,15 +19,17 @@ DEFAULT_PORT = "3000"
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
-def serve(app, global_conf, host: str = "0.0.0.0", port: str | None = None, listen: str | None = None, **kw):
-    if listen is None:
-        port = port or os.environ.get("PORT") or DEFAULT_PORT
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            print(
-                f"orbitflow: configuration error: PORT must be a number from 1 to 65535, got {port!r}", file=sys.stderr
-            )
-            raise SystemExit(2)
-        listen = f"{host}:{port}"
+def listen_address(host: str, port: str | None, listen: str | None) -> str:
+    if listen is not None:
+        return listen
+    port = port or os.environ.get("PORT") or DEFAULT_PORT
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        print(f"orbitflow: configuration error: PORT must be a number from 1 to 65535, got {port!r}", file=sys.stderr)
+        raise SystemExit(2)
+    return f"{host}:{port}"
+
+
+def waitress_options(**kw) -> dict:
     options = {
         "max_request_body_size": MAX_BODY_BYTES,
         "threads": 8,
@@ -32,4 +37,21 @@ def serve(app, global_conf, host: str = "0.0.0.0", port: str | None = None, list
         "clear_untrusted_proxy_headers": True,
     }
     options.update(kw)
-    waitress.serve(app, listen=listen, **options)
+    return options
+
+
+def server_factory(
+    global_conf, host: str = "0.0.0.0", port: str | None = None, listen: str | None = None, **kw
+) -> Callable:
+    address = listen_address(host, port, listen)
+    options = waitress_options(**kw)
+
+    def serve_app(app) -> None:
+        waitress.serve(app, listen=address, **options)
+
+    return serve_app
+
+
+def serve(app, global_conf, host: str = "0.0.0.0", port: str | None = None, listen: str | None = None, **kw):
+    """The same as a PasteDeploy server runner."""
+    server_factory(global_conf, host=host, port=port, listen=listen, **kw)(app)

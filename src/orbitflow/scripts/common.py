@@ -25,3 +25,10 @@ def settings_from_uri(config_uri: str) -> Settings:
 def fail(message: str, code: int = 2):
     print(f"orbitflow: {message}", file=sys.stderr)
     raise SystemExit(code)
+
+
+def one_line(error: BaseException) -> str:
+    """The driver's own message of a database error, on one line."""
+    detail = getattr(error, "orig", None) or error
+    text = " ".join(str(detail).split())
+    return f"{type(detail).__name__}: {text}"[:500]

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 
 from orbitflow.accounts.models import User
 from orbitflow.accounts.passwords import hash_password, password_problems
+from orbitflow.config import ConfigError
 from orbitflow.db import make_engine, make_session_factory, unscoped
 from orbitflow.migrations import alembic_config, current_heads, expected_heads, upgrade_to_heads
 from orbitflow.plugins import make_plugin_manager
-from orbitflow.scripts.common import fail, settings_from_uri
+from orbitflow.scripts.common import fail, one_line, settings_from_uri
 from orbitflow.tenants.models import PLATFORM_SUBSCRIPTION_ID, Company
 from orbitflow.tenants.services import create_company
 
@@ -92,17 +93,21 @@ def _super_admin_credentials(args: argparse.Namespace, company: Company) -> tupl
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = settings_from_uri(args.config_uri)
-    engine = (
-        make_engine(settings.database, pool_size=2)
-        if not settings.database.is_sqlite
-        else make_engine(settings.database)
-    )
-    cfg = alembic_config(settings, engine)
+    try:
+        engine = (
+            make_engine(settings.database, pool_size=2)
+            if not settings.database.is_sqlite
+            else make_engine(settings.database)
+        )
+        cfg = alembic_config(settings, engine)
+        pm = make_plugin_manager(settings.plugins)
+    except ConfigError as error:
+        fail(f"configuration error: {error}")
     try:
         with engine.connect() as connection:
             before = current_heads(connection)
     except Exception as error:
-        fail(f"cannot reach the database: {error.__class__.__name__}: {error}", code=1)
+        fail(f"cannot reach the database: {one_line(error)}", code=1)
     upgrade_to_heads(cfg)
     with engine.connect() as connection:
         after = current_heads(connection)
@@ -113,7 +118,6 @@ def main(argv: list[str] | None = None) -> int:
     if after != expected_heads(cfg):
         fail("migrations did not reach the expected heads", code=1)
 
-    pm = make_plugin_manager(settings.plugins)
     session = make_session_factory(engine)()
     with unscoped(session):
         platform, created = ensure_platform(session)

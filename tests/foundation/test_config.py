@@ -1,0 +1,223 @@
+"""Configuration: the seed's environment variables, and one clear line for each bad value.
+
+The start-up checks run the console scripts as operators do (``pserve production.ini``,
+``initializedb production.ini``) in processes with an environment the test controls.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event
+
+from foundation.helpers import ROOT, TEST_SECRET, base_env, env_without_module, free_port, nonblank_lines, run
+from orbitflow.config import ConfigError, load_settings, parse_database_url
+from orbitflow.db import make_engine
+
+PRODUCTION_INI = ROOT / "production.ini"
+DB_PASSWORD = "Hunter2-never-print-me"
+
+# name: (environment changes, words the one line must contain, secrets it must not contain)
+BAD_VALUES = {
+    "missing AUTH_SECRET": ({"AUTH_SECRET": None}, ["AUTH_SECRET", "required"], []),
+    "short AUTH_SECRET": (
+        {"AUTH_SECRET": "short-secret-Xq9"},
+        ["AUTH_SECRET", "at least 32 characters"],
+        ["short-secret-Xq9"],
+    ),
+    "AUTH_URL with a trailing slash": ({"AUTH_URL": "https://crm.example.com/"}, ["AUTH_URL", "slash"], []),
+    "AUTH_URL with a path": ({"AUTH_URL": "https://crm.example.com/crm"}, ["AUTH_URL", "path"], []),
+    "AUTH_URL over http in production": ({"AUTH_URL": "http://crm.example.com"}, ["AUTH_URL", "https"], []),
+    "unknown plugin": (
+        {"ORBITFLOW_PLUGINS": "quiz pixles"},
+        ["'pixles'", "installed:", "quiz", "pixels", "analytics"],
+        [],
+    ),
+    "non-numeric DB_POOL_SIZE": ({"DB_POOL_SIZE": "twenty"}, ["DB_POOL_SIZE", "whole number"], []),
+    "unknown time zone": ({"TZ": "Mars/Olympus"}, ["TZ", "IANA"], []),
+    "DATABASE_URL of another database": (
+        {"DATABASE_URL": f"postgres://orbit:{DB_PASSWORD}@db.example.com/orbitflow"},
+        ["DATABASE_URL", "mysql://"],
+        [DB_PASSWORD],
+    ),
+}
+
+COMMANDS = {
+    "pserve": ["pserve", PRODUCTION_INI],
+    "initializedb": ["initializedb", PRODUCTION_INI, "--username", "admin", "--password", "Long-enough-pass-1"],
+}
+
+
+@pytest.fixture
+def good_env(tmp_path):
+    return base_env(
+        tmp_path,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'orbitflow.sqlite'}",
+        AUTH_SECRET=TEST_SECRET,
+        AUTH_URL="https://crm.example.com",
+        # Should a bad value slip through, pserve must not take a well-known port.
+        PORT=str(free_port()),
+    )
+
+
+def assert_one_clear_line(result, words: list[str], secrets: list[str]) -> str:
+    lines = nonblank_lines(result.stderr)
+    assert result.returncode != 0
+    assert len(lines) == 1, result.stderr
+    line = lines[0]
+    assert line.startswith("orbitflow: configuration error: "), line
+    for word in words:
+        assert word in line
+    for secret in [TEST_SECRET, *secrets]:
+        assert secret not in result.stderr
+        assert secret not in result.stdout
+    return line
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("case", BAD_VALUES)
+def test_bad_value_stops_start_up_with_one_clear_line(command, case, good_env, tmp_path):
+    changes, words, secrets = BAD_VALUES[case]
+    env = {**good_env, **{k: v for k, v in changes.items() if v is not None}}
+    for key in (k for k, v in changes.items() if v is None):
+        env.pop(key)
+    result = run(COMMANDS[command], env, cwd=tmp_path, timeout=60)
+    assert_one_clear_line(result, words, secrets)
+    assert not (tmp_path / "orbitflow.sqlite").exists() or command == "pserve"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_mariadb_url_without_the_driver_says_what_to_install(command, good_env, tmp_path):
+    closed_port = free_port()
+    url = f"mysql://orbit:{DB_PASSWORD}@127.0.0.1:{closed_port}/orbitflow"
+    env = {**good_env, "DATABASE_URL": url, "PYTHONPATH": env_without_module(tmp_path, "mariadb")}
+    result = run(COMMANDS[command], env, cwd=tmp_path, timeout=60)
+    line = assert_one_clear_line(result, ["DATABASE_URL", "pip install 'orbitflow[mariadb]'"], [DB_PASSWORD])
+    assert "MariaDB" in line
+
+
+def test_with_the_driver_the_same_url_gets_past_the_driver_check(good_env, tmp_path):
+    """The control for the test above: what refused start-up there was the missing driver."""
+    url = f"mysql://orbit:{DB_PASSWORD}@127.0.0.1:{free_port()}/orbitflow"
+    result = run(COMMANDS["initializedb"], {**good_env, "DATABASE_URL": url}, cwd=tmp_path, timeout=60)
+    lines = nonblank_lines(result.stderr)
+    assert result.returncode != 0
+    assert lines[-1].startswith("orbitflow: cannot reach the database: "), result.stderr
+    assert "pip install" not in result.stderr
+    assert DB_PASSWORD not in result.stderr + result.stdout
+
+
+def test_a_bad_port_stops_pserve_with_one_line(good_env, tmp_path):
+    result = run(COMMANDS["pserve"], {**good_env, "PORT": "http"}, cwd=tmp_path, timeout=60)
+    assert_one_clear_line(result, ["PORT", "1 to 65535"], [])
+
+
+# Unit tests of the parsing itself.
+
+
+def settings(**env: str):
+    ini = {"orbitflow.production": "true", "orbitflow.plugins": "quiz"}
+    base = {
+        "DATABASE_URL": "sqlite:///:memory:",
+        "AUTH_SECRET": TEST_SECRET,
+        "AUTH_URL": "https://crm.example.com",
+    }
+    return load_settings(ini, {**base, **env})
+
+
+def test_seed_database_url_with_an_encoded_password():
+    url, connect_args = parse_database_url("DATABASE_URL", "mysql://user:p%40ss@host:3306/db")
+    assert url.drivername == "mariadb+mariadbconnector"
+    assert (url.username, url.password, url.host, url.port, url.database) == ("user", "p@ss", "host", 3306, "db")
+    assert connect_args == {}
+
+
+def test_ssl_query_becomes_a_driver_connect_argument():
+    config = settings(DATABASE_URL="mysql://user:p%40ss@db.example.com:3306/crm?ssl=true", DB_POOL_SIZE="7")
+    assert config.database.connect_args == {"ssl": True}
+    assert not config.database.url.query
+    assert config.database.pool_size == 7
+    # What the engine would hand to mariadb.connect(): captured at the connect event.
+    engine = make_engine(config.database)
+    seen = {}
+
+    @event.listens_for(engine, "do_connect")
+    def capture(dialect, conn_rec, cargs, cparams):
+        seen.update(cparams)
+        raise ConnectionAbortedError("captured")
+
+    with pytest.raises(Exception, match="captured"):
+        engine.connect()
+    assert seen["ssl"] is True
+    assert seen["password"] == "p@ss"
+    assert seen["username"] == "user"
+    assert seen["database"] == "crm"
+    assert seen["connect_timeout"] == 5
+    assert engine.pool.size() == 7
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("ssl=false", {"ssl": False}),
+        ("sslaccept=strict", {"ssl": True, "ssl_verify_cert": True}),
+        ("ssl_ca=/etc/ssl/ca.pem", {"ssl": True, "ssl_ca": "/etc/ssl/ca.pem"}),
+    ],
+)
+def test_other_ssl_options(query, expected):
+    assert parse_database_url("DATABASE_URL", f"mysql://u:p@h/db?{query}")[1] == expected
+
+
+@pytest.mark.parametrize("auth_url", ["http://localhost:3000", "http://127.0.0.1:6543", "https://crm.example.com"])
+def test_http_is_allowed_for_localhost_in_production(auth_url):
+    assert settings(AUTH_URL=auth_url).auth_url == auth_url
+
+
+def test_http_is_allowed_anywhere_outside_production():
+    config = load_settings(
+        {"orbitflow.production": "false"},
+        {"DATABASE_URL": "sqlite://", "AUTH_SECRET": TEST_SECRET, "AUTH_URL": "http://crm.internal"},
+    )
+    assert config.auth_url == "http://crm.internal"
+    assert not config.secure_cookies
+
+
+def test_the_secret_is_not_in_the_settings_repr():
+    config = load_settings(
+        {"orbitflow.auth_secret": TEST_SECRET, "sqlalchemy.url": "mysql://u:s3cr3t-pw@h/db"}, environ={}
+    )
+    assert TEST_SECRET not in repr(config)
+    assert "s3cr3t-pw" not in repr(config)
+
+
+def test_environment_overrides_the_ini_and_seed_aliases_are_read():
+    config = settings(
+        NEXT_PUBLIC_FACEBOOK_PIXEL_ID="1234567890",
+        TIKTOK_PIXEL_ID="C0TIKTOK",
+        ORBITFLOW_PLUGINS="pixels, quiz",
+        AUTH_TRUST_HOST="true",
+        DB_POOL_SIZE="",
+    )
+    assert config.facebook_pixel_id == "1234567890"
+    assert config.tiktok_pixel_id == "C0TIKTOK"
+    assert config.plugins == ("pixels", "quiz")
+    assert config.trust_host is True
+    assert config.database.pool_size == 20
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DB_POOL_SIZE": "0"}, "DB_POOL_SIZE must be at least 1"),
+        ({"AUTH_TRUST_HOST": "maybe"}, "AUTH_TRUST_HOST must be true or false"),
+        ({"DATABASE_URL": "mysql://u:p@h:port/db"}, "DATABASE_URL has a port that is not a number"),
+        ({"DATABASE_URL": "mysql://u:p@h:3306/"}, "DATABASE_URL must name the database"),
+        ({"DATABASE_URL": "mysql://u:p@h/db?charset=latin1"}, "DATABASE_URL has an unknown option 'charset'"),
+        ({"AUTH_URL": "crm.example.com"}, "AUTH_URL must be an absolute http(s) URL"),
+        ({"AUTH_URL": "https://crm.example.com?x=1"}, "AUTH_URL must be the site's origin only"),
+    ],
+)
+def test_more_bad_values(env, message):
+    with pytest.raises(ConfigError) as raised:
+        settings(**env)
+    assert str(raised.value).startswith(message)
+    assert "\n" not in str(raised.value)

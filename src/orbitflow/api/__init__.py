@@ -3,3 +3,5 @@
 
 def includeme(config) -> None:
     config.include(".openapi")
+    config.include(".audit")
+    config.include(".admin")

@@ -90,3 +90,17 @@ def audit(
         ip=request.client_ip,
         user_agent=request.user_agent,
     )
+
+
+class AuditEntryIsAppendOnly(RuntimeError):
+    """An audit entry was changed or deleted through the ORM."""
+
+
+def refuse_audit_changes(session: Session, _flush_context, _instances) -> None:
+    """``before_flush`` guard: audit entries are written once and never changed."""
+    for obj in session.deleted:
+        if isinstance(obj, AuditEntry):
+            raise AuditEntryIsAppendOnly("audit entries cannot be deleted")
+    for obj in session.dirty:
+        if isinstance(obj, AuditEntry) and session.is_modified(obj):
+            raise AuditEntryIsAppendOnly("audit entries cannot be changed")

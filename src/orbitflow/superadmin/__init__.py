@@ -3,3 +3,6 @@
 
 def includeme(config) -> None:
     config.include(".views")
+    config.include(".users")
+    config.include(".impersonation")
+    config.include(".syslog_viewer")

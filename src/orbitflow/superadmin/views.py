@@ -1,53 +1,228 @@
-"""Super admin pages."""
+"""Super admin pages for companies: list, create, edit, (de)activate, and a company's page.
+
+The super admin's own session belongs to the platform company; reading and changing other
+companies' users crosses tenants on purpose, inside ``unscoped()``. Every change is
+audited in the company it concerns, so that company's owners see it too.
+"""
 
 from __future__ import annotations
 
-from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.request import Request
-from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
-from sqlalchemy import func, select
+from sqlalchemy import or_, select
 
 from orbitflow.accounts.models import User
-from orbitflow.audit.services import audit
+from orbitflow.audit.paging import paged
+from orbitflow.audit.services import audit, diff
 from orbitflow.db import unscoped
-from orbitflow.tenants.models import Company
+from orbitflow.superadmin.forms import COMPANY_FORM_FIELDS, optional_quota, text_fields
+from orbitflow.superadmin.services import roles_for
+from orbitflow.tenants.models import PLAN_QUOTAS, Company, Plan
+from orbitflow.tenants.services import (
+    CompanyError,
+    company_counts,
+    company_snapshot,
+    create_company,
+    set_company_active,
+    update_company,
+)
+from orbitflow.web.layout import flash
+
+LIST_TEMPLATE = "orbitflow:superadmin/templates/companies.jinja2"
+FORM_TEMPLATE = "orbitflow:superadmin/templates/company_form.jinja2"
+PAGE_TEMPLATE = "orbitflow:superadmin/templates/company.jinja2"
+STATUSES = ("active", "inactive")
+
+
+def get_company(request: Request) -> Company:
+    """The company named by the URL's ``id``, or 404."""
+    try:
+        company_id = int(request.matchdict["id"])
+    except (KeyError, ValueError):
+        raise HTTPNotFound() from None
+    company = request.dbsession.get(Company, company_id)
+    if company is None:
+        raise HTTPNotFound()
+    return company
+
+
+def _form_context(request: Request, form: dict, errors: dict, company: Company | None = None) -> dict:
+    return {
+        "section": "companies",
+        "target": company,
+        "form": form,
+        "errors": errors,
+        "plans": list(Plan),
+        "plan_quotas": PLAN_QUOTAS,
+    }
+
+
+def _read_company_form(request: Request) -> tuple[dict, dict, dict]:
+    """(form as typed, parsed values, errors by field)."""
+    form = text_fields(request.POST, COMPANY_FORM_FIELDS)
+    errors: dict[str, str] = {}
+    values = {
+        "name": form["name"],
+        "subscription_id": form["subscription_id"].lower(),
+        "plan": form["plan"],
+        "max_users": optional_quota(form["max_users"], errors, "max_users"),
+        "max_quizzes": optional_quota(form["max_quizzes"], errors, "max_quizzes"),
+    }
+    return form, values, errors
+
+
+@view_config(route_name="admin_companies", request_method="GET", renderer=LIST_TEMPLATE, permission="platform.admin")
+def companies(request: Request):
+    session = request.dbsession
+    q = request.GET.get("q", "").strip()
+    status = request.GET.get("status", "")
+    query = select(Company).order_by(Company.name, Company.id)
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(or_(Company.name.ilike(pattern), Company.subscription_id.ilike(pattern)))
+    if status in STATUSES:
+        query = query.where(Company.is_active.is_(status == "active"))
+    params = {key: value for key, value in (("q", q), ("status", status)) if value}
+    rows, pager = paged(session, query, request, params)
+    with unscoped(session):
+        counts = company_counts(session, [company.id for company in rows])
+    return {
+        "section": "companies",
+        "companies": rows,
+        "counts": counts,
+        "pager": pager,
+        "q": q,
+        "status": status,
+        "filtered": bool(params),
+    }
+
+
+@view_config(route_name="admin_company_new", request_method="GET", renderer=FORM_TEMPLATE, permission="platform.admin")
+def company_new_form(request: Request):
+    form = dict.fromkeys(COMPANY_FORM_FIELDS, "")
+    form["plan"] = Plan.STARTER.value
+    return _form_context(request, form, {})
+
+
+@view_config(route_name="admin_company_new", request_method="POST", renderer=FORM_TEMPLATE, permission="platform.admin")
+def company_create(request: Request):
+    form, values, errors = _read_company_form(request)
+    session = request.dbsession
+    if not errors:
+        try:
+            with unscoped(session):
+                company = create_company(session, **values)
+        except CompanyError as error:
+            errors = error.fields
+    if errors:
+        request.response.status_int = 400
+        return _form_context(request, form, errors)
+    audit(request, "company.create", company, changes=diff({}, company_snapshot(company)), company_id=company.id)
+    flash(request, f"Company {company.name} created. Now create its owner.")
+    return HTTPSeeOther(request.route_url("admin_company_user_new", id=company.id, _query={"role": "OWNER"}))
+
+
+@view_config(route_name="admin_company", request_method="GET", renderer=PAGE_TEMPLATE, permission="platform.admin")
+def company_page(request: Request):
+    company = get_company(request)
+    session = request.dbsession
+    q = request.GET.get("q", "").strip()
+    with unscoped(session):
+        query = select(User).where(User.company_id == company.id).order_by(User.username, User.id)
+        if q:
+            pattern = f"%{q.lower()}%"
+            query = query.where(or_(User.username.ilike(pattern), User.name.ilike(pattern), User.email.ilike(pattern)))
+        users, pager = paged(session, query, request, {"q": q} if q else {})
+        counts = company_counts(session, [company.id])[company.id]
+    return {
+        "section": "companies",
+        "target": company,
+        "users": users,
+        "pager": pager,
+        "counts": counts,
+        "q": q,
+        "can_add_roles": roles_for(company),
+        "me": request.identity.user_id,
+    }
+
+
+@view_config(route_name="admin_company_edit", request_method="GET", renderer=FORM_TEMPLATE, permission="platform.admin")
+def company_edit_form(request: Request):
+    company = get_company(request)
+    defaults = PLAN_QUOTAS[Plan(company.plan)]
+    form = {
+        "name": company.name,
+        "subscription_id": company.subscription_id,
+        "plan": company.plan,
+        # Empty means "the plan's default", so a plan change brings the new plan's quotas.
+        "max_users": "" if company.max_users == defaults["max_users"] else str(company.max_users),
+        "max_quizzes": "" if company.max_quizzes == defaults["max_quizzes"] else str(company.max_quizzes),
+    }
+    return _form_context(request, form, {}, company)
 
 
 @view_config(
-    route_name="admin_companies",
-    renderer="orbitflow:superadmin/templates/companies.jinja2",
-    permission="platform.admin",
+    route_name="admin_company_edit", request_method="POST", renderer=FORM_TEMPLATE, permission="platform.admin"
 )
-def companies(request: Request):
+def company_update(request: Request):
+    company = get_company(request)
+    form, values, errors = _read_company_form(request)
     session = request.dbsession
-    with unscoped(session):
-        user_counts = dict(session.execute(select(User.company_id, func.count()).group_by(User.company_id)).all())
-    rows = session.scalars(select(Company).order_by(Company.name)).all()
-    return {"companies": rows, "user_counts": user_counts}
+    if not errors:
+        try:
+            with unscoped(session):
+                before = update_company(session, company, **values)
+        except CompanyError as error:
+            errors = error.fields
+    if errors:
+        request.response.status_int = 400
+        return _form_context(request, form, errors, company)
+    changes = diff(before, company_snapshot(company))
+    if changes:
+        audit(request, "company.update", company, changes=changes, company_id=company.id)
+        flash(request, f"{company.name} saved.")
+    else:
+        flash(request, "Nothing changed.", "info")
+    return HTTPSeeOther(request.route_url("admin_company", id=company.id))
 
 
-@view_config(route_name="impersonation_stop", request_method="POST", permission=NO_PERMISSION_REQUIRED)
-def impersonation_stop(request: Request):
-    from orbitflow.security import remember
+def _set_active(request: Request, active: bool):
+    company = get_company(request)
+    if company.is_active == active:
+        flash(request, f"{company.name} is already {'active' if active else 'inactive'}.", "info")
+        return HTTPSeeOther(request.route_url("admin_company", id=company.id))
+    try:
+        set_company_active(request.dbsession, company, active)
+    except CompanyError as error:
+        flash(request, " ".join(error.fields.values()), "error")
+        return HTTPSeeOther(request.route_url("admin_company", id=company.id))
+    action = "company.reactivate" if active else "company.deactivate"
+    audit(
+        request, action, company, changes=diff({"is_active": not active}, {"is_active": active}), company_id=company.id
+    )
+    if active:
+        flash(request, f"{company.name} is active again: its users can sign in.")
+    else:
+        flash(request, f"{company.name} is deactivated: its users cannot sign in and its public pages are gone.")
+    return HTTPSeeOther(request.route_url("admin_company", id=company.id))
 
-    identity = request.identity
-    if identity is None or not identity.is_impersonating:
-        return HTTPSeeOther(request.route_url("home"))
-    session = request.dbsession
-    with unscoped(session):
-        admin = session.get(User, identity.impersonator_id)
-        audit(
-            request,
-            "impersonation.stop",
-            target_type="user",
-            target_id=identity.user_id,
-            company_id=identity.company_id,
-        )
-    return HTTPSeeOther(request.route_url("admin_companies"), headers=remember(request, admin))
+
+@view_config(route_name="admin_company_deactivate", request_method="POST", permission="platform.admin")
+def company_deactivate(request: Request):
+    return _set_active(request, False)
+
+
+@view_config(route_name="admin_company_reactivate", request_method="POST", permission="platform.admin")
+def company_reactivate(request: Request):
+    return _set_active(request, True)
 
 
 def includeme(config) -> None:
     config.add_route("admin_companies", "/admin/companies")
-    config.add_route("impersonation_stop", "/admin/impersonation/stop")
+    config.add_route("admin_company_new", "/admin/companies/new")
+    config.add_route("admin_company", r"/admin/companies/{id:\d+}")
+    config.add_route("admin_company_edit", r"/admin/companies/{id:\d+}/edit")
+    config.add_route("admin_company_deactivate", r"/admin/companies/{id:\d+}/deactivate")
+    config.add_route("admin_company_reactivate", r"/admin/companies/{id:\d+}/reactivate")
     config.scan(__name__)

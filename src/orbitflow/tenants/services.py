@@ -11,12 +11,21 @@ from orbitflow.leads.stages import create_default_stages
 from orbitflow.tenants.models import PLAN_QUOTAS, Company, Plan
 
 SUBSCRIPTION_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+SUBSCRIPTION_ID_TAKEN = "This subscription ID is taken."
+MAX_QUOTA = 100000
+# The fields a super admin may change; the platform company keeps its subscription ID.
+EDITABLE_FIELDS = ("name", "subscription_id", "plan", "max_users", "max_quizzes")
 
 
 class CompanyError(ValueError):
     def __init__(self, fields: dict[str, str]):
         super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
         self.fields = fields
+
+    @property
+    def is_conflict(self) -> bool:
+        """Only a clash with another company (HTTP 409), not invalid input (422)."""
+        return set(self.fields.values()) == {SUBSCRIPTION_ID_TAKEN}
 
 
 def validate_company_fields(
@@ -43,12 +52,12 @@ def validate_company_fields(
         if company_id is not None:
             clash = clash.where(Company.id != company_id)
         if session.scalar(clash) is not None:
-            errors["subscription_id"] = "This subscription ID is taken."
+            errors["subscription_id"] = SUBSCRIPTION_ID_TAKEN
     if plan not in Plan.__members__:
         errors["plan"] = f"Choose one of {', '.join(Plan.__members__)}."
     for key, value in (("max_users", max_users), ("max_quizzes", max_quizzes)):
-        if value is not None and not 0 <= value <= 100000:
-            errors[key] = "Use a number from 0 to 100000."
+        if value is not None and not 0 <= value <= MAX_QUOTA:
+            errors[key] = f"Use a number from 0 to {MAX_QUOTA}."
     return errors
 
 
@@ -87,3 +96,111 @@ def create_company(
 
 def count_companies(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Company)) or 0
+
+
+def plan_defaults(plan: str) -> dict[str, int]:
+    return dict(PLAN_QUOTAS[Plan(plan)])
+
+
+def company_snapshot(company: Company) -> dict[str, object]:
+    """The audited fields of a company, for before/after diffs."""
+    return {key: getattr(company, key) for key in (*EDITABLE_FIELDS, "is_active")}
+
+
+def active_user_count(session: Session, company_id: int) -> int:
+    """Call inside ``unscoped()`` when the session belongs to another company."""
+    from orbitflow.accounts.models import User
+
+    query = select(func.count()).select_from(User).where(User.company_id == company_id, User.is_active.is_(True))
+    return session.scalar(query) or 0
+
+
+def update_company(
+    session: Session,
+    company: Company,
+    *,
+    name: str,
+    subscription_id: str,
+    plan: str,
+    max_users: int | None = None,
+    max_quizzes: int | None = None,
+) -> dict[str, object]:
+    """Change a company; a quota left as ``None`` takes the plan's default.
+
+    Returns the fields as they were before, for the audit diff. Raises
+    :class:`CompanyError` with messages by field and changes nothing then.
+    """
+    subscription_id = subscription_id.strip().lower()
+    errors = validate_company_fields(
+        session,
+        name=name,
+        subscription_id=subscription_id,
+        plan=plan,
+        company_id=company.id,
+        max_users=max_users,
+        max_quizzes=max_quizzes,
+    )
+    if company.is_platform and subscription_id != company.subscription_id:
+        errors["subscription_id"] = "The platform company's subscription ID cannot change."
+    if "plan" not in errors:
+        defaults = plan_defaults(plan)
+        max_users = defaults["max_users"] if max_users is None else max_users
+        max_quizzes = defaults["max_quizzes"] if max_quizzes is None else max_quizzes
+        if "max_users" not in errors:
+            in_use = active_user_count(session, company.id)
+            if max_users < in_use:
+                errors["max_users"] = (
+                    f"The company has {in_use} active users: allow at least {in_use} or deactivate users first."
+                )
+    if errors:
+        raise CompanyError(errors)
+    before = company_snapshot(company)
+    company.name = name.strip()
+    company.subscription_id = subscription_id
+    company.plan = plan
+    company.max_users = max_users
+    company.max_quizzes = max_quizzes
+    session.flush()
+    return before
+
+
+def set_company_active(session: Session, company: Company, active: bool) -> None:
+    """Deactivate or reactivate; the platform company always stays active."""
+    if company.is_platform and not active:
+        raise CompanyError({"is_active": "The platform company cannot be deactivated."})
+    company.is_active = active
+    session.flush()
+
+
+def company_counts(session: Session, company_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Active users and leads per company, in two grouped queries.
+
+    Crosses tenants: call inside ``unscoped()``.
+    """
+    from orbitflow.accounts.models import User
+    from orbitflow.leads.models import Lead
+
+    counts = {company_id: {"users": 0, "leads": 0} for company_id in company_ids}
+    if not company_ids:
+        return counts
+    users = session.execute(
+        select(User.company_id, func.count())
+        .where(User.company_id.in_(company_ids), User.is_active.is_(True))
+        .group_by(User.company_id)
+    )
+    for company_id, count in users:
+        counts[company_id]["users"] = count
+    leads = session.execute(
+        select(Lead.company_id, func.count()).where(Lead.company_id.in_(company_ids)).group_by(Lead.company_id)
+    )
+    for company_id, count in leads:
+        counts[company_id]["leads"] = count
+    return counts
+
+
+def public_company(session: Session, subscription_id: str) -> Company | None:
+    """The company behind a public URL, or None when unknown or inactive (answer 404)."""
+    company = session.scalars(select(Company).where(Company.subscription_id == subscription_id.strip().lower())).first()
+    if company is None or not company.is_active or company.is_platform:
+        return None
+    return company

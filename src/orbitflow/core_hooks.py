@@ -29,6 +29,8 @@ def permissions():
 def nav_items(request):
     return [
         NavItem("Dashboard", "home", "dashboard.view", order=0),
+        NavItem("Pipeline", "pipeline", "leads.view", order=10),
+        NavItem("Leads", "leads", "leads.view", order=20, match_prefix="/leads"),
         NavItem("Audit log", "audit", "audit.view", order=80),
         NavItem("Super admin", "admin_companies", "platform.admin", order=90, match_prefix="/admin/"),
     ]
@@ -38,4 +40,5 @@ def nav_items(request):
 def settings_pages(request):
     return [
         NavItem("Profile", "profile", "profile.edit", order=0),
+        NavItem("Pipeline stages", "stages", "stages.manage", order=30),
     ]

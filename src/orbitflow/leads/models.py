@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orbitflow.accounts.models import User
@@ -119,3 +120,25 @@ class LeadActivity(TenantOwned, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
 
     actor: Mapped[User | None] = relationship()
+
+
+# The upload itself can be large: TEXT holds only 64 KB on MariaDB.
+LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+
+class LeadImport(TenantOwned, Base):
+    """A CSV upload between its preview and its import, then its report."""
+
+    __tablename__ = "lead_imports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255), default="", nullable=False)
+    content: Mapped[str] = mapped_column(LongText, nullable=False)
+    row_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # pending: uploaded, waiting for the mapping; done: imported, report filled in.
+    status: Mapped[str] = mapped_column(String(16), default="pending", nullable=False)
+    options: Mapped[dict | None] = mapped_column(JSON)
+    report: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = created_at_column()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)

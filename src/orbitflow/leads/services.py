@@ -302,7 +302,7 @@ def stage_names(session: Session, *stage_ids: int | None) -> dict[int, str]:
     ids = {stage_id for stage_id in stage_ids if stage_id is not None}
     if not ids:
         return {}
-    return dict(session.execute(select(Stage.id, Stage.name).where(Stage.id.in_(ids))).tuples())
+    return {row[0]: row[1] for row in session.execute(select(Stage.id, Stage.name).where(Stage.id.in_(ids)))}
 
 
 def user_names(session: Session, *user_ids: int | None) -> dict[int, str]:

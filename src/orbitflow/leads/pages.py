@@ -1,0 +1,120 @@
+"""Helpers the leads pages share: the viewer, finding a lead or 404, form values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.httpexceptions import HTTPNotFound
+from pyramid.request import Request
+from sqlalchemy import select
+
+from orbitflow.accounts.models import User
+from orbitflow.leads.models import Lead, LeadTag
+from orbitflow.leads.normalize import format_phone
+from orbitflow.leads.queries import Viewer, company_users, get_visible_lead
+
+TEMPLATES = "orbitflow:leads/templates/"
+
+
+def viewer(request: Request) -> Viewer:
+    return Viewer.from_request(request)
+
+
+def lead_or_404(request: Request, key: str = "id") -> Lead:
+    try:
+        lead_id = int(request.matchdict[key])
+    except (KeyError, ValueError):
+        raise HTTPNotFound() from None
+    lead = get_visible_lead(request.dbsession, viewer(request), lead_id)
+    if lead is None:
+        raise HTTPNotFound("No such lead.")
+    return lead
+
+
+def company_currency(request: Request) -> str:
+    from orbitflow.tenants.models import Company
+
+    company = request.dbsession.get(Company, request.identity.company_id)
+    return company.currency if company else "USD"
+
+
+def known_tags(request: Request, limit: int = 200) -> list[str]:
+    return list(
+        request.dbsession.scalars(
+            select(LeadTag.tag)
+            .distinct()
+            .where(LeadTag.company_id == request.identity.company_id)
+            .order_by(LeadTag.tag)
+            .limit(limit)
+        )
+    )
+
+
+def owner_choices(request: Request, users: list[User], lead: Lead | None) -> list[User]:
+    """Everyone active for people who may assign; otherwise oneself and the current owner."""
+    if request.has_permission("leads.assign"):
+        return [user for user in users if user.is_active or (lead is not None and user.id == lead.owner_id)]
+    allowed = {request.identity.user_id, lead.owner_id if lead is not None else None}
+    return [user for user in users if user.id in allowed]
+
+
+def page_users(request: Request) -> tuple[list[User], dict[int, User]]:
+    users = company_users(request.dbsession)
+    return users, {user.id: user for user in users}
+
+
+def lead_form(lead: Lead | None) -> dict[str, Any]:
+    if lead is None:
+        return {"source": "manual", "consent": False, "tags": ""}
+    return {
+        "name": lead.name,
+        "email": lead.email or "",
+        "phone": format_phone(lead.phone),
+        "company_name": lead.company_name or "",
+        "value": "" if lead.value is None else f"{lead.value:.2f}",
+        "source": lead.source,
+        "stage_id": lead.stage_id,
+        "owner_id": lead.owner_id or "",
+        "tags": ", ".join(lead.tags),
+        "utm_source": lead.utm_source or "",
+        "utm_medium": lead.utm_medium or "",
+        "utm_campaign": lead.utm_campaign or "",
+        "utm_term": lead.utm_term or "",
+        "utm_content": lead.utm_content or "",
+        "referrer": lead.referrer or "",
+        "consent": lead.consent,
+        "version": lead.version,
+    }
+
+
+FORM_FIELDS = (
+    "name",
+    "email",
+    "phone",
+    "company_name",
+    "value",
+    "source",
+    "stage_id",
+    "owner_id",
+    "tags",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "referrer",
+)
+
+
+def posted_lead_fields(request: Request) -> dict[str, Any]:
+    """The lead fields of a submitted form (a missing checkbox means no consent)."""
+    values: dict[str, Any] = {name: request.POST.get(name, "") for name in FORM_FIELDS if name in request.POST}
+    values["consent"] = request.POST.get("consent") == "yes"
+    return values
+
+
+def safe_return(request: Request, target: str | None, fallback: str) -> str:
+    """Only same-site paths, never another host."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return request.application_url + target
+    return request.route_url(fallback)

@@ -1,0 +1,51 @@
+"""Request-level rules of the leads views: who is acting, who may assign to whom."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.request import Request
+
+from orbitflow.leads.normalize import DEFAULT_PHONE_REGION, valid_region
+from orbitflow.web.errors import APIError
+
+ASSIGN_MESSAGE = "Assigning leads to other people needs the leads.assign permission."
+
+
+def actor_id(request: Request) -> int | None:
+    """The acting user's id (None for an API key nobody owns)."""
+    return request.identity.user_id or None
+
+
+def phone_region(request: Request) -> str:
+    """Where numbers without a country code are read: INI ``orbitflow.default_phone_region``."""
+    configured = request.registry["orbitflow.settings"].extra.get("orbitflow.default_phone_region")
+    return valid_region(configured) or DEFAULT_PHONE_REGION
+
+
+def _as_owner(value: Any) -> int | None:
+    if value in (None, "", 0, "0"):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1  # let validation report it
+
+
+def owner_change_problem(request: Request, lead, new_owner: Any) -> str | None:
+    """Without ``leads.assign`` a person may take a lead or leave its owner as it is."""
+    if request.has_permission("leads.assign"):
+        return None
+    wanted = _as_owner(new_owner)
+    current = lead.owner_id if lead is not None else None
+    if wanted in (current, actor_id(request)):
+        return None
+    if lead is None and wanted is None:
+        return None
+    return ASSIGN_MESSAGE
+
+
+def check_owner_change(request: Request, lead, new_owner: Any) -> None:
+    problem = owner_change_problem(request, lead, new_owner)
+    if problem:
+        raise APIError(403, problem, {"owner_id": problem})

@@ -41,4 +41,6 @@ def settings_pages(request):
     return [
         NavItem("Profile", "profile", "profile.edit", order=0),
         NavItem("Pipeline stages", "stages", "stages.manage", order=30),
+        NavItem("Users", "users", "users.view", order=10),
+        NavItem("API keys", "apikeys", "apikeys.manage", order=20),
     ]

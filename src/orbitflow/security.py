@@ -11,7 +11,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 
-from pyramid.request import Request
+from pyramid.request import Request, RequestLocalCache
 from pyramid.security import Allowed, Denied
 from webob.cookies import SignedCookieProfile
 
@@ -26,6 +26,14 @@ VIEWER = "VIEWER"
 # Highest first.
 ROLES = (SUPER_ADMIN, OWNER, ADMIN, MANAGER, AGENT, VIEWER)
 COMPANY_ROLES = ROLES[1:]
+ROLE_LABELS = {
+    SUPER_ADMIN: "Super admin",
+    OWNER: "Owner",
+    ADMIN: "Admin",
+    MANAGER: "Manager",
+    AGENT: "Agent",
+    VIEWER: "Viewer",
+}
 
 # Permission granted to nobody: views that forget theirs are refused to everyone.
 UNDECLARED = "__undeclared__"
@@ -56,6 +64,17 @@ CORE_PERMISSIONS: dict[str, tuple[set[str], str]] = {
     "company.settings": (_ADMINS, "Edit the company's settings"),
     "platform.admin": ({SUPER_ADMIN}, "Manage companies, users and logs of the platform"),
 }
+
+
+def role_rank(role: str) -> int:
+    """0 for the highest role; unknown roles rank below every real one."""
+    return ROLES.index(role) if role in ROLES else len(ROLES)
+
+
+def role_at_most(role: str, ceiling: str) -> bool:
+    """Is ``role`` the same as or below ``ceiling``?"""
+    return role in ROLES and role_rank(role) >= role_rank(ceiling)
+
 
 SESSION_COOKIE = "orbitflow_session"
 SESSION_REFRESH_SECONDS = 60
@@ -98,12 +117,27 @@ def session_profile(settings: Settings) -> SignedCookieProfile:
 def remember(
     request: Request, user, impersonator_id: int | None = None, issued_at: int | None = None
 ) -> list[tuple[str, str]]:
+    """Set-Cookie headers that sign ``user`` in (as seen by ``impersonator_id`` when given).
+
+    The cookie carries the user's session version, and the impersonator's, so a password
+    change or "log out everywhere" of either ends it.
+    """
     now = int(time.time())
     payload = {"u": user.id, "v": user.session_version, "iat": issued_at or now, "seen": now}
     if impersonator_id is not None:
         payload["imp"] = impersonator_id
+        payload["iv"] = _session_version(request, impersonator_id)
     profile = session_profile(request.registry["orbitflow.settings"]).bind(request)
     return profile.get_headers(payload)
+
+
+def _session_version(request: Request, user_id: int) -> int | None:
+    from orbitflow.accounts.models import User
+    from orbitflow.db import unscoped
+
+    with unscoped(request.dbsession) as session:
+        user = session.get(User, user_id)
+    return user.session_version if user is not None else None
 
 
 def forget(request: Request) -> list[tuple[str, str]]:
@@ -121,7 +155,15 @@ def read_session(request: Request) -> dict | None:
 
 
 class SecurityPolicy:
+    def __init__(self) -> None:
+        # request.identity is a plain property: load the identity once per request.
+        self._identities = RequestLocalCache(self._load_identity)
+
     def identity(self, request: Request) -> Identity | None:
+        return self._identities.get_or_create(request)
+
+    @staticmethod
+    def _load_identity(request: Request) -> Identity | None:
         from orbitflow.accounts.identity import load_identity
 
         return load_identity(request)
@@ -145,9 +187,14 @@ class SecurityPolicy:
         return forget(request)
 
 
+def uses_api_key(request: Request) -> bool:
+    """API keys count under /api/ only; pages are for people with a session."""
+    return request.path_info.startswith("/api/") and request.headers.get("Authorization", "").startswith("Bearer ")
+
+
 def csrf_applies(request: Request) -> bool:
     """API key requests carry no cookie, so they need (and can have) no CSRF token."""
-    return not request.headers.get("Authorization", "").startswith("Bearer ")
+    return not uses_api_key(request)
 
 
 def includeme(config) -> None:

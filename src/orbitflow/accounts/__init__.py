@@ -2,4 +2,9 @@
 
 
 def includeme(config) -> None:
+    from orbitflow.accounts.passwords import MIN_LENGTH
+    from orbitflow.security import ROLE_LABELS
+
+    env = config.get_jinja2_environment(".jinja2")
+    env.globals.update(role_labels=ROLE_LABELS, min_password_length=MIN_LENGTH)
     config.include(".views")

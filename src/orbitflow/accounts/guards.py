@@ -1,16 +1,44 @@
-"""Request guards: the forced password change and the impersonation read-only rule."""
+"""Request guards: the forced password change and the impersonation read-only rule.
+
+Both run when the route is known and before the view's permission check, so they cover
+every route, including those plugins add.
+"""
 
 from __future__ import annotations
 
 from pyramid.events import ContextFound, subscriber
 from pyramid.httpexceptions import HTTPForbidden, HTTPFound
+from pyramid.registry import Registry
+from pyramid.security import NO_PERMISSION_REQUIRED
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-# Routes a user who must change the password may still reach.
-PASSWORD_CHANGE_ROUTES = {"password_change", "logout", "login", "health", "api_me", "api_me_password", "root_redirect"}
+# Routes a user who must change the password may still reach (besides public routes).
+PASSWORD_CHANGE_ROUTES = {"password_change", "logout", "api_me", "api_me_password"}
 # Unsafe routes allowed while impersonating: leaving the impersonation.
 IMPERSONATION_EXITS = {"impersonation_stop", "logout"}
 READ_ONLY_MESSAGE = "Read-only while impersonating: stop impersonating to make changes."
+CHANGE_PASSWORD_MESSAGE = "Change your password first (POST /api/v1/me/password)."
+PUBLIC_ROUTES_KEY = "orbitflow.public_routes"
+
+
+def public_routes(registry: Registry) -> frozenset[str]:
+    """Routes whose every view is public (login, health, public quiz pages...).
+
+    Computed once from the introspector, so routes added by plugins count too.
+    """
+    routes = registry.get(PUBLIC_ROUTES_KEY)
+    if routes is None:
+        permissions: dict[str, set] = {}
+        introspector = registry.introspector
+        for view in introspector.get_category("views") or ():
+            route_name = view["introspectable"]["route_name"]
+            if route_name is None:
+                continue
+            declared = {perm["value"] for perm in view["related"] if perm.category_name == "permissions"}
+            permissions.setdefault(route_name, set()).update(declared or {None})
+        routes = frozenset(name for name, perms in permissions.items() if perms == {NO_PERMISSION_REQUIRED})
+        registry[PUBLIC_ROUTES_KEY] = routes
+    return routes
 
 
 @subscriber(ContextFound)
@@ -24,9 +52,13 @@ def enforce_guards(event: ContextFound) -> None:
         return
     if identity.is_impersonating and request.method not in SAFE_METHODS and route not in IMPERSONATION_EXITS:
         raise HTTPForbidden(READ_ONLY_MESSAGE)
-    if identity.must_change_password and route not in PASSWORD_CHANGE_ROUTES:
+    if (
+        identity.must_change_password
+        and route not in PASSWORD_CHANGE_ROUTES
+        and route not in public_routes(request.registry)
+    ):
         if request.path_info.startswith("/api/"):
-            raise HTTPForbidden("Change your password first (POST /api/v1/me/password).")
+            raise HTTPForbidden(CHANGE_PASSWORD_MESSAGE)
         raise HTTPFound(request.route_url("password_change"))
 
 

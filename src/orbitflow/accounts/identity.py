@@ -5,21 +5,30 @@ from __future__ import annotations
 import time
 
 from pyramid.request import Request
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from orbitflow.accounts.models import ApiKey, User
 from orbitflow.db import bind_company, unscoped
 from orbitflow.models.meta import utcnow
-from orbitflow.security import SESSION_REFRESH_SECONDS, Identity, hash_api_key, read_session, remember
+from orbitflow.security import (
+    SESSION_COOKIE,
+    SESSION_REFRESH_SECONDS,
+    SUPER_ADMIN,
+    Identity,
+    hash_api_key,
+    read_session,
+    remember,
+    uses_api_key,
+)
 
 # Last-used times of API keys are written at most this often, to keep API reads cheap.
 API_KEY_TOUCH_SECONDS = 60
 
 
 def load_identity(request: Request) -> Identity | None:
-    authorization = request.headers.get("Authorization", "")
-    if authorization.startswith("Bearer "):
-        identity = _identity_from_api_key(request, authorization[len("Bearer ") :].strip())
+    if uses_api_key(request):
+        raw_key = request.headers["Authorization"][len("Bearer ") :].strip()
+        identity = _identity_from_api_key(request, raw_key)
     else:
         identity = _identity_from_session(request)
     if identity is not None:
@@ -41,9 +50,7 @@ def _identity_from_api_key(request: Request, raw_key: str) -> Identity | None:
         ).first()
     if key is None or not key.company.is_active:
         return None
-    now = utcnow()
-    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > API_KEY_TOUCH_SECONDS:
-        key.last_used_at = now
+    _touch_api_key(request, key)
     return Identity(
         user_id=key.created_by_id or 0,
         company_id=key.company_id,
@@ -52,6 +59,16 @@ def _identity_from_api_key(request: Request, raw_key: str) -> Identity | None:
         permissions=_permissions(request, key.role),
         api_key_id=key.id,
     )
+
+
+def _touch_api_key(request: Request, key: ApiKey) -> None:
+    """Record the last use in a transaction of its own: a request that fails (and rolls
+    back) still used the key."""
+    now = utcnow()
+    if key.last_used_at is not None and (now - key.last_used_at).total_seconds() < API_KEY_TOUCH_SECONDS:
+        return
+    with request.registry["dbengine"].begin() as connection:
+        connection.execute(update(ApiKey.__table__).where(ApiKey.__table__.c.id == key.id).values(last_used_at=now))
 
 
 def _identity_from_session(request: Request) -> Identity | None:
@@ -64,16 +81,24 @@ def _identity_from_session(request: Request) -> Identity | None:
         user_id, version = int(payload["u"]), int(payload["v"])
         issued, seen = int(payload["iat"]), int(payload["seen"])
         impersonator_id = int(payload["imp"]) if payload.get("imp") is not None else None
+        impersonator_version = int(payload["iv"]) if impersonator_id is not None else None
     except (KeyError, TypeError, ValueError):
         return None
     if now - seen > settings.session_idle_seconds or now - issued > settings.session_absolute_seconds:
         return None
+    if seen > now + SESSION_REFRESH_SECONDS or issued > seen:
+        return None  # from the future: not a cookie this server wrote
     session = request.dbsession
     with unscoped(session):
         user = session.get(User, user_id)
         if impersonator_id is not None:
             impersonator = session.get(User, impersonator_id)
-            if impersonator is None or not impersonator.is_active or impersonator.role != "SUPER_ADMIN":
+            if (
+                impersonator is None
+                or not impersonator.is_active
+                or impersonator.role != SUPER_ADMIN
+                or impersonator.session_version != impersonator_version
+            ):
                 return None
     if user is None or not user.is_active or user.session_version != version:
         return None
@@ -97,6 +122,11 @@ def _refresh_cookie(request: Request, user: User, impersonator_id: int | None, i
     headers = remember(request, user, impersonator_id, issued_at=issued)
 
     def set_cookie(_request, response):
+        # A response that signs in, out or anew (login, logout, password change) has the
+        # last word: the refreshed old cookie must not override it.
+        for name, value in response.headerlist:
+            if name.lower() == "set-cookie" and value.startswith(f"{SESSION_COOKIE}="):
+                return
         for name, value in headers:
             response.headerlist.append((name, value))
 
@@ -104,6 +134,7 @@ def _refresh_cookie(request: Request, user: User, impersonator_id: int | None, i
 
 
 def current_user(request: Request) -> User | None:
+    """The signed-in user (None for anonymous requests and API keys)."""
     identity = request.identity
     if identity is None or identity.api_key_id is not None:
         return None

@@ -56,3 +56,8 @@ class ApiKey(TenantOwned, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     company: Mapped[Company] = relationship(lazy="joined")
+    created_by: Mapped[User | None] = relationship()
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, lazyload
 
 from orbitflow.accounts.models import User
 from orbitflow.accounts.passwords import hash_password, needs_rehash, verify_password
@@ -25,13 +25,23 @@ class LoginResult:
     locked_seconds: int = 0
 
 
-def find_login_user(session: Session, subscription_id: str, username: str) -> User | None:
+def find_login_user(session: Session, subscription_id: str, username: str, *, lock: bool = False) -> User | None:
+    """The user signing in, or None. Usernames compare without regard to case.
+
+    ``lock`` takes the user's row lock, so parallel attempts count every failure: without
+    it, concurrent wrong guesses could overwrite each other's count and pass the limit.
+    """
     with unscoped(session):
-        return session.scalars(
-            select(User)
-            .join(Company, Company.id == User.company_id)
-            .where(Company.subscription_id == subscription_id.strip().lower(), User.username == username.strip())
-        ).first()
+        company_id = session.scalar(
+            select(Company.id).where(Company.subscription_id == subscription_id.strip().lower())
+        )
+        if company_id is None:
+            return None
+        query = select(User).where(User.company_id == company_id, func.lower(User.username) == username.strip().lower())
+        if lock:
+            # Lock the user row only, not the company row its eager join would bring.
+            query = query.options(lazyload(User.company)).with_for_update()
+        return session.scalars(query).first()
 
 
 def authenticate(
@@ -49,7 +59,7 @@ def authenticate(
 
     The caller commits: failures must be stored even though the login failed.
     """
-    user = find_login_user(session, subscription_id, username)
+    user = find_login_user(session, subscription_id, username, lock=True)
     now = utcnow()
     audit_kw = {"ip": ip, "user_agent": user_agent}
     if user is not None and user.locked_until is not None and user.locked_until > now:

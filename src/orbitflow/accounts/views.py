@@ -1,29 +1,33 @@
-"""Sign in, sign out, the forced password change and the dashboard."""
+"""Sign in, sign out and the dashboard."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from pyramid.csrf import new_csrf_token
 from pyramid.httpexceptions import HTTPFound, HTTPSeeOther
 from pyramid.request import Request
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
-from sqlalchemy import func, select
 
-from orbitflow.accounts.identity import current_user
-from orbitflow.accounts.models import User
+from orbitflow.accounts.dashboard import dashboard_context
 from orbitflow.accounts.services import authenticate
-from orbitflow.audit.models import AuditEntry
 from orbitflow.audit.services import audit
-from orbitflow.plugins import collect
 from orbitflow.security import forget, remember
 
 LOGIN_TEMPLATE = "orbitflow:accounts/templates/login.jinja2"
 
 
-def _safe_next(request: Request, target: str | None) -> str:
-    """Only same-site paths: never redirect a user to another host after login."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+def safe_next(request: Request, target: str | None) -> str:
+    """Only paths of this site: never send a user to another host after signing in."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+        and not urlsplit(target).netloc
+    ):
         return request.application_url + target
     return request.route_url("home")
 
@@ -46,7 +50,11 @@ def login_submit(request: Request):
     next_url = request.POST.get("next", "")
     if not form["subscription_id"].strip() or not form["username"].strip() or not form["password"]:
         request.response.status_int = 400
-        return {"form": form, "error": "Enter your subscription ID, username and password.", "next": next_url}
+        return {
+            "form": {**form, "password": ""},
+            "error": "Enter your subscription ID, username and password.",
+            "next": next_url,
+        }
     result = authenticate(
         request.dbsession,
         form["subscription_id"],
@@ -58,39 +66,29 @@ def login_submit(request: Request):
         user_agent=request.user_agent,
     )
     if result.user is None:
+        # The response is not an error to pyramid_tm: the failure count and audit commit.
         request.response.status_int = 429 if result.locked_seconds else 400
         if result.locked_seconds:
             request.response.headers["Retry-After"] = str(result.locked_seconds)
         return {"form": {**form, "password": ""}, "error": result.error, "next": next_url}
-    target = request.route_url("password_change") if result.user.must_change_password else _safe_next(request, next_url)
+    # A new CSRF token for the new session: one planted before sign-in is worthless after.
+    new_csrf_token(request)
+    target = request.route_url("password_change") if result.user.must_change_password else safe_next(request, next_url)
     return HTTPSeeOther(target, headers=remember(request, result.user))
 
 
 @view_config(route_name="logout", request_method="POST", permission=NO_PERMISSION_REQUIRED)
 def logout(request: Request):
-    if request.identity is not None and not request.identity.is_impersonating:
-        audit(request, "auth.logout", target_type="user", target_id=request.identity.user_id)
+    identity = request.identity
+    if identity is not None and not identity.is_impersonating and identity.api_key_id is None:
+        audit(request, "auth.logout", target_type="user", target_id=identity.user_id)
+    new_csrf_token(request)
     return HTTPSeeOther(request.route_url("login"), headers=forget(request))
 
 
 @view_config(route_name="home", renderer="orbitflow:accounts/templates/dashboard.jinja2", permission="dashboard.view")
 def dashboard(request: Request):
-    session = request.dbsession
-    identity = request.identity
-    user_count = session.scalar(select(func.count()).select_from(User).where(User.is_active.is_(True)))
-    recent = []
-    if request.has_permission("audit.view"):
-        recent = session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.company_id == identity.company_id)
-            .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
-            .limit(10)
-        ).all()
-    widgets = sorted(
-        collect(request.registry["plugin_manager"], "dashboard_widgets", request=request),
-        key=lambda widget: (widget.order, widget.title),
-    )
-    return {"user": current_user(request), "user_count": user_count, "recent": recent, "widgets": widgets}
+    return dashboard_context(request)
 
 
 @view_config(route_name="root_redirect", permission=NO_PERMISSION_REQUIRED)
@@ -105,4 +103,7 @@ def includeme(config) -> None:
     config.add_route("home", "/dashboard")
     config.include(".profile")
     config.include(".guards")
+    config.include(".users_views")
+    config.include(".apikeys_views")
+    config.include(".api")
     config.scan(".views")

@@ -6,6 +6,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from sqlalchemy.engine import Connection, Engine
 
 from orbitflow.config import Settings
@@ -28,6 +29,23 @@ def alembic_config(settings: Settings, engine: Engine | None = None) -> Config:
 
 def expected_heads(cfg: Config) -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def migration_state(script: ScriptDirectory, applied: frozenset[str]) -> str:
+    """``current``, ``pending``, ``not initialized``, or ``unknown`` when the database holds
+    revisions this code does not know (a newer release migrated it).
+
+    Compares whole revision sets, not heads: Alembic stores only the plugin's head when a
+    plugin branch ``depends_on`` the core's revision, so the core's head is implied.
+    """
+    if not applied:
+        return "not initialized"
+    try:
+        done = {revision.revision for revision in script.iterate_revisions(tuple(applied), "base")}
+    except RevisionError:
+        return "unknown"
+    wanted = {revision.revision for revision in script.walk_revisions()}
+    return "current" if wanted <= done else "pending"
 
 
 def current_heads(connection: Connection) -> frozenset[str]:

@@ -3,6 +3,7 @@ environment the test controls."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -25,6 +26,9 @@ def base_env(home: Path, **extra: str | None) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+    # The code under test, when it is not the installed one (a second checkout).
+    if os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     for key, value in extra.items():
         if value is None:
             env.pop(key, None)
@@ -91,10 +95,11 @@ def nonblank_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
-def env_without_module(tmp_path: Path, module: str) -> str:
-    """A PYTHONPATH entry whose sitecustomize makes ``import <module>`` fail, as on a
-    machine where the package is not installed."""
+def env_without_module(env: dict[str, str], tmp_path: Path, module: str) -> dict[str, str]:
+    """``env`` with a PYTHONPATH entry whose sitecustomize makes ``import <module>`` fail,
+    as on a machine where the package is not installed."""
     folder = tmp_path / f"without-{module}"
     folder.mkdir(exist_ok=True)
     (folder / "sitecustomize.py").write_text(f"import sys\n\nsys.modules[{module!r}] = None\n")
-    return str(folder)
+    path = os.pathsep.join(filter(None, [str(folder), env.get("PYTHONPATH")]))
+    return {**env, "PYTHONPATH": path}

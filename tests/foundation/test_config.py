@@ -89,7 +89,7 @@ def test_bad_value_stops_start_up_with_one_clear_line(command, case, good_env, t
 def test_mariadb_url_without_the_driver_says_what_to_install(command, good_env, tmp_path):
     closed_port = free_port()
     url = f"mysql://orbit:{DB_PASSWORD}@127.0.0.1:{closed_port}/orbitflow"
-    env = {**good_env, "DATABASE_URL": url, "PYTHONPATH": env_without_module(tmp_path, "mariadb")}
+    env = env_without_module({**good_env, "DATABASE_URL": url}, tmp_path, "mariadb")
     result = run(COMMANDS[command], env, cwd=tmp_path, timeout=60)
     line = assert_one_clear_line(result, ["DATABASE_URL", "pip install 'orbitflow[mariadb]'"], [DB_PASSWORD])
     assert "MariaDB" in line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from alembic.script import ScriptDirectory
 from pyramid.request import Request
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
@@ -11,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from orbitflow import __version__
-from orbitflow.migrations import alembic_config, expected_heads
+from orbitflow.migrations import alembic_config, migration_state
 
 log = logging.getLogger(__name__)
 
@@ -19,26 +20,30 @@ log = logging.getLogger(__name__)
 @view_config(route_name="health", renderer="json", permission=NO_PERMISSION_REQUIRED, require_csrf=False)
 def health(request: Request):
     body = {"status": "ok", "database": "ok", "version": __version__, "migrations": "current"}
+    request.response.cache_control = "no-store"
     try:
         with request.registry["dbengine"].connect() as connection:
             connection.execute(text("SELECT 1"))
             applied = _applied_heads(connection)
     except Exception as error:
+        # The class only: a driver message may name the host or the user.
         log.warning("health check: database unreachable: %s", error.__class__.__name__)
         body.update(status="error", database="unreachable", migrations="unknown")
         request.response.status_int = 503
         return body
-    if applied != request.registry["expected_migration_heads"]:
-        body.update(status="error", migrations="pending" if applied else "not initialized")
+    state = migration_state(request.registry["migration_script"], applied)
+    if state != "current":
+        body.update(status="error", migrations=state)
         request.response.status_int = 503
-    request.response.cache_control = "no-store"
     return body
 
 
 def _applied_heads(connection) -> frozenset[str]:
     try:
         rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
-    except DBAPIError:
+    except DBAPIError as error:
+        if error.connection_invalidated:
+            raise
         # No alembic_version table: initializedb has not run yet.
         connection.rollback()
         return frozenset()
@@ -47,6 +52,6 @@ def _applied_heads(connection) -> frozenset[str]:
 
 def includeme(config) -> None:
     cfg = alembic_config(config.registry["orbitflow.settings"])
-    config.registry["expected_migration_heads"] = expected_heads(cfg)
+    config.registry["migration_script"] = ScriptDirectory.from_config(cfg)
     config.add_route("health", "/api/health")
     config.scan(__name__)

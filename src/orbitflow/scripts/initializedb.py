@@ -9,6 +9,7 @@ import argparse
 import getpass
 import sys
 
+from alembic.script import ScriptDirectory
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,7 +17,7 @@ from orbitflow.accounts.models import User
 from orbitflow.accounts.passwords import hash_password, password_problems
 from orbitflow.config import ConfigError
 from orbitflow.db import make_engine, make_session_factory, unscoped
-from orbitflow.migrations import alembic_config, current_heads, expected_heads, upgrade_to_heads
+from orbitflow.migrations import alembic_config, current_heads, migration_state, upgrade_to_heads
 from orbitflow.plugins import make_plugin_manager
 from orbitflow.scripts.common import fail, one_line, settings_from_uri
 from orbitflow.tenants.models import PLATFORM_SUBSCRIPTION_ID, Company
@@ -115,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Database schema is current ({', '.join(sorted(after))}).")
     else:
         print(f"Migrated the database to {', '.join(sorted(after))}.")
-    if after != expected_heads(cfg):
-        fail("migrations did not reach the expected heads", code=1)
+    if migration_state(ScriptDirectory.from_config(cfg), after) != "current":
+        fail("migrations did not reach the newest revision of every branch", code=1)
 
     session = make_session_factory(engine)()
     with unscoped(session):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import time
+
 from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -19,7 +22,10 @@ CLIENT_ERROR_LIMIT = parse("20/minute")
 def client_error(request: Request):
     limiter: MovingWindowRateLimiter = request.registry["client_error_limiter"]
     if not limiter.hit(CLIENT_ERROR_LIMIT, "client-errors", request.client_ip):
-        raise APIError(429, "Too many error reports; try again later.")
+        reset_at = limiter.get_window_stats(CLIENT_ERROR_LIMIT, "client-errors", request.client_ip).reset_time
+        error = APIError(429, "Too many error reports; try again later.")
+        error.headers["Retry-After"] = str(max(1, math.ceil(reset_at - time.time())))
+        raise error
     try:
         body = request.json_body
     except ValueError:

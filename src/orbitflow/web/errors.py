@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from pyramid.httpexceptions import HTTPException, HTTPFound
 from pyramid.renderers import render_to_response
 from pyramid.request import Request
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
-from pyramid_retry import is_error_retryable
+from pyramid_retry import is_error_retryable, is_last_attempt, mark_error_retryable
+from webob.util import status_reasons
 
-from orbitflow.syslog.services import record_exception
+from orbitflow.syslog.services import record_exception_after_request
+
+log = logging.getLogger(__name__)
 
 ERROR_CODES = {
     400: "bad_request",
@@ -29,10 +34,11 @@ class APIError(HTTPException):
     """Raise from a view to answer ``{"error": {"code", "message", "fields"?}}``."""
 
     def __init__(self, status: int, message: str, fields: dict[str, str] | None = None, code: str | None = None):
-        super().__init__(detail=message)
+        # HTTPException builds the status line from these two; set them first. (``status``
+        # itself is webob's status line string, so the number is kept in ``code``.)
         self.code = status
-        self.status = status
-        self.title = ERROR_CODES.get(status, "error")
+        self.title = status_reasons.get(status, "Error")
+        super().__init__(detail=message)
         self.error_code = code or ERROR_CODES.get(status, "error")
         self.fields = fields
 
@@ -55,6 +61,38 @@ def _html_error(request: Request, status: int, title: str, message: str, error_i
         request=request,
     )
     response.status_int = status
+    return response
+
+
+# The layout without what needs the database (user, company, navigation): used when the
+# full layout cannot be rendered because the database is what failed.
+_BARE_LAYOUT = {"identity": None, "company": None, "nav": [], "settings_nav": [], "flashes": []}
+
+
+def _html_server_error(request: Request, error_id: str):
+    values = {
+        "status": 500,
+        "title": "Something went wrong",
+        "message": "The error has been recorded. Quote the error id if you contact support.",
+        "error_id": error_id,
+    }
+    for extra in ({}, _BARE_LAYOUT):
+        try:
+            response = render_to_response("error.jinja2", {**values, **extra}, request=request)
+        except Exception:
+            log.warning(
+                "error page %s could not be rendered%s",
+                error_id,
+                "" if extra else " with the full layout",
+                exc_info=True,
+            )
+            continue
+        response.status_int = 500
+        return response
+    response = request.response
+    response.status_int = 500
+    response.content_type = "text/plain"
+    response.text = f"Something went wrong (error id {error_id})."
     return response
 
 
@@ -88,7 +126,10 @@ def forbidden(exc, request: Request):
 
 @exception_view_config(APIError)
 def api_error(exc: APIError, request: Request):
-    return json_error(request, exc.status, exc.detail, exc.fields, exc.error_code)
+    response = json_error(request, exc.code, exc.detail, exc.fields, exc.error_code)
+    if "Retry-After" in exc.headers:
+        response.headers["Retry-After"] = exc.headers["Retry-After"]
+    return response
 
 
 @exception_view_config(HTTPException)
@@ -109,27 +150,34 @@ def http_exception(exc: HTTPException, request: Request):
 
 @exception_view_config(Exception)
 def server_error(exc: Exception, request: Request):
-    if is_error_retryable(request, exc):
+    if _will_retry(request, exc):
         # pyramid_retry discards this response and runs the request again.
         return json_error(request, 503, "Retrying.")
     source = "API_ROUTE" if request.path_info.startswith("/api/") else "SERVER_ACTION"
-    error_id = record_exception(request.registry, exc, source=source, request=request)
+    error_id = record_exception_after_request(request, exc, source=source)
     if _wants_json(request):
         return json_error(request, 500, f"Something went wrong on our side (error id {error_id}).", code="server_error")
+    return _html_server_error(request, error_id)
+
+
+def _will_retry(request: Request, exc: Exception) -> bool:
+    """Is ``exc`` a deadlock, lock wait or lost connection that pyramid_retry will retry?
+
+    pyramid_tm tags such errors only after this view has run, so ask the transaction's
+    data managers now (and tag the error for pyramid_retry): a retried attempt is not an
+    error to report.
+    """
+    if is_last_attempt(request):
+        return False
+    if is_error_retryable(request, exc):
+        return True
     try:
-        return _html_error(
-            request,
-            500,
-            "Something went wrong",
-            "The error has been recorded. Quote the error id if you contact support.",
-            error_id,
-        )
+        retryable = request.tm.get().isRetryableError(exc)
     except Exception:
-        response = request.response
-        response.status_int = 500
-        response.content_type = "text/plain"
-        response.text = f"Something went wrong (error id {error_id})."
-        return response
+        return False
+    if retryable:
+        mark_error_retryable(exc)
+    return retryable
 
 
 def includeme(config) -> None:

@@ -13,10 +13,13 @@ def add_layout_globals(event) -> None:
     request = event.get("request")
     if request is None or getattr(request, "is_api", False):
         return
-    event.setdefault("identity", request.identity)
+    # An error page may pass identity=None itself: the database may be what failed.
+    values = event.rendering_val if isinstance(event.rendering_val, dict) else {}
+    identity = values["identity"] if "identity" in values else request.identity  # noqa: SIM401 (lazy)
+    event.setdefault("identity", identity)
     event.setdefault("csrf_token", get_csrf_token(request))
     event.setdefault("nonce", request.csp_nonce)
-    if request.identity is not None:
+    if identity is not None:
         event.setdefault("nav", nav_items(request))
         event.setdefault("settings_nav", nav_items(request, "settings_pages"))
         event.setdefault("company", _company(request))

@@ -41,8 +41,14 @@ def body_limit_tween_factory(handler, registry):
 
     def tween(request):
         length = request.content_length
+        if length is None and request.is_body_readable:
+            # A chunked body has no declared length: read one byte past the limit at most.
+            data = request.body_file_raw.read(limit + 1)
+            length = len(data)
+            if length <= limit:
+                request.body = data
         if length is not None and length > limit:
-            raise HTTPRequestEntityTooLarge(f"The request is too large: {length} bytes, the limit is {limit} bytes.")
+            raise HTTPRequestEntityTooLarge(f"The request body is too large: the limit is {limit} bytes.")
         return handler(request)
 
     return tween

@@ -1,0 +1,35 @@
+"""Fixtures of the foundation tests: an app with throw-away probe routes on each backend."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import webtest
+
+from foundation.probes import EventRecorder, probe_routes
+from orbitflow.app import make_app
+
+PROBE_MAX_BODY = 4096
+_addresses = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def event_recorder(backend) -> EventRecorder:
+    return EventRecorder(backend.engine)
+
+
+@pytest.fixture(scope="session")
+def probe_app(backend, event_recorder):
+    settings = backend.ini(**{"orbitflow.max_body_bytes": str(PROBE_MAX_BODY)})
+    return make_app(settings, environ={}, engine=backend.engine, includes=[probe_routes(event_recorder)])
+
+
+@pytest.fixture
+def probe_client(probe_app, db, event_recorder) -> webtest.TestApp:
+    """A browser on the probe app, from an address of its own (rate limits are per address)."""
+    event_recorder.calls.clear()
+    event_recorder.fail_for.clear()
+    number = next(_addresses)
+    address = f"10.9.{number // 250}.{number % 250 + 1}"
+    return webtest.TestApp(probe_app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": address})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orbitflow import hookimpl
-from orbitflow.plugins import PermissionGrant
+from orbitflow.plugins import NavItem, PermissionGrant, Widget
 
 MANAGERS = ("OWNER", "ADMIN", "MANAGER")
 
@@ -30,3 +30,36 @@ def template_dirs():
 @hookimpl
 def model_modules():
     return ["orbitflow_plugins.quiz.models"]
+
+
+@hookimpl
+def add_routes(config):
+    from orbitflow_plugins.quiz.routes import includeme
+
+    includeme(config)
+
+
+@hookimpl
+def nav_items(request):
+    return [NavItem("Quizzes", "quizzes", "quizzes.view", order=30, match_prefix="/quizzes")]
+
+
+@hookimpl
+def settings_pages(request):
+    return [NavItem("Quiz pages", "quiz_company_settings", "company.settings", order=40)]
+
+
+@hookimpl
+def dashboard_widgets(request):
+    if not request.has_permission("quizzes.view"):
+        return []
+    from orbitflow_plugins.quiz.widgets import quiz_widget_context
+
+    return [Widget("Quizzes", "quiz_widget.jinja2", quiz_widget_context(request), order=20)]
+
+
+@hookimpl
+def demo_data(session, company):
+    from orbitflow_plugins.quiz.demo import create_demo_quizzes
+
+    return create_demo_quizzes(session, company)

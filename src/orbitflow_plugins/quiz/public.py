@@ -1,0 +1,393 @@
+"""The public quiz pages: anyone may open and answer a published quiz.
+
+These views need no sign-in and no CSRF token (visitors have no session); a one-time form
+token, per-address rate limits, a honeypot field and a minimum fill time protect them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
+from pyramid.renderers import render_to_response
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.security import NO_PERMISSION_REQUIRED
+from pyramid.view import view_config
+from pyramid_retry import RetryableException
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from orbitflow.db import bind_company, unscoped
+from orbitflow.events import QuizEvent
+from orbitflow.leads.services import announce, lead_event
+from orbitflow.plugins import notify_after_commit
+from orbitflow.tenants.models import Company
+from orbitflow_plugins.quiz import answers as answers_module
+from orbitflow_plugins.quiz.models import PUBLISHED, Quiz, QuizQuestion
+from orbitflow_plugins.quiz.submissions import (
+    Tracking,
+    find_submission,
+    funnel_event,
+    is_race,
+    record_step,
+    record_submission,
+)
+from orbitflow_plugins.quiz.tokens import MAX_TOKEN_AGE_SECONDS, hash_ip, issue_token, read_token
+
+PUBLIC_TEMPLATE = "quiz_public.jinja2"
+HONEYPOT = "leave_blank"
+# Bodies of the public submit larger than this are refused before they are parsed.
+MAX_SUBMIT_BYTES = 64 * 1024
+DEFAULT_MIN_FILL_SECONDS = 3
+
+
+class PublicQuiz:
+    def __init__(self, company: Company, quiz: Quiz):
+        self.company = company
+        self.quiz = quiz
+
+
+def secret(request: Request) -> str:
+    return request.registry["orbitflow.settings"].auth_secret
+
+
+def visitor_hash(request: Request) -> str:
+    return hash_ip(secret(request), request.client_ip)
+
+
+def min_fill_seconds(request: Request) -> int:
+    return int(request.registry["orbitflow.settings"].extra.get("quiz.min_fill_seconds", DEFAULT_MIN_FILL_SECONDS))
+
+
+def rate_limited(request: Request, scope: str) -> Response | None:
+    verdict = request.registry["quiz.ratelimiter"].hit(scope, visitor_hash(request))
+    if verdict.allowed:
+        return None
+    if scope == "event":
+        response = Response(json_body={"error": {"code": "rate_limited", "message": "Too many requests."}})
+    else:
+        response = render_to_response(
+            "quiz_rate_limited.jinja2", {"retry_after": verdict.retry_after, "csrf_token": ""}, request=request
+        )
+    response.status_int = 429
+    response.headers["Retry-After"] = str(verdict.retry_after)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def load_public_quiz(request: Request, *, published_only: bool = True) -> PublicQuiz:
+    """The company and its quiz named in the URL, or 404 (unknown, inactive, unpublished)."""
+    session = request.dbsession
+    subscription_id = request.matchdict["subscription_id"]
+    with unscoped(session):
+        company = session.scalars(select(Company).where(Company.subscription_id == subscription_id)).first()
+    if company is None or not company.is_active or company.is_platform:
+        raise HTTPNotFound()
+    bind_company(session, company.id)
+    query = (
+        select(Quiz)
+        .where(Quiz.company_id == company.id, Quiz.slug == request.matchdict["slug"])
+        .options(selectinload(Quiz.questions).selectinload(QuizQuestion.options), selectinload(Quiz.outcomes))
+    )
+    if published_only:
+        query = query.where(Quiz.status == PUBLISHED)
+    quiz = session.scalars(query).first()
+    if quiz is None:
+        raise HTTPNotFound()
+    # Public quiz pages may be framed by the sites the company allows; nothing else may.
+    request.environ["orbitflow.frame_ancestors"] = company.frame_ancestors or "'none'"
+    return PublicQuiz(company, quiz)
+
+
+def page_context(
+    request: Request,
+    public: PublicQuiz,
+    *,
+    token: str,
+    tracking: Tracking,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    form_error: str | None = None,
+    preview: bool = False,
+    submit_url: str | None = None,
+) -> dict[str, Any]:
+    quiz = public.quiz
+    base = {"subscription_id": public.company.subscription_id, "slug": quiz.slug}
+    return {
+        "quiz": quiz,
+        "company": public.company,
+        "questions": quiz.questions,
+        "token": token,
+        "hidden": tracking.hidden_fields(),
+        "values": values or {},
+        "errors": errors or {},
+        "form_error": form_error,
+        "preview": preview,
+        "submit_url": submit_url or request.route_url("quiz_public", **base),
+        "events_url": "" if preview else request.route_url("quiz_public_events", **base),
+        "theme_url": request.route_url("quiz_theme", color=quiz.brand_color.lstrip("#").lower()),
+        "honeypot": HONEYPOT,
+        # Visitors have no session: no CSRF cookie for them.
+        "csrf_token": "",
+        "identity": None,
+        "nav": [],
+        "settings_nav": [],
+    }
+
+
+def _render(request: Request, context: dict[str, Any], status: int = 200) -> Response:
+    response = render_to_response(PUBLIC_TEMPLATE, context, request=request)
+    response.status_int = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _quiz_event(public: PublicQuiz, nonce: str, tracking: Tracking, **extra: Any) -> QuizEvent:
+    return QuizEvent(
+        company_id=public.company.id,
+        quiz_id=public.quiz.id,
+        session_key=nonce,
+        utm=dict(tracking.utm),
+        **extra,
+    )
+
+
+@view_config(route_name="quiz_public", request_method="GET", permission=NO_PERMISSION_REQUIRED, require_csrf=False)
+def show_quiz(request: Request):
+    limited = rate_limited(request, "view")
+    if limited is not None:
+        return limited
+    public = load_public_quiz(request)
+    token = issue_token(secret(request), public.quiz.id)
+    nonce = token.split(".")[2]
+    tracking = Tracking.from_params(request.GET, request.referer)
+    request.dbsession.add(
+        funnel_event(public.company.id, public.quiz.id, nonce, "view", tracking, visitor_hash(request))
+    )
+    request.dbsession.flush()
+    notify_after_commit(request, "quiz_viewed", _quiz_event(public, nonce, tracking))
+    return _render(request, page_context(request, public, token=token, tracking=tracking))
+
+
+def _thanks_url(request: Request, public: PublicQuiz, nonce: str) -> str:
+    if public.quiz.redirect_url:
+        return public.quiz.redirect_url
+    return request.route_url(
+        "quiz_public_thanks",
+        subscription_id=public.company.subscription_id,
+        slug=public.quiz.slug,
+        token=nonce,
+    )
+
+
+def _too_large(request: Request) -> Response:
+    response = render_to_response(
+        "quiz_message.jinja2",
+        {
+            "title": "Your answers are too long",
+            "message": "Please shorten your answers and send them again.",
+            "csrf_token": "",
+        },
+        request=request,
+    )
+    response.status_int = 413
+    return response
+
+
+@view_config(route_name="quiz_public", request_method="POST", permission=NO_PERMISSION_REQUIRED, require_csrf=False)
+def submit_quiz(request: Request):
+    if (request.content_length or 0) > MAX_SUBMIT_BYTES or len(request.body) > MAX_SUBMIT_BYTES:
+        return _too_large(request)
+    limited = rate_limited(request, "submit")
+    if limited is not None:
+        return limited
+    public = load_public_quiz(request)
+    quiz = public.quiz
+    form = request.POST
+    tracking = Tracking.from_params(form)
+    token = read_token(secret(request), form.get("token"), quiz.id)
+    if token is not None:
+        existing = find_submission(request.dbsession, quiz.id, token.nonce)
+        if existing is not None:
+            # A double click or a retried request: the same thank-you, nothing new stored.
+            return HTTPSeeOther(_thanks_url(request, public, token.nonce))
+    result = answers_module.read_answers(quiz, form)
+
+    def again(message: str | None, status: int, *, fresh: bool = False, errors=None) -> Response:
+        current = form.get("token", "") if token is not None and not fresh else issue_token(secret(request), quiz.id)
+        request.tm.doom()
+        context = page_context(
+            request, public, token=current, tracking=tracking, values=result.values, errors=errors, form_error=message
+        )
+        return _render(request, context, status)
+
+    if token is None:
+        return again("This form was not recognised. Please check your answers and send them again.", 400, fresh=True)
+    if form.get(HONEYPOT, "").strip():
+        return again("We could not accept this submission.", 400)
+    age = token.age()
+    if age < min_fill_seconds(request):
+        return again("That was quick! Please check your answers, then send them again.", 400)
+    if age > MAX_TOKEN_AGE_SECONDS:
+        return again(
+            "This page was open for a long time. Please check your answers and send them again.", 400, fresh=True
+        )
+    if not result.ok:
+        return again(None, 400, errors=result.errors)
+    if answers_module.answers_size(result.answers, result.contact) > answers_module.MAX_ANSWERS_BYTES:
+        request.tm.doom()
+        return _too_large(request)
+    visitor = visitor_hash(request)
+    try:
+        submitted = record_submission(
+            request.dbsession,
+            company=public.company,
+            quiz=quiz,
+            result=result,
+            nonce=token.nonce,
+            tracking=tracking,
+            secret=secret(request),
+            ip_hash=visitor,
+            user_agent=request.user_agent,
+            fill_seconds=int(min(age, 2**31 - 1)),
+        )
+    except IntegrityError as error:
+        if is_race(error):
+            # A concurrent request with this token or address got there first: run this
+            # request again, and it finds that request's rows.
+            raise RetryableException("concurrent quiz submission") from error
+        raise
+    data = {
+        "score": submitted.submission.score,
+        "outcome": submitted.submission.outcome_title,
+        "created_lead": submitted.created_lead,
+    }
+    if submitted.started_now:
+        notify_after_commit(request, "quiz_started", _quiz_event(public, token.nonce, tracking))
+    if submitted.created_lead:
+        announce(request, "lead_created", lead_event(submitted.lead, None))
+    notify_after_commit(
+        request,
+        "quiz_submitted",
+        _quiz_event(
+            public,
+            token.nonce,
+            tracking,
+            lead_id=submitted.lead_id,
+            submission_id=submitted.submission.id,
+            data=data,
+        ),
+    )
+    return HTTPSeeOther(_thanks_url(request, public, token.nonce))
+
+
+@view_config(
+    route_name="quiz_public_thanks",
+    request_method="GET",
+    permission=NO_PERMISSION_REQUIRED,
+    require_csrf=False,
+)
+def thanks(request: Request):
+    public = load_public_quiz(request, published_only=False)
+    submission = find_submission(request.dbsession, public.quiz.id, request.matchdict["token"])
+    if submission is None:
+        raise HTTPNotFound()
+    outcome = next((o for o in public.quiz.outcomes if o.id == submission.outcome_id), None)
+    context = {
+        "quiz": public.quiz,
+        "company": public.company,
+        "submission": submission,
+        "outcome": outcome,
+        "outcome_title": submission.outcome_title,
+        "theme_url": request.route_url("quiz_theme", color=public.quiz.brand_color.lstrip("#").lower()),
+        "csrf_token": "",
+        "identity": None,
+        "nav": [],
+        "settings_nav": [],
+    }
+    response = render_to_response("quiz_thanks.jinja2", context, request=request)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+STEP_KINDS = ("start", "answer")
+
+
+@view_config(
+    route_name="quiz_public_events",
+    request_method="POST",
+    renderer="json",
+    permission=NO_PERMISSION_REQUIRED,
+    require_csrf=False,
+)
+def step_event(request: Request):
+    """The page's script reports "started" and "answered question N" as the visitor goes."""
+    limited = rate_limited(request, "event")
+    if limited is not None:
+        return limited
+    if (request.content_length or 0) > 4096:
+        return _json_error(request, 413, "The request is too large.")
+    public = load_public_quiz(request)
+    try:
+        body = request.json_body
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return _json_error(request, 400, "Send a JSON object.")
+    token = read_token(secret(request), str(body.get("token") or ""), public.quiz.id)
+    if token is None or token.age() > MAX_TOKEN_AGE_SECONDS:
+        return _json_error(request, 400, "Unknown form token.")
+    kind = body.get("kind")
+    if kind not in STEP_KINDS:
+        return _json_error(request, 400, "kind must be start or answer.")
+    question_id = None
+    if kind == "answer":
+        ids = {question.id for question in public.quiz.questions}
+        try:
+            question_id = int(body.get("question_id"))
+        except (TypeError, ValueError):
+            question_id = None
+        if question_id not in ids:
+            return _json_error(request, 400, "question_id must be a question of this quiz.")
+    tracking = Tracking.from_params({k: v for k, v in body.items() if isinstance(v, str)})
+    new = record_step(
+        request.dbsession,
+        public.company.id,
+        public.quiz,
+        token.nonce,
+        kind,
+        question_id,
+        tracking,
+        visitor_hash(request),
+    )
+    if new and kind == "start":
+        notify_after_commit(request, "quiz_started", _quiz_event(public, token.nonce, tracking))
+    return {"recorded": new}
+
+
+def _json_error(request: Request, status: int, message: str) -> Response:
+    request.tm.doom()
+    response = Response(json_body={"error": {"code": "bad_request" if status == 400 else "error", "message": message}})
+    response.status_int = status
+    return response
+
+
+@view_config(route_name="quiz_theme", request_method="GET", permission=NO_PERMISSION_REQUIRED, require_csrf=False)
+def theme(request: Request):
+    """The quiz's colours as CSS custom properties: a stylesheet, so the strict CSP holds."""
+    color = request.matchdict["color"].lower()
+    red, green, blue = (int(color[i : i + 2], 16) for i in (0, 2, 4))
+
+    # WCAG relative luminance decides whether text on the brand colour is dark or light.
+    def channel(value: int) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    luminance = 0.2126 * channel(red) + 0.7152 * channel(green) + 0.0722 * channel(blue)
+    ink = "#0f172a" if luminance > 0.35 else "#ffffff"
+    css = f":root {{ --quiz-brand: #{color}; --quiz-on-brand: {ink}; --quiz-brand-soft: #{color}1a; }}\n"
+    response = Response(css, content_type="text/css", charset="utf-8")
+    response.cache_control = "public, max-age=31536000, immutable"
+    return response

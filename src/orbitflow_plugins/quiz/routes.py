@@ -1,0 +1,49 @@
+"""Routes, static files and the rate limiter of the quiz plugin."""
+
+from __future__ import annotations
+
+from orbitflow.web import ContentHashCacheBuster
+from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter, parse_limits
+
+QUIZ_ID = r"{quiz_id:\d+}"
+
+
+def includeme(config) -> None:
+    settings = config.registry["orbitflow.settings"]
+    config.registry["quiz.ratelimiter"] = QuizRateLimiter(settings.ratelimit_storage, parse_limits(settings.extra))
+    config.add_static_view("quiz-static", "orbitflow_plugins.quiz:static", cache_max_age=31536000)
+    config.add_cache_buster("orbitflow_plugins.quiz:static/", ContentHashCacheBuster())
+
+    # Public pages.
+    config.add_route("quiz_theme", r"/q-theme/{color:[0-9a-fA-F]{6}}.css")
+    config.add_route("quiz_public", "/q/{subscription_id}/{slug}")
+    config.add_route("quiz_public_events", "/q/{subscription_id}/{slug}/events")
+    config.add_route("quiz_public_thanks", "/q/{subscription_id}/{slug}/thanks/{token}")
+
+    # The builder and results.
+    config.add_route("quizzes", "/quizzes")
+    config.add_route("quiz_new", "/quizzes/new")
+    config.add_route("quiz_slug_check", "/quizzes/slug-check")
+    config.add_route("quiz_edit", f"/quizzes/{QUIZ_ID}")
+    config.add_route("quiz_settings_save", f"/quizzes/{QUIZ_ID}/settings")
+    config.add_route("quiz_question_new", f"/quizzes/{QUIZ_ID}/questions/new")
+    config.add_route("quiz_question", f"/quizzes/{QUIZ_ID}/questions/{{question_id:\\d+}}")
+    config.add_route("quiz_question_move", f"/quizzes/{QUIZ_ID}/questions/{{question_id:\\d+}}/move")
+    config.add_route("quiz_question_delete", f"/quizzes/{QUIZ_ID}/questions/{{question_id:\\d+}}/delete")
+    config.add_route("quiz_outcome_add", f"/quizzes/{QUIZ_ID}/outcomes")
+    config.add_route("quiz_outcome", f"/quizzes/{QUIZ_ID}/outcomes/{{outcome_id:\\d+}}")
+    config.add_route("quiz_outcome_delete", f"/quizzes/{QUIZ_ID}/outcomes/{{outcome_id:\\d+}}/delete")
+    config.add_route("quiz_preview", f"/quizzes/{QUIZ_ID}/preview")
+    config.add_route("quiz_state", f"/quizzes/{QUIZ_ID}/state/{{action:publish|unpublish|archive|restore}}")
+    config.add_route("quiz_duplicate", f"/quizzes/{QUIZ_ID}/duplicate")
+    config.add_route("quiz_submissions", f"/quizzes/{QUIZ_ID}/submissions")
+    config.add_route("quiz_submissions_csv", f"/quizzes/{QUIZ_ID}/submissions.csv")
+    config.add_route("quiz_company_settings", "/settings/quiz-pages")
+
+    # JSON API.
+    config.add_route("api_quizzes", "/api/v1/quizzes")
+    config.add_route("api_quiz", f"/api/v1/quizzes/{QUIZ_ID}")
+    config.add_route("api_quiz_publish", f"/api/v1/quizzes/{QUIZ_ID}/publish")
+
+    for module in ("public", "builder", "results", "company_settings", "api"):
+        config.scan(f"orbitflow_plugins.quiz.{module}")

@@ -156,10 +156,11 @@ def snapshot(lead: Lead) -> dict[str, Any]:
 
 
 def _flush(session: Session, lead: Lead) -> None:
+    lead_id = lead.id
     try:
         session.flush()
     except StaleDataError:
-        raise StaleLead(lead.id) from None
+        raise StaleLead(lead_id) from None
 
 
 # -- validation -------------------------------------------------------------------------

@@ -60,8 +60,8 @@ def read_answers(quiz: Quiz, form: MultiForm) -> Result:
             raw_values = [str(value) for value in form.getall(name)]
             result.values[name] = raw_values
         else:
-            raw_values = [_one(form, name)]
-            result.values[name] = raw_values[0]
+            raw_values = [str(value).strip() for value in form.getall(name)] or [""]
+            result.values[name] = raw_values[-1]
         answer = _answer(question, raw_values, result.errors)
         if answer is not None:
             result.answers.append(answer)

@@ -1,0 +1,113 @@
+"""Every question kind's validation on the public form; errors by the field, answers kept."""
+
+from __future__ import annotations
+
+import pytest
+from quizkit import good_answers, public_path, submit
+from sqlalchemy import func, select
+
+from orbitflow_plugins.quiz.models import QuizSubmission
+
+
+def by_text(quiz, text):
+    return next(q for q in quiz.questions if q.text == text)
+
+
+def replace(fields, name, *values):
+    return [(k, v) for k, v in fields if k != name] + [(name, v) for v in values]
+
+
+@pytest.mark.parametrize(
+    ("question", "values", "message"),
+    [
+        ("Team size?", [], "Answer this question."),
+        ("Team size?", ["999999"], "Choose one of the listed answers."),
+        ("Channels?", [], "Choose at least one answer."),
+        ("Channels?", ["not-an-option"], "Choose one of the listed answers."),
+        ("Your website?", ["z" * 501], "Keep the answer under 500 characters."),
+        ("Leads per month?", ["lots"], "Enter a number."),
+        ("Leads per month?", ["-1"], "Enter 0 or more."),
+        ("Leads per month?", ["1001"], "Enter 1000 or less."),
+        ("Leads per month?", [""], "Answer this question."),
+        ("Happy with your CRM?", ["6"], "Choose a rating from 1 to 5."),
+        ("Happy with your CRM?", ["2.5"], "Choose a rating from 1 to 5."),
+    ],
+)
+def test_each_kind_is_validated(testapp, db, company, quiz, question, values, message):
+    field = by_text(quiz, question).field_name
+    fields = replace(good_answers(quiz), field, *values)
+    response = submit(testapp, public_path(company, quiz), fields, status=400)
+    assert message in response.text
+    assert f'id="field-{field}"' in response.text and "has-error" in response.text
+    # Other answers are kept.
+    assert 'value="ada@example.com"' in response.text
+    assert db.scalar(select(func.count()).select_from(QuizSubmission)) == 0
+
+
+def test_two_answers_to_a_single_choice_are_refused(testapp, company, quiz):
+    question = by_text(quiz, "Team size?")
+    ids = [str(o.id) for o in question.options[:2]]
+    response = submit(testapp, public_path(company, quiz), replace(good_answers(quiz), question.field_name, *ids))
+    assert response.status_int == 400 and "Choose one answer." in response.text
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("email", "", "Enter your email address."),
+        ("email", "not-an-address", "Enter a valid email address"),
+        ("phone", "12", "valid phone number"),
+        ("consent", "", "Tick the box to agree"),
+    ],
+)
+def test_contact_step_is_validated(testapp, company, quiz, field, value, message):
+    fields = replace(good_answers(quiz), field, *([value] if value else []))
+    response = submit(testapp, public_path(company, quiz), fields, status=400)
+    assert message in response.text
+
+
+def test_optional_questions_may_be_skipped_and_multiple_choice_scores_add_up(testapp, db, company, quiz):
+    channels = by_text(quiz, "Channels?")
+    website = by_text(quiz, "Your website?")
+    fields = replace(good_answers(quiz), website.field_name)
+    fields = replace(fields, channels.field_name, *[str(o.id) for o in channels.options])
+    submit(testapp, public_path(company, quiz), fields, status=303)
+    submission = db.scalars(select(QuizSubmission)).one()
+    # Small 5 + (2 + 3 + 1) + rating 4 = 15.
+    assert submission.score == 15
+    assert [a["question"] for a in submission.answers] == [
+        "Team size?",
+        "Channels?",
+        "Leads per month?",
+        "Happy with your CRM?",
+    ]
+    assert submission.answers[1]["answer"] == "Facebook, TikTok, Email"
+
+
+def test_redirect_url_replaces_the_thank_you_page(testapp, db, company, quiz):
+    quiz.redirect_url = "https://acme.example/thanks?from=quiz"
+    db.commit()
+    response = submit(testapp, public_path(company, quiz), good_answers(quiz), status=303)
+    assert response.location == "https://acme.example/thanks?from=quiz"
+
+
+def test_funnel_steps_from_the_script(testapp, db, company, quiz):
+    from quizkit import token_of
+
+    from orbitflow_plugins.quiz.models import QuizFunnelEvent
+
+    path = public_path(company, quiz)
+    token = token_of(testapp.get(path + "?utm_source=tiktok"))
+    events = path + "/events"
+    assert testapp.post_json(events, {"token": token, "kind": "start", "utm_source": "tiktok"}).json == {
+        "recorded": True
+    }
+    assert testapp.post_json(events, {"token": token, "kind": "start"}).json == {"recorded": False}
+    first = quiz.questions[0].id
+    testapp.post_json(events, {"token": token, "kind": "answer", "question_id": first})
+    testapp.post_json(events, {"token": token, "kind": "answer", "question_id": 999999}, status=400)
+    testapp.post_json(events, {"token": "forged.1.x.y", "kind": "start"}, status=400)
+    testapp.post_json(events, {"token": token, "kind": "complete"}, status=400)
+    rows = db.scalars(select(QuizFunnelEvent).order_by(QuizFunnelEvent.id)).all()
+    assert [(r.kind, r.question_id) for r in rows] == [("view", None), ("start", None), ("answer", first)]
+    assert rows[1].utm_source == "tiktok"

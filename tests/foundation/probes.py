@@ -5,6 +5,7 @@ log entry) and what does not (the request's own writes)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -15,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from orbitflow import hookimpl
 from orbitflow.db import unscoped
-from orbitflow.events import LeadEvent
+from orbitflow.events import LeadEvent, QuizEvent
 from orbitflow.plugins import notify_after_commit
 from orbitflow.tenants.models import Company
 from orbitflow.tenants.services import create_company
@@ -27,26 +28,51 @@ class ProbeFailure(RuntimeError):
 
 @dataclass
 class EventRecorder:
-    """A plugin object implementing ``lead_created``; remembers what it saw."""
+    """A plugin object implementing every event hook; remembers what it saw and whether
+    the request's write was already committed when it was called."""
 
     engine: Engine
-    calls: list[tuple[LeadEvent, bool]] = field(default_factory=list)
+    calls: list[tuple[str, LeadEvent | QuizEvent, bool]] = field(default_factory=list)
     fail_for: set[int] = field(default_factory=set)
+
+    def _record(self, hook: str, event: LeadEvent | QuizEvent) -> None:
+        # A connection of its own sees committed rows only.
+        with self.engine.connect() as connection:
+            committed = connection.scalar(select(Company.id).where(Company.id == event.company_id)) is not None
+        self.calls.append((hook, event, committed))
+        if getattr(event, "lead_id", None) in self.fail_for:
+            raise ProbeFailure(f"{hook} failed for lead {event.lead_id}")
 
     @hookimpl
     def lead_created(self, event: LeadEvent) -> None:
-        # Read through a connection of its own: is the request's write visible (committed)?
-        with self.engine.connect() as connection:
-            committed = connection.scalar(select(Company.id).where(Company.id == event.company_id)) is not None
-        self.calls.append((event, committed))
-        if event.lead_id in self.fail_for:
-            raise ProbeFailure(f"hook failed for lead {event.lead_id}")
+        self._record("lead_created", event)
+
+    @hookimpl
+    def lead_updated(self, event: LeadEvent) -> None:
+        self._record("lead_updated", event)
+
+    @hookimpl
+    def lead_moved(self, event: LeadEvent) -> None:
+        self._record("lead_moved", event)
+
+    @hookimpl
+    def quiz_viewed(self, event: QuizEvent) -> None:
+        self._record("quiz_viewed", event)
+
+    @hookimpl
+    def quiz_started(self, event: QuizEvent) -> None:
+        self._record("quiz_started", event)
+
+    @hookimpl
+    def quiz_submitted(self, event: QuizEvent) -> None:
+        self._record("quiz_submitted", event)
 
 
 def _doomed_company(request) -> Company:
     name = request.params.get("name") or f"Doomed {uuid.uuid4().hex[:8]}"
     with unscoped(request.dbsession):
-        company = create_company(request.dbsession, name=name, subscription_id=name.lower().replace(" ", "-"))
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        company = create_company(request.dbsession, name=name, subscription_id=slug)
         request.dbsession.flush()
     return company
 
@@ -67,9 +93,15 @@ def boom(request):
 
 
 def event(request):
+    """Write a company, announce an event about it after commit, then maybe fail."""
     company = _doomed_company(request)
+    hook = request.params.get("hook", "lead_created")
     lead_id = int(request.params.get("lead_id", "1"))
-    notify_after_commit(request, "lead_created", LeadEvent(company_id=company.id, lead_id=lead_id, actor_id=None))
+    if hook.startswith("lead_"):
+        payload = LeadEvent(company_id=company.id, lead_id=lead_id, actor_id=None)
+    else:
+        payload = QuizEvent(company_id=company.id, quiz_id=7, lead_id=lead_id)
+    notify_after_commit(request, hook, payload)
     if request.params.get("fail"):
         raise ProbeFailure("the view failed after notifying")
     return Response(f"company {company.id}")

@@ -15,7 +15,7 @@ from orbitflow.models.meta import Base
 from support import csrf_token
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+PLACEHOLDER = re.compile(r"\{(\w+)(?::([^}]*))?\}")
 
 
 def _start(client, company, user, status: int = 303):
@@ -38,6 +38,13 @@ def _database_state(db) -> dict[str, list[tuple]]:
             query = select(table).order_by(*table.primary_key.columns)
             state[table.name] = [tuple(row) for row in connection.execute(query)]
     return state
+
+
+def _fill(match: re.Match, values: dict[str, str], default: str) -> str:
+    """A value for a route placeholder that its pattern accepts (real ids where known)."""
+    name, regex = match.group(1), match.group(2) or "[^/]+"
+    candidates = [values.get(name), default, *regex.split("|"), "x"]
+    return next(value for value in candidates if value is not None and re.fullmatch(regex, value))
 
 
 def unsafe_routes(app) -> list[tuple[str, str, str]]:
@@ -90,12 +97,14 @@ def test_every_unsafe_route_is_refused_and_changes_nothing(impersonating, acme, 
     names = {name for name, _, _ in routes}
     # The walk covers the core's writes, the super admin's own and the plugins' alike.
     assert {"admin_company_new", "admin_impersonate", "api_admin_companies", "password_change", "login"} <= names
+    mapper = impersonating.app.registry.queryUtility(IRoutesMapper)
     token = csrf_token(impersonating)
     before = _database_state(db)
     for name, pattern, method in routes:
         company_scoped = pattern.startswith("/admin/companies/") or pattern.startswith("/api/v1/admin/")
         default_id = str(acme.id if company_scoped else lead.id)
-        path = PLACEHOLDER.sub(lambda match, default=default_id: values.get(match.group(1), default), pattern)
+        path = PLACEHOLDER.sub(lambda match, default=default_id: _fill(match, values, default), pattern)
+        assert mapper.get_route(name).match(path) is not None, (name, path)
         response = impersonating.request(
             path,
             method=method,

@@ -55,7 +55,14 @@ def _listing(request: Request, admin: bool) -> dict:
             else []
         )
         actions = recent_actions(session, scope)
+    current = filters.as_params() if not errors else {}
+
+    def filter_url(**extra) -> str:
+        """This page narrowed further (clicking an actor, a target or a company)."""
+        return request.current_route_url(_query={**current, **{key: str(value) for key, value in extra.items()}})
+
     return {
+        "filter_url": filter_url,
         "admin": admin,
         "entries": entries,
         "pager": pager,

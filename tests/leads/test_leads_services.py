@@ -102,3 +102,71 @@ def test_update_lead_with_stale_version_is_refused(session, company, make_lead):
     session.commit()
     assert set(changed) == {"name", "tags"}
     assert lead.version == 2
+
+
+def _order(session, stage_id):
+    session.expire_all()
+    return [
+        (lead.name, lead.position)
+        for lead in session.scalars(select(Lead).where(Lead.stage_id == stage_id).order_by(Lead.position, Lead.id))
+    ]
+
+
+def test_moves_take_midpoints_then_shift_when_no_room(session, stages, make_lead):
+    column = stages[1]
+    a, b = make_lead("A", stage=column), make_lead("B", stage=column)
+    movers = [make_lead(f"M{index}") for index in range(12)]
+    for mover in movers:
+        lead = session.get(Lead, mover.id)
+        services.move_lead(session, lead, stage_id=column.id, actor_id=None, after_id=a.id)
+        session.commit()
+    order = _order(session, column.id)
+    assert [name for name, _ in order] == ["A", *[f"M{index}" for index in reversed(range(12))], "B"]
+    positions = [position for _, position in order]
+    assert positions == sorted(set(positions))  # strictly increasing: room was made when needed
+    del b
+
+
+def test_ties_and_a_full_column_are_renumbered(session, stages, make_lead, db):
+    from orbitflow.leads.positions import GAP, LIMIT
+
+    column = stages[2]
+    a = make_lead("A", stage=column)
+    b = make_lead("B", stage=column)
+    for lead in (a, b):
+        db.get(Lead, lead.id).position = LIMIT - 1  # a tie at the very top of the range
+    db.commit()
+    mover = session.get(Lead, make_lead("M").id)
+    services.move_lead(session, mover, stage_id=column.id, actor_id=None, after_id=b.id)
+    session.commit()
+    order = _order(session, column.id)
+    assert [name for name, _ in order] == ["A", "B", "M"]
+    assert [position for _, position in order] == [0, GAP, 2 * GAP]
+
+
+def test_index_positions_count_only_the_leads_an_agent_sees(session, stages, make_lead, make_user, company):
+    from orbitflow.leads.queries import Viewer
+
+    agent, other = make_user(company, "AGENT"), make_user(company, "AGENT")
+    column = stages[1]
+    make_lead("Hidden 1", stage=column, owner_id=other.id)
+    make_lead("Visible", stage=column, owner_id=agent.id)
+    make_lead("Hidden 2", stage=column, owner_id=other.id)
+    mover = session.get(Lead, make_lead("Mover", owner_id=agent.id).id)
+    viewer = Viewer(company.id, agent.id, False)
+    services.move_lead(session, mover, stage_id=column.id, actor_id=agent.id, position=1, visible=viewer.clause())
+    session.commit()
+    names = [name for name, _ in _order(session, column.id)]
+    assert names.index("Mover") == names.index("Visible") + 1
+
+
+def test_merge_keeps_one_lead(session, company, make_lead, db):
+    keep = session.get(Lead, make_lead("Keep", email="k@x.io").id)
+    other = session.get(Lead, make_lead("Other", email="k@x.io", company_name="Acme", value=5).id)
+    assert [lead.id for lead in services.duplicates_of(session, keep)] == [other.id]
+    with pytest.raises(services.LeadError):
+        services.merge_leads(session, keep, keep, actor_id=None)
+    changes = services.merge_leads(session, keep, other, actor_id=None)
+    session.commit()
+    assert set(changes) >= {"company_name", "value"}
+    assert [lead.name for lead in db.scalars(select(Lead))] == ["Keep"]

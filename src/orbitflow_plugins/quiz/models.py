@@ -142,6 +142,14 @@ class QuizQuestion(TenantOwned, Base):
     def rating_scale(self) -> int:
         return int(self.max_value or 5)
 
+    @property
+    def min_text(self) -> str | None:
+        return None if self.min_value is None else format(self.min_value.normalize(), "f")
+
+    @property
+    def max_text(self) -> str | None:
+        return None if self.max_value is None else format(self.max_value.normalize(), "f")
+
 
 class QuizOption(TenantOwned, Base):
     __tablename__ = "quiz_options"

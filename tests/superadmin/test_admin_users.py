@@ -113,7 +113,7 @@ def test_quota_refuses_the_user_over_the_limit(admin_client, make_company, make_
     form["username"], form["role"] = "extra", "AGENT"
     form["password"] = form["confirm_password"] = NEW_PASSWORD
     page = form.submit(status=400)
-    assert "Tiny has 1 active users, all its quota allows." in page.text
+    assert "The company's plan allows 1 active users and all are in use." in page.html.get_text()
     assert _user(db, tiny, "extra") is None
 
 
@@ -144,6 +144,17 @@ def test_reset_password_forces_a_change_and_ends_sessions(admin_client, acme, ac
     assert (entry.company_id, entry.actor_name, entry.target_id) == (acme.id, "root", str(owner.id))
 
 
+def test_reset_password_can_generate_one_shown_once(admin_client, acme, acme_owner, another_client, db):
+    form = admin_client.get(f"/admin/companies/{acme.id}/users/{acme_owner.id}/password").forms["password-form"]
+    page = form.submit(status=200)
+    assert page.headers["Cache-Control"] == "no-store"
+    generated = page.html.find(id="generated-password").text
+    owner = _user(db, acme, "olivia")
+    assert owner.must_change_password is True
+    assert login(another_client(), owner, password=generated).location.endswith("/settings/password")
+    assert len(_entries(db, "user.password_reset")) == 1
+
+
 def test_reset_password_refuses_a_weak_password(admin_client, acme, acme_owner, db):
     url = f"/admin/companies/{acme.id}/users/{acme_owner.id}/password"
     page = admin_client.post(
@@ -172,7 +183,7 @@ def test_deactivate_and_reactivate_a_user(admin_client, acme, acme_owner, make_u
 
 def test_last_owner_and_oneself_cannot_be_deactivated(admin_client, admin, platform, acme, acme_owner, db):
     page = _post(admin_client, f"/admin/companies/{acme.id}/users/{acme_owner.id}/deactivate").follow()
-    assert "olivia is the last active owner of the company; create another one first." in page.text
+    assert "You cannot deactivate the company's last active owner" in page.html.get_text()
     page = _post(admin_client, f"/admin/companies/{platform.id}/users/{admin.id}/deactivate").follow()
     assert "You cannot deactivate your own account." in page.text
     assert _user(db, acme, "olivia").is_active and _user(db, platform, "root").is_active

@@ -103,17 +103,21 @@ def password_form(request: Request):
 def password_reset(request: Request):
     company, user = get_company_user(request)
     password = request.POST.get("password", "")
-    errors: dict[str, str] = {}
+    context = {"section": "companies", "target": company, "user": user, "errors": {}}
     if password != request.POST.get("confirm_password", ""):
-        errors["confirm_password"] = "The two passwords differ."
+        context["errors"] = {"confirm_password": "The two passwords differ."}
     else:
         try:
-            reset_user_password(request, user, password)
+            temporary = reset_user_password(request, user, password)
         except UserError as error:
-            errors = error.fields or {"form": error.message}
-    if errors:
+            context["errors"] = error.fields or {"form": error.message}
+    if context["errors"]:
         request.response.status_int = 400
-        return {"section": "companies", "target": company, "user": user, "errors": errors}
+        return context
+    if not password:
+        # A generated password is shown once, on this response only.
+        request.response.cache_control = "no-store"
+        return {**context, "generated": temporary}
     flash(request, f"Password of {user.username} reset: they must choose a new one at their next sign-in.")
     return HTTPSeeOther(request.route_url("admin_company", id=company.id))
 

@@ -8,6 +8,7 @@ import pluggy
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from orbitflow.leads.demo import create_demo_leads
 from orbitflow.tenants.models import Company
 from orbitflow.tenants.services import create_company
 
@@ -47,5 +48,6 @@ def create_demo_data(session: Session, pm: pluggy.PluginManager) -> Iterator[str
         f"Created demo users {', '.join(u for u, _, _ in DEMO_USERS)} with password {DEMO_PASSWORD!r} "
         "(password change required at first login)."
     )
+    yield from create_demo_leads(session, company.id)
     for lines in pm.hook.demo_data(session=session, company=company):
         yield from lines or ()

@@ -178,6 +178,9 @@ class SecurityPolicy:
             return Denied("not signed in")
         if permission in identity.permissions:
             return Allowed(f"role {identity.role} has {permission}")
+        # Pyramid's refusal carries this message instead of naming the view's function.
+        label = ROLE_LABELS.get(identity.role, identity.role)
+        request.authdebug_message = f"Your role ({label}) does not have the permission “{permission}”."
         return Denied(f"role {identity.role} lacks {permission}")
 
     def remember(self, request: Request, userid, **kw):
@@ -197,8 +200,29 @@ def csrf_applies(request: Request) -> bool:
     return not uses_api_key(request)
 
 
+CSRF_MESSAGE = "This form has expired or was not sent from an OrbitFlow page. Reload the page and try again."
+
+
+def csrf_refused(exc, request: Request):
+    """A request without a valid CSRF token: a clear message instead of Pyramid's."""
+    from pyramid.renderers import render_to_response
+
+    from orbitflow.web.errors import json_error
+
+    if request.path_info.startswith("/api/"):
+        return json_error(
+            request, 400, "Send the X-CSRF-Token header (from the page's csrf-token meta tag).", code="csrf_failed"
+        )
+    response = render_to_response(
+        "error.jinja2", {"status": 400, "title": "Please try again", "message": CSRF_MESSAGE}, request=request
+    )
+    response.status_int = 400
+    return response
+
+
 def includeme(config) -> None:
     from pyramid.csrf import CookieCSRFStoragePolicy
+    from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
 
     settings: Settings = config.registry["orbitflow.settings"]
     config.set_security_policy(SecurityPolicy())
@@ -209,3 +233,5 @@ def includeme(config) -> None:
         )
     )
     config.set_default_csrf_options(require_csrf=True, callback=csrf_applies)
+    for refusal in (BadCSRFToken, BadCSRFOrigin):
+        config.add_exception_view(csrf_refused, context=refusal)

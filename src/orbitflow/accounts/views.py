@@ -91,9 +91,10 @@ def dashboard(request: Request):
     return dashboard_context(request)
 
 
-@view_config(route_name="root_redirect", permission=NO_PERMISSION_REQUIRED)
+@view_config(route_name="root_redirect", permission="dashboard.view")
 def root_redirect(request: Request):
-    return HTTPFound(request.route_url("home" if request.identity else "login"))
+    # Visitors who are not signed in are sent to the login page by the forbidden view.
+    return HTTPFound(request.route_url("home"))
 
 
 def includeme(config) -> None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 from orbitflow.config import Settings
 from orbitflow.plugins import make_plugin_manager, migration_locations
 
 SCRIPT_LOCATION = "orbitflow.alembic:"
+VERSION_TABLE = "alembic_version"
 
 
 def alembic_config(settings: Settings, engine: Engine | None = None) -> Config:
@@ -49,7 +50,10 @@ def migration_state(script: ScriptDirectory, applied: frozenset[str]) -> str:
 
 
 def current_heads(connection: Connection) -> frozenset[str]:
-    return frozenset(MigrationContext.configure(connection).get_current_heads())
+    """The revisions stored in ``alembic_version`` (empty for a new database)."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return frozenset()
+    return frozenset(connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
 
 
 def upgrade_to_heads(cfg: Config) -> None:

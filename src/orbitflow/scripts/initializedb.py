@@ -24,6 +24,7 @@ from orbitflow.tenants.models import PLATFORM_SUBSCRIPTION_ID, Company
 from orbitflow.tenants.services import create_company
 
 DEMO_SUPERADMIN = ("superadmin", "SuperAdmin@123")
+NO_CREDENTIALS = "no super admin yet: pass --username and --password (or run with --demo)"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -73,21 +74,36 @@ def ensure_user(
     return user, True
 
 
-def _super_admin_credentials(args: argparse.Namespace, company: Company) -> tuple[str, str]:
-    username = args.username
+def _check_given_credentials(args: argparse.Namespace) -> None:
+    """Refuse bad options before anything is migrated or written."""
+    if args.password is not None and not args.username and not sys.stdin.isatty():
+        fail("--password needs --username")
+    if args.password is not None:
+        _refuse_weak(args.password, args.username or "")
+
+
+def _refuse_weak(password: str, username: str) -> None:
+    problems = password_problems(password, username=username, company_slug=PLATFORM_SUBSCRIPTION_ID)
+    if problems:
+        fail("password refused: " + " ".join(problems))
+
+
+def _must_prompt_without_terminal(args: argparse.Namespace) -> bool:
+    return not sys.stdin.isatty() and (not args.username or not args.password)
+
+
+def _super_admin_credentials(args: argparse.Namespace) -> tuple[str, str]:
+    if _must_prompt_without_terminal(args):
+        fail(NO_CREDENTIALS)
+    username = args.username or input("Super admin username: ").strip()
     password = args.password
-    if not sys.stdin.isatty() and (not username or not password):
-        fail("no super admin yet: pass --username and --password (or run with --demo)")
-    username = username or input("Super admin username: ").strip()
     while not password:
         first = getpass.getpass("Super admin password: ")
         if first != getpass.getpass("Again: "):
             print("The passwords differ; try again.")
             continue
         password = first
-    problems = password_problems(password, username=username, company_slug=company.subscription_id)
-    if problems:
-        fail("password refused: " + " ".join(problems))
+    _refuse_weak(password, username)
     return username, password
 
 
@@ -104,11 +120,15 @@ def main(argv: list[str] | None = None) -> int:
         pm = make_plugin_manager(settings.plugins)
     except ConfigError as error:
         fail(f"configuration error: {error}")
+    _check_given_credentials(args)
     try:
         with engine.connect() as connection:
             before = current_heads(connection)
     except Exception as error:
         fail(f"cannot reach the database: {one_line(error)}", code=1)
+    if not before and not args.demo and _must_prompt_without_terminal(args):
+        # A new database needs a super admin: say so before migrating anything.
+        fail(NO_CREDENTIALS)
     upgrade_to_heads(cfg)
     with engine.connect() as connection:
         after = current_heads(connection)
@@ -134,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 else f"Super admin {DEMO_SUPERADMIN[0]!r} exists."
             )
         elif args.username or not admins:
-            username, password = _super_admin_credentials(args, platform)
+            username, password = _super_admin_credentials(args)
             _, created = ensure_user(session, platform, username, password, "SUPER_ADMIN", email=args.email)
             print(
                 f"Created super admin {username!r}." if created else f"Super admin {username!r} exists; left unchanged."

@@ -112,11 +112,15 @@ def test_create_lead_by_hand(signed_in, db, stages, owner):
             "source": "manual",
             "tags": "a, b",
             "consent": "yes",
+            "utm_source": "facebook",
+            "utm_campaign": "spring",
+            "referrer": "https://fb.com",
         },
         status=303,
     )
     lead = db.scalars(select(Lead)).one()
     assert done.location.endswith(f"/leads/{lead.id}")
+    assert (lead.utm_source, lead.utm_campaign, lead.referrer) == ("facebook", "spring", "https://fb.com")
     assert (lead.email, lead.phone, lead.stage_id, lead.owner_id, lead.tags, lead.consent) == (
         "ada@example.com",
         "+442079460958",

@@ -80,6 +80,8 @@ def create_lead_submit(request: Request):
     if problem:
         request.response.status_int = 403
         return _form_context(request, None, form, {"owner_id": problem})
+    fields = {key: value for key, value in form.items() if not key.startswith("utm_")}
+    fields["utm"] = {key: value for key, value in form.items() if key.startswith("utm_")}
     try:
         lead = create_lead(
             request.dbsession,
@@ -87,7 +89,7 @@ def create_lead_submit(request: Request):
             actor_id=actor_id(request),
             phone_region=_form_region(request),
             audit_info=audit_info_from_request(request),
-            **{"name": "", **form},
+            **{"name": "", **fields},
         )
     except LeadError as error:
         request.response.status_int = 400

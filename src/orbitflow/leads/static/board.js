@@ -288,8 +288,13 @@
     moveFocus(card, direction);
   });
 
+  // Leaving a picked-up card (Tab, a click elsewhere) cancels the move. Moving the card
+  // in the page blurs it for a moment too, so look again once the move has refocused it.
   board.addEventListener("focusout", function (event) {
-    if (grabbed && event.target === grabbed.card && !board.contains(event.relatedTarget)) { cancel(); }
+    if (!grabbed || event.target !== grabbed.card) { return; }
+    window.setTimeout(function () {
+      if (grabbed && document.activeElement !== grabbed.card) { cancel(); }
+    }, 0);
   });
 
   board.addEventListener("click", function (event) {

@@ -7,6 +7,7 @@ plugin) appear in the document.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,22 @@ def api_operation(route_name: str, path: str, method: str, **spec: Any) -> Calla
     return decorate
 
 
+def with_path_parameters(path: str, parameters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Declare every ``{name}`` of the path (OpenAPI requires it); ids are integers."""
+    declared = {param.get("name") for param in parameters if param.get("in") == "path"}
+    added = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer"} if name == "id" or name.endswith("_id") else {"type": "string"},
+        }
+        for name in re.findall(r"\{(\w+)\}", path)
+        if name not in declared
+    ]
+    return [*parameters, *added]
+
+
 def build_spec(route_names: set[str]) -> dict[str, Any]:
     spec = APISpec(
         title="OrbitFlow API",
@@ -107,6 +124,9 @@ def build_spec(route_names: set[str]) -> dict[str, Any]:
         if operation.route_name not in route_names:
             continue
         body = dict(operation.spec)
+        parameters = with_path_parameters(operation.path, body.get("parameters", []))
+        if parameters:
+            body["parameters"] = parameters
         responses = body.setdefault("responses", {})
         responses.setdefault(
             "default", {"description": "Error", "content": {"application/json": {"schema": ref("Error")}}}
@@ -117,7 +137,16 @@ def build_spec(route_names: set[str]) -> dict[str, Any]:
     return spec.to_dict()
 
 
-@view_config(route_name="api_openapi", renderer="json", permission=NO_PERMISSION_REQUIRED)
+@api_operation(
+    "api_openapi",
+    "/api/v1/openapi.json",
+    "get",
+    summary="This OpenAPI document",
+    tags=["meta"],
+    security=[],
+    responses={"200": {"description": "The OpenAPI 3 document of the API", "content": {"application/json": {}}}},
+)
+@view_config(route_name="api_openapi", request_method="GET", renderer="json", permission=NO_PERMISSION_REQUIRED)
 def openapi_document(request: Request):
     document = request.registry.get("openapi_document")
     if document is None:

@@ -193,3 +193,19 @@ def test_platform_company_cannot_be_deactivated(admin_client, platform, db):
     ).follow()
     assert "The platform company cannot be deactivated." in page.text
     assert _company(db, "platform").is_active is True
+
+
+def test_deactivated_company_public_quiz_answers_404(admin_client, acme, db, another_client):
+    from orbitflow_plugins.quiz import services as quizzes
+
+    acme.privacy_policy_url = "https://example.com/privacy"
+    quiz = quizzes.create_quiz(db, acme, {"title": "Pick a rocket", "slug": "pick"}, actor_id=None)
+    quizzes.replace_definition(db, acme, quiz, [{"kind": "text", "text": "Where to?", "required": True}], [])
+    quizzes.publish(db, acme, quiz)
+    db.commit()
+    visitor = another_client()
+    visitor.get("/q/acme/pick", status=200)
+    admin_client.post(f"/admin/companies/{acme.id}/deactivate", {"csrf_token": csrf_token(admin_client)}, status=303)
+    visitor.get("/q/acme/pick", status=404)
+    admin_client.post(f"/admin/companies/{acme.id}/reactivate", {"csrf_token": csrf_token(admin_client)}, status=303)
+    visitor.get("/q/acme/pick", status=200)

@@ -10,6 +10,7 @@ from quizkit import make_quiz
 def fresh_rate_limits(wsgi_app):
     """Each test starts with empty rate-limit counters (the app lives for the session)."""
     wsgi_app.registry["quiz.ratelimiter"].reset()
+    wsgi_app.registry["quiz.definitions"].clear()
     yield
 
 

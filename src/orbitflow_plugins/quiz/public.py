@@ -23,7 +23,7 @@ from orbitflow.db import bind_company, unscoped
 from orbitflow.events import QuizEvent
 from orbitflow.leads.services import announce, lead_event
 from orbitflow.plugins import notify_after_commit
-from orbitflow.tenants.models import Company
+from orbitflow.tenants.models import PLATFORM_SUBSCRIPTION_ID, Company
 from orbitflow_plugins.quiz import answers as answers_module
 from orbitflow_plugins.quiz.models import PUBLISHED, Quiz, QuizQuestion
 from orbitflow_plugins.quiz.submissions import (
@@ -78,27 +78,51 @@ def rate_limited(request: Request, scope: str) -> Response | None:
 
 
 def load_public_quiz(request: Request, *, published_only: bool = True) -> PublicQuiz:
-    """The company and its quiz named in the URL, or 404 (unknown, inactive, unpublished)."""
+    """The company and its quiz named in the URL, or 404 (unknown, inactive, unpublished).
+
+    One small query finds both and when they last changed; the full definition comes from
+    :class:`~orbitflow_plugins.quiz.cache.DefinitionCache` unless it changed since."""
     session = request.dbsession
-    subscription_id = request.matchdict["subscription_id"]
     with unscoped(session):
-        company = session.scalars(select(Company).where(Company.subscription_id == subscription_id)).first()
-    if company is None or not company.is_active or company.is_platform:
+        row = session.execute(
+            select(
+                Company.id,
+                Company.is_active,
+                Company.subscription_id,
+                Company.updated_at,
+                Quiz.id,
+                Quiz.status,
+                Quiz.updated_at,
+            )
+            .join(Quiz, Quiz.company_id == Company.id)
+            .where(
+                Company.subscription_id == request.matchdict["subscription_id"], Quiz.slug == request.matchdict["slug"]
+            )
+        ).first()
+    if row is None:
         raise HTTPNotFound()
-    bind_company(session, company.id)
-    query = (
-        select(Quiz)
-        .where(Quiz.company_id == company.id, Quiz.slug == request.matchdict["slug"])
-        .options(selectinload(Quiz.questions).selectinload(QuizQuestion.options), selectinload(Quiz.outcomes))
-    )
-    if published_only:
-        query = query.where(Quiz.status == PUBLISHED)
-    quiz = session.scalars(query).first()
-    if quiz is None:
+    company_id, active, subscription_id, company_changed, quiz_id, status, quiz_changed = row
+    if not active or subscription_id == PLATFORM_SUBSCRIPTION_ID or (published_only and status != PUBLISHED):
         raise HTTPNotFound()
+    bind_company(session, company_id)
+    cache = request.registry["quiz.definitions"]
+    stamp = (company_changed, quiz_changed, status)
+    public = cache.get(quiz_id, stamp)
+    if public is None:
+        company = session.get(Company, company_id)
+        quiz = session.scalars(
+            select(Quiz)
+            .where(Quiz.id == quiz_id)
+            .options(selectinload(Quiz.questions).selectinload(QuizQuestion.options), selectinload(Quiz.outcomes))
+        ).one()
+        # Detach them: a rollback of this request must not expire what other requests read.
+        session.expunge(quiz)
+        session.expunge(company)
+        public = PublicQuiz(company, quiz)
+        cache.put(quiz_id, stamp, public)
     # Public quiz pages may be framed by the sites the company allows; nothing else may.
-    request.environ["orbitflow.frame_ancestors"] = company.frame_ancestors or "'none'"
-    return PublicQuiz(company, quiz)
+    request.environ["orbitflow.frame_ancestors"] = public.company.frame_ancestors or "'none'"
+    return public
 
 
 def page_context(
@@ -208,10 +232,12 @@ def submit_quiz(request: Request):
     form = request.POST
     tracking = Tracking.from_params(form)
     token = read_token(secret(request), form.get("token"), quiz.id)
-    if token is not None:
+    # A form posted again (double click, browser retry) meets the token's unique key when
+    # its submission is inserted; the request then runs again and lands here.
+    if token is not None and request.environ.get("retry.attempt", 0) > 0:
         existing = find_submission(request.dbsession, quiz.id, token.nonce)
         if existing is not None:
-            # A double click or a retried request: the same thank-you, nothing new stored.
+            # The same thank-you, nothing new stored.
             return HTTPSeeOther(_thanks_url(request, public, token.nonce))
     result = answers_module.read_answers(quiz, form)
 
@@ -252,6 +278,7 @@ def submit_quiz(request: Request):
             ip_hash=visitor,
             user_agent=request.user_agent,
             fill_seconds=int(min(age, 2**31 - 1)),
+            steps_reported=form.get("steps") == "reported",
         )
     except IntegrityError as error:
         if is_race(error):

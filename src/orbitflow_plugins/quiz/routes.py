@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orbitflow.web import ContentHashCacheBuster
+from orbitflow_plugins.quiz.cache import DefinitionCache
 from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter, parse_limits
 
 QUIZ_ID = r"{quiz_id:\d+}"
@@ -11,6 +12,7 @@ QUIZ_ID = r"{quiz_id:\d+}"
 def includeme(config) -> None:
     settings = config.registry["orbitflow.settings"]
     config.registry["quiz.ratelimiter"] = QuizRateLimiter(settings.ratelimit_storage, parse_limits(settings.extra))
+    config.registry["quiz.definitions"] = DefinitionCache()
     config.add_static_view("quiz-static", "orbitflow_plugins.quiz:static", cache_max_age=31536000)
     config.add_cache_buster("orbitflow_plugins.quiz:static/", ContentHashCacheBuster())
 

@@ -11,12 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from zope.sqlalchemy import mark_changed
 
 from orbitflow.leads.models import Lead
 from orbitflow.leads.services import AuditInfo, add_activity, create_lead, find_lead_by_email
+from orbitflow.models.meta import utcnow
 from orbitflow.tenants.models import Company
 from orbitflow_plugins.quiz.answers import Result
 from orbitflow_plugins.quiz.models import Quiz, QuizContactKey, QuizFunnelEvent, QuizSubmission
@@ -80,16 +84,21 @@ def find_submission(session: Session, quiz_id: int, nonce: str) -> QuizSubmissio
 
 
 def _lock_contact(session: Session, company_id: int, secret: str, email: str) -> None:
-    """Serialise submissions with the same address (see :class:`QuizContactKey`)."""
+    """Serialise submissions with the same address (see :class:`QuizContactKey`).
+
+    One upsert takes the row lock whether the key exists or not: a concurrent request
+    with the same address waits here until this one commits, then finds its lead."""
     email_hash = hash_value(secret, "email", f"{company_id}|{email}")
-    row = session.scalars(
-        select(QuizContactKey)
-        .where(QuizContactKey.company_id == company_id, QuizContactKey.email_hash == email_hash)
-        .with_for_update()
-    ).first()
-    if row is None:
-        session.add(QuizContactKey(company_id=company_id, email_hash=email_hash))
-        session.flush()
+    values = {"company_id": company_id, "email_hash": email_hash, "created_at": utcnow()}
+    table = QuizContactKey.__table__
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite runs one writer at a time: the write lock taken here does the serialising.
+        statement = sqlite_insert(table).values(values).on_conflict_do_nothing()
+    else:
+        statement = mysql_insert(table).values(values)
+        statement = statement.on_duplicate_key_update(email_hash=statement.inserted.email_hash)
+    session.execute(statement)
+    mark_changed(session)
 
 
 def lead_name(result: Result) -> str:
@@ -114,6 +123,7 @@ def record_submission(
     user_agent: str | None = None,
     fill_seconds: int | None = None,
     created_at=None,
+    steps_reported: bool = False,
 ) -> Submitted:
     """Store the submission and its lead. Raises :class:`IntegrityError` when a concurrent
     request used the same token or created the lead for the same address first (the
@@ -180,7 +190,9 @@ def record_submission(
     )
     if created_at is not None:
         activity.created_at = created_at
-    started_now = _complete_funnel(session, company.id, quiz, nonce, result, tracking, ip_hash, created_at)
+    started_now = _complete_funnel(
+        session, company.id, quiz, nonce, result, tracking, ip_hash, created_at, steps_reported
+    )
     session.flush()
     return Submitted(submission, lead, created, started_now)
 
@@ -194,25 +206,44 @@ def _complete_funnel(
     tracking: Tracking,
     ip_hash: str | None,
     created_at,
+    steps_reported: bool,
 ) -> bool:
-    """Add the steps a visitor without JavaScript could not report, then "complete"."""
-    seen = set(
-        session.execute(
-            select(QuizFunnelEvent.kind, QuizFunnelEvent.question_id).where(
-                QuizFunnelEvent.session_key == nonce, QuizFunnelEvent.quiz_id == quiz.id
+    """Add the steps a visitor without JavaScript could not report, then "complete".
+
+    Only a page whose script ran can have reported steps; without it there is nothing to
+    look up. Returns whether "start" was recorded now."""
+    seen: set[tuple[str, int | None]] = set()
+    if steps_reported:
+        seen = set(
+            session.execute(
+                select(QuizFunnelEvent.kind, QuizFunnelEvent.question_id).where(
+                    QuizFunnelEvent.session_key == nonce, QuizFunnelEvent.quiz_id == quiz.id
+                )
             )
         )
-    )
-    started_now = ("start", None) not in seen
     wanted: list[tuple[str, int | None]] = [("start", None)]
     wanted += [("answer", answer["question_id"]) for answer in result.answers]
     wanted.append(("complete", None))
-    for kind, question_id in wanted:
-        if (kind, question_id) not in seen:
-            session.add(
-                funnel_event(company_id, quiz.id, nonce, kind, tracking, ip_hash, question_id, created_at=created_at)
-            )
-    return started_now
+    when = created_at or utcnow()
+    rows = [
+        {
+            "company_id": company_id,
+            "quiz_id": quiz.id,
+            "session_key": nonce,
+            "kind": kind,
+            "question_id": question_id,
+            "utm_source": tracking.utm.get("utm_source"),
+            "utm_medium": tracking.utm.get("utm_medium"),
+            "utm_campaign": tracking.utm.get("utm_campaign"),
+            "ip_hash": ip_hash,
+            "created_at": when,
+        }
+        for kind, question_id in wanted
+        if (kind, question_id) not in seen
+    ]
+    session.execute(insert(QuizFunnelEvent.__table__), rows)
+    mark_changed(session)
+    return ("start", None) not in seen
 
 
 def funnel_event(

@@ -26,6 +26,14 @@
     var key = kind + ":" + (questionId || "");
     if (!eventsUrl || !window.fetch || reported[key]) { return; }
     reported[key] = true;
+    // Tells the server to look up the steps already stored for this form.
+    if (!form.querySelector("input[name=steps]")) {
+      var marker = document.createElement("input");
+      marker.type = "hidden";
+      marker.name = "steps";
+      marker.value = "reported";
+      form.appendChild(marker);
+    }
     var body = { token: token, kind: kind };
     if (questionId) { body.question_id = Number(questionId); }
     Object.keys(tracking).forEach(function (name) { body[name] = tracking[name]; });

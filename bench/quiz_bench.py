@@ -1,0 +1,341 @@
+"""Throughput and latency of the public quiz submit endpoint on MariaDB, next to a floor.
+
+The floor is a bare Pyramid view on the same waitress server and the same database that
+does a single INSERT per request: what any Python web app on this machine pays at least.
+Both get the same load: ``--clients`` threads, each with a keep-alive connection, posting
+form bodies of the same size. Loads go to 127.0.0.1 only and stop after ``--requests``
+requests or ``--max-seconds`` seconds, whichever comes first.
+
+    .venv/bin/python bench/quiz_bench.py                     # MariaDB at 127.0.0.1:3306 as root
+    .venv/bin/python bench/quiz_bench.py --clients 16 --requests 4000
+    ORBITFLOW_BENCH_MARIADB=mysql://user:pass@127.0.0.1:3306 .venv/bin/python bench/quiz_bench.py
+
+It creates a throw-away database (orbitflow_bench_<random>) and drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import logging
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from dataclasses import dataclass, field
+
+SECRET = "bench-secret-0123456789-0123456789-abcdef"
+DEFAULT_SERVER = os.environ.get("ORBITFLOW_BENCH_MARIADB", "mysql://root@127.0.0.1:3306")
+
+QUIZ = {
+    "title": "Which plan fits your team?",
+    "slug": "bench-quiz",
+    "questions": [
+        {
+            "kind": "single",
+            "text": "How many people sell in your team?",
+            "required": True,
+            "options": [
+                {"label": "Just me", "score": 0},
+                {"label": "2 to 10", "score": 10},
+                {"label": "More", "score": 20},
+            ],
+        },
+        {
+            "kind": "multiple",
+            "text": "Where do your leads come from?",
+            "required": True,
+            "options": [
+                {"label": "Facebook", "score": 5},
+                {"label": "TikTok", "score": 5},
+                {"label": "Referrals", "score": 2},
+            ],
+        },
+        {"kind": "number", "text": "Leads per month?", "required": True, "min_value": "0", "max_value": "100000"},
+        {"kind": "rating", "text": "How happy are you with your CRM?", "required": True, "max_value": "5"},
+        {"kind": "text", "text": "Anything else?", "required": False},
+    ],
+    "outcomes": [
+        {"title": "Starter", "max_score": 12},
+        {"title": "Professional", "min_score": 13, "max_score": 30},
+        {"title": "Enterprise", "min_score": 31},
+    ],
+}
+
+
+def ini(url: str) -> dict[str, str]:
+    return {
+        "sqlalchemy.url": url,
+        "orbitflow.auth_secret": SECRET,
+        "orbitflow.auth_url": "http://127.0.0.1",
+        "orbitflow.plugins": "quiz pixels analytics",
+        # The limits are counted as in production, only set high enough not to refuse the load.
+        "quiz.ratelimit.submit": "1000000/minute",
+        "quiz.ratelimit.view": "1000000/minute",
+    }
+
+
+# -- the server process ---------------------------------------------------------------
+
+
+def serve(url: str, port: int) -> None:
+    import waitress
+    from pyramid.config import Configurator
+    from pyramid.response import Response
+    from sqlalchemy import text
+
+    from orbitflow.app import make_app
+    from orbitflow.config import load_settings
+    from orbitflow.db import make_engine
+    from orbitflow.server import waitress_options
+
+    settings = ini(url)
+    engine = make_engine(load_settings(settings, environ={}).database)
+    orbitflow = make_app(settings, environ={}, engine=engine)
+    insert = text("INSERT INTO bench_floor (token, payload, created_at) VALUES (:token, :payload, UTC_TIMESTAMP())")
+
+    def floor_view(request):
+        with engine.begin() as connection:
+            connection.execute(insert, {"token": request.POST["token"], "payload": request.body.decode()})
+        return Response(status=303, location="/floor/done")
+
+    with Configurator() as config:
+        config.add_route("floor", "/floor")
+        config.add_view(floor_view, route_name="floor", request_method="POST")
+        floor = config.make_wsgi_app()
+
+    def dispatch(environ, start_response):
+        app = floor if environ.get("PATH_INFO", "").startswith("/floor") else orbitflow
+        return app(environ, start_response)
+
+    # With more clients than threads, waitress logs every queued request; that is expected here.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    options = waitress_options()
+    print(f"serving on 127.0.0.1:{port} with {options['threads']} threads", flush=True)
+    waitress.serve(dispatch, host="127.0.0.1", port=port, _quiet=True, **options)
+
+
+# -- the load -------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))
+        return ordered[index] * 1000
+
+    def summary(self) -> dict:
+        return {
+            "name": self.name,
+            "requests": len(self.latencies),
+            "per_second": round(len(self.latencies) / self.seconds, 1),
+            "p50_ms": round(self.percentile(50), 1),
+            "p95_ms": round(self.percentile(95), 1),
+            "p99_ms": round(self.percentile(99), 1),
+            "mean_ms": round(statistics.fmean(self.latencies) * 1000, 1),
+            "statuses": self.statuses,
+        }
+
+
+def load(name: str, port: int, path: str, bodies: list[str], clients: int, max_seconds: float) -> Run:
+    run = Run(name)
+    lock = threading.Lock()
+    cursor = iter(range(len(bodies)))
+    deadline = time.monotonic() + max_seconds
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def worker() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine: list[float] = []
+        statuses: dict[int, int] = {}
+        while time.monotonic() < deadline:
+            with lock:
+                index = next(cursor, None)
+            if index is None:
+                break
+            started = time.perf_counter()
+            connection.request("POST", path, bodies[index], headers)
+            response = connection.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - started)
+            statuses[response.status] = statuses.get(response.status, 0) + 1
+        connection.close()
+        with lock:
+            run.latencies.extend(mine)
+            for status, count in statuses.items():
+                run.statuses[status] = run.statuses.get(status, 0) + count
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(port: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/api/health")
+            connection.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("the bench server did not start")
+
+
+def prepare(url: str):
+    """Migrate the database; create a company, a published quiz and the floor's table."""
+    from sqlalchemy import text
+
+    from orbitflow.config import load_settings
+    from orbitflow.db import make_engine, make_session_factory, unscoped
+    from orbitflow.migrations import alembic_config, upgrade_to_heads
+    from orbitflow.tenants.services import create_company
+    from orbitflow_plugins.quiz import services
+
+    settings = load_settings(ini(url), environ={})
+    engine = make_engine(settings.database)
+    upgrade_to_heads(alembic_config(settings, engine))
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TABLE bench_floor (id BIGINT AUTO_INCREMENT PRIMARY KEY, token VARCHAR(120) NOT NULL UNIQUE, "
+                "payload TEXT NOT NULL, created_at DATETIME NOT NULL)"
+            )
+        )
+    session = make_session_factory(engine)()
+    with unscoped(session):
+        company = create_company(session, name="Bench Ltd", subscription_id="bench", plan="ENTERPRISE")
+        company.privacy_policy_url = "https://example.com/privacy"
+        settings_part = {k: v for k, v in QUIZ.items() if k not in ("questions", "outcomes")}
+        quiz = services.create_quiz(session, company, settings_part, actor_id=None)
+        services.replace_definition(session, company, quiz, QUIZ["questions"], QUIZ["outcomes"])
+        services.publish(session, company, quiz)
+        quiz = services.load_quiz(session, quiz.id)
+        session.commit()
+    engine.dispose()
+    return quiz
+
+
+def bodies_for(quiz, count: int, tag: str) -> list[str]:
+    from orbitflow_plugins.quiz.tokens import issue_token
+
+    q = quiz.questions
+    issued = int(time.time()) - 60
+    bodies = []
+    for number in range(count):
+        fields = [
+            ("token", issue_token(SECRET, quiz.id, issued_at=issued)),
+            (q[0].field_name, str(q[0].options[number % 3].id)),
+            (q[1].field_name, str(q[1].options[0].id)),
+            (q[1].field_name, str(q[1].options[1].id)),
+            (q[2].field_name, str(100 + number % 900)),
+            (q[3].field_name, str(1 + number % 5)),
+            (q[4].field_name, "We would like a demo next week."),
+            ("name", f"Visitor {number}"),
+            ("email", f"{tag}-{number}@example.com"),
+            ("phone", ""),
+            ("consent", "1"),
+            ("utm_source", "facebook"),
+            ("utm_medium", "cpc"),
+            ("utm_campaign", "bench"),
+        ]
+        bodies.append(urllib.parse.urlencode(fields))
+    return bodies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--server", default=DEFAULT_SERVER, help="MariaDB server URL without a database")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=3000, help="measured requests per target")
+    parser.add_argument("--warmup", type=int, default=300, help="unmeasured requests per target first")
+    parser.add_argument("--max-seconds", type=float, default=60.0, help="time cap per measured run")
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port)
+        return
+    if args.clients < 1 or args.clients > 64 or args.requests > 100_000:
+        raise SystemExit("use 1 to 64 clients and at most 100000 requests")
+
+    from sqlalchemy import create_engine, text
+
+    from orbitflow.config import parse_database_url
+
+    admin_url, _ = parse_database_url("--server", args.server.rstrip("/") + "/mysql")
+    admin = create_engine(admin_url.set(database=None), isolation_level="AUTOCOMMIT")
+    name = f"orbitflow_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+    url = f"{args.server.rstrip('/')}/{name}"
+    server = None
+    try:
+        quiz = prepare(url)
+        port = free_port()
+        server = subprocess.Popen([sys.executable, __file__, "--serve", url, "--port", str(port)])
+        wait_for(port)
+        quiz_path = f"/q/bench/{quiz.slug}"
+        total = args.warmup + args.requests
+        results = []
+        for label, path, tag in (
+            ("floor: bare Pyramid view, one INSERT", "/floor", "floor"),
+            ("quiz submit", quiz_path, "quiz"),
+        ):
+            bodies = bodies_for(quiz, total, tag)
+            load(label, port, path, bodies[: args.warmup], args.clients, args.max_seconds)
+            run = load(label, port, path, bodies[args.warmup :], args.clients, args.max_seconds)
+            results.append(run.summary())
+        floor, submit = results
+        ratio = submit["per_second"] / floor["per_second"]
+        print(f"\n{args.clients} concurrent clients, {args.requests} measured requests each, MariaDB, waitress")
+        print("| target | requests/s | p50 ms | p95 ms | p99 ms | statuses |")
+        print("| --- | ---: | ---: | ---: | ---: | --- |")
+        for row in results:
+            print(
+                f"| {row['name']} | {row['per_second']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} | "
+                f"{row['statuses']} |"
+            )
+        print(
+            f"\nquiz submit throughput = {ratio:.0%} of the floor (target >= 50%); "
+            f"p99 {submit['p99_ms']} ms (target < 100)"
+        )
+        if args.json:
+            with open(args.json, "w") as handle:
+                json.dump({"clients": args.clients, "results": results, "ratio": ratio}, handle, indent=2)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

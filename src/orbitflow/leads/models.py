@@ -45,6 +45,8 @@ class Lead(TenantOwned, Base):
         Index("ix_leads_company_email", "company_id", "email"),
         Index("ix_leads_company_created", "company_id", "created_at"),
         Index("ix_leads_company_owner", "company_id", "owner_id"),
+        # Covers the board's per-stage counts and value totals (also for agents).
+        Index("ix_leads_company_stage_owner_value", "company_id", "stage_id", "owner_id", "value"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -1,0 +1,191 @@
+"""Submissions and CSV export, the Quiz pages settings, the dashboard widget, event hooks,
+rate-limit storage and the demo data."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from quizkit import good_answers, public_path, submit
+from sqlalchemy import select
+
+from orbitflow import hookimpl
+from orbitflow.audit.models import AuditEntry
+from orbitflow.tenants.models import Company
+from orbitflow_plugins.quiz.demo import create_demo_quizzes
+from orbitflow_plugins.quiz.models import Quiz, QuizSubmission
+from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter, parse_limits
+from support import csrf_token
+
+
+def visitor(testapp, address="10.7.7.7"):
+    return testapp.__class__(testapp.app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": address})
+
+
+def test_submissions_page_and_csv_export(testapp, db, company, quiz, manager, login_as):
+    path = public_path(company, quiz)
+    submit(visitor(testapp), path, good_answers(quiz, name="=HYPERLINK(1)"), status=303, query="?utm_source=fb")
+    login_as(manager)
+    page = testapp.get(f"/quizzes/{quiz.id}/submissions")
+    assert "ada@example.com" in page.text and "Team size?" in page.text and "Small" in page.text
+    lead_id = db.scalars(select(QuizSubmission)).one().lead_id
+    assert f'href="http://localhost/leads/{lead_id}"' in page.text
+    export = testapp.get(f"/quizzes/{quiz.id}/submissions.csv")
+    assert export.content_type == "text/csv"
+    rows = list(csv.reader(io.StringIO(export.text)))
+    assert rows[0][:5] == ["submitted_at", "submission_id", "lead_id", "new_lead", "name"]
+    assert rows[0][-5:] == [q.text for q in quiz.questions]
+    assert rows[1][4] == "'=HYPERLINK(1)"  # never a formula in a spreadsheet
+    assert rows[1][-5:] == ["Small", "TikTok", "example.org", "120", "4"]
+    assert "quiz.export" in [e.action for e in db.scalars(select(AuditEntry))]
+
+
+@pytest.mark.parametrize("role", ["AGENT"])
+def test_agents_see_no_submissions(testapp, company, quiz, make_user, login_as, role):
+    login_as(make_user(company, role))
+    testapp.get(f"/quizzes/{quiz.id}/submissions", status=403)
+    testapp.get(f"/quizzes/{quiz.id}/submissions.csv", status=403)
+
+
+@pytest.mark.parametrize(
+    ("value", "stored", "error"),
+    [
+        (
+            "https://www.example.com\nhttps://*.example.org:8443",
+            "https://www.example.com https://*.example.org:8443",
+            None,
+        ),
+        ("'self' http://localhost:3000", "'self' http://localhost:3000", None),
+        ("", None, None),
+        ("http://insecure.example", None, "use https://"),
+        ("https://example.com/path", None, "origin only"),
+        ("javascript:alert(1)", None, "origin only"),
+        ("https://exa mple.com", None, None),
+        ("https://bad_host!.com", None, "not a valid host name"),
+    ],
+)
+def test_frame_ancestors_setting_is_validated(testapp, db, company, make_user, login_as, value, stored, error):
+    login_as(make_user(company, "ADMIN"))
+    form = {"csrf_token": csrf_token(testapp), "frame_ancestors": value, "privacy_policy_url": ""}
+    response = testapp.post("/settings/quiz-pages", form, expect_errors=True)
+    db.expire_all()
+    saved = db.get(Company, company.id).frame_ancestors
+    if error:
+        assert response.status_int == 400 and error in response.text
+        assert saved is None
+    elif value == "https://exa mple.com":
+        # Spaces separate origins: "https://exa" and "mple.com" — the second is refused.
+        assert response.status_int == 400
+    else:
+        assert response.status_int == 303
+        assert saved == stored
+
+
+def test_privacy_policy_address_is_saved_and_audited(testapp, db, company, make_user, login_as):
+    login_as(make_user(company, "OWNER"))
+    token = csrf_token(testapp)
+    bad = testapp.post("/settings/quiz-pages", {"csrf_token": token, "privacy_policy_url": "ftp://x"}, status=400)
+    assert "http:// or https://" in bad.text
+    testapp.post(
+        "/settings/quiz-pages", {"csrf_token": token, "privacy_policy_url": "https://acme.example/p"}, status=303
+    )
+    db.expire_all()
+    assert db.get(Company, company.id).privacy_policy_url == "https://acme.example/p"
+    entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "company.update")).one()
+    assert entry.changes["privacy_policy_url"]["to"] == "https://acme.example/p"
+    page = testapp.get("/dashboard")
+    assert "Quiz pages" in page.text  # the settings menu entry
+
+
+def test_managers_cannot_change_company_settings(testapp, manager, login_as):
+    login_as(manager)
+    testapp.get("/settings/quiz-pages", status=403)
+
+
+def test_dashboard_widget_and_navigation(testapp, company, quiz, manager, login_as):
+    submit(visitor(testapp), public_path(company, quiz), good_answers(quiz), status=303)
+    login_as(manager)
+    page = testapp.get("/dashboard")
+    assert "quiz completions in 30 days" in page.text
+    assert "1 published quiz" in page.text
+    assert 'href="http://localhost/quizzes"' in page.text
+
+
+class Listener:
+    def __init__(self):
+        self.calls: list[tuple[str, object]] = []
+
+    @hookimpl
+    def quiz_viewed(self, event):
+        self.calls.append(("quiz_viewed", event))
+
+    @hookimpl
+    def quiz_started(self, event):
+        self.calls.append(("quiz_started", event))
+
+    @hookimpl
+    def quiz_submitted(self, event):
+        self.calls.append(("quiz_submitted", event))
+
+    @hookimpl
+    def lead_created(self, event):
+        self.calls.append(("lead_created", event))
+
+
+def test_event_hooks_are_called_after_commit(testapp, wsgi_app, db, company, quiz):
+    listener = Listener()
+    pm = wsgi_app.registry["plugin_manager"]
+    pm.register(listener, name="quiz-test-listener")
+    try:
+        path = public_path(company, quiz)
+        submit(visitor(testapp), path, good_answers(quiz), status=303, query="?utm_source=fb")
+        # A refused submission announces nothing.
+        submit(visitor(testapp), path, [*good_answers(quiz), ("leave_blank", "x")], status=400)
+    finally:
+        pm.unregister(name="quiz-test-listener")
+    names = [name for name, _ in listener.calls]
+    assert names == ["quiz_viewed", "quiz_started", "lead_created", "quiz_submitted", "quiz_viewed"]
+    submitted = listener.calls[3][1]
+    row = db.scalars(select(QuizSubmission)).one()
+    assert (submitted.quiz_id, submitted.submission_id, submitted.lead_id) == (quiz.id, row.id, row.lead_id)
+    assert submitted.utm == {"utm_source": "fb"} and submitted.data["outcome"] == "Growth"
+
+
+def test_redis_storage_is_shared_between_processes():
+    pytest.importorskip("redis")
+    import redis
+
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+    except redis.exceptions.RedisError:
+        pytest.skip("no Redis server at 127.0.0.1:6379")
+    limits = parse_limits({"quiz.ratelimit.submit": "2/minute"})
+    one = QuizRateLimiter("redis://127.0.0.1:6379/15", limits)
+    two = QuizRateLimiter("redis://127.0.0.1:6379/15", limits)
+    one.reset()
+    key = "visitor-hash"
+    assert one.hit("submit", key).allowed and two.hit("submit", key).allowed
+    refused = one.hit("submit", key)
+    assert not refused.allowed and refused.retry_after >= 1
+    one.reset()
+
+
+def test_unusable_storage_and_bad_limits_stop_start_up():
+    from orbitflow.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"quiz\.ratelimit\.view must look like"):
+        parse_limits({"quiz.ratelimit.view": "lots"})
+    with pytest.raises(ConfigError, match=r"orbitflow\.ratelimit_storage"):
+        QuizRateLimiter("nosuch://x", parse_limits({}))
+
+
+def test_demo_data_has_two_published_quizzes_with_submissions(db, make_company):
+    demo = make_company(name="Demo", subscription_id="demo-quiz")
+    lines = create_demo_quizzes(db, demo)
+    db.commit()
+    quizzes = db.scalars(select(Quiz).where(Quiz.company_id == demo.id)).all()
+    assert len(quizzes) == 2 and all(q.status == "published" for q in quizzes)
+    counts = [len(db.scalars(select(QuizSubmission).where(QuizSubmission.quiz_id == q.id)).all()) for q in quizzes]
+    assert counts == [12, 8]
+    assert len(lines) == 2 and "/q/demo-quiz/find-your-plan" in lines[0]

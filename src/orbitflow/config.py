@@ -135,6 +135,8 @@ def parse_database_url(name: str, raw: str) -> tuple[URL, dict]:
             connect_args["ssl_ca"] = value
         elif key in {"connect_timeout", "connecttimeout"}:
             connect_args["connect_timeout"] = parse_int(f"{name} connect_timeout", value, 10, 1)
+        elif key in {"read_timeout", "write_timeout"}:
+            connect_args[key] = parse_int(f"{name} {key}", value, 60, 1)
         else:
             raise ConfigError(f"{name} has an unknown option {key!r}")
     url = URL.create(

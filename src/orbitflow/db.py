@@ -17,6 +17,8 @@ import zope.sqlalchemy
 from pyramid.request import Request
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 from zope.sqlalchemy import datamanager
 
@@ -29,6 +31,19 @@ BYPASS_KEY = "tenant_bypass"
 # MariaDB errors worth one more try of the whole request: deadlock, lock wait timeout,
 # and the connection going away (server restart, wait_timeout, KILL).
 RETRYABLE_MARIADB_ERRNOS = frozenset({1205, 1213, 1927, 2006, 2013, 2055, 4031})
+
+
+# The server cannot be reached at all: too many connections, refused, unknown host, gone
+# away, lost. Answered 503 rather than 500: nothing is wrong with the request.
+UNAVAILABLE_MARIADB_ERRNOS = frozenset({1040, 2002, 2003, 2005, 2006, 2013})
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    if isinstance(error, PoolTimeoutError):
+        return True
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated or getattr(error.orig, "errno", None) in UNAVAILABLE_MARIADB_ERRNOS
+    return False
 
 
 class TenantScopeError(RuntimeError):
@@ -64,7 +79,9 @@ def make_engine(settings: DatabaseSettings, **overrides) -> Engine:
         "pool_recycle": 1800,
         "pool_timeout": 10,
         "isolation_level": "READ COMMITTED",
-        "connect_args": {"connect_timeout": 5, **settings.connect_args},
+        # Without read/write timeouts a server that stops answering (paused, or cut off
+        # by the network) hangs every request, the pool's pre-ping included, for ever.
+        "connect_args": {"connect_timeout": 5, "read_timeout": 60, "write_timeout": 60, **settings.connect_args},
     }
     options.update(overrides)
     return create_engine(settings.url, **options)
@@ -175,6 +192,9 @@ def includeme(config) -> None:
     _mark_driver_errors_retryable()
     config.registry.settings.setdefault("tm.manager_hook", "pyramid_tm.explicit_manager")
     config.registry.settings.setdefault("retry.attempts", "3")
+    # pyramid_tm would look the user up before the request's error handling is in place,
+    # so a database outage would escape as an unhandled error; the note is of no use here.
+    config.registry.settings["tm.annotate_user"] = "false"
     config.registry.settings.setdefault("retry.activate_hook", "orbitflow.db.retry_activate_hook")
     config.registry.settings["tm.activate_hook"] = "orbitflow.db.tm_activate_hook"
     config.include("pyramid_tm")

@@ -151,7 +151,7 @@ def test_ssl_query_becomes_a_driver_connect_argument():
     assert seen["password"] == "p@ss"
     assert seen["username"] == "user"
     assert seen["database"] == "crm"
-    assert seen["connect_timeout"] == 5
+    assert (seen["connect_timeout"], seen["read_timeout"], seen["write_timeout"]) == (5, 60, 60)
     assert engine.pool.size() == 7
 
 
@@ -161,6 +161,10 @@ def test_ssl_query_becomes_a_driver_connect_argument():
         ("ssl=false", {"ssl": False}),
         ("sslaccept=strict", {"ssl": True, "ssl_verify_cert": True}),
         ("ssl_ca=/etc/ssl/ca.pem", {"ssl": True, "ssl_ca": "/etc/ssl/ca.pem"}),
+        (
+            "connect_timeout=3&read_timeout=30&write_timeout=20",
+            {"connect_timeout": 3, "read_timeout": 30, "write_timeout": 20},
+        ),
     ],
 )
 def test_other_ssl_options(query, expected):

@@ -11,6 +11,7 @@ from pyramid.view import exception_view_config, forbidden_view_config, notfound_
 from pyramid_retry import is_error_retryable, is_last_attempt, mark_error_retryable
 from webob.util import status_reasons
 
+from orbitflow.db import is_database_unavailable
 from orbitflow.syslog.services import record_exception_after_request
 
 log = logging.getLogger(__name__)
@@ -69,13 +70,13 @@ def _html_error(request: Request, status: int, title: str, message: str, error_i
 _BARE_LAYOUT = {"identity": None, "company": None, "nav": [], "settings_nav": [], "flashes": []}
 
 
-def _html_server_error(request: Request, error_id: str):
-    values = {
-        "status": 500,
-        "title": "Something went wrong",
-        "message": "The error has been recorded. Quote the error id if you contact support.",
-        "error_id": error_id,
-    }
+SERVER_ERROR = (500, "Something went wrong", "The error has been recorded. Quote the error id if you contact support.")
+UNAVAILABLE = (503, "The database is not answering", "Please try again in a moment.")
+UNAVAILABLE_RETRY_AFTER = "10"
+
+
+def _html_server_error(request: Request, error_id: str, status: int, title: str, message: str):
+    values = {"status": status, "title": title, "message": message, "error_id": error_id}
     for extra in ({}, _BARE_LAYOUT):
         try:
             response = render_to_response("error.jinja2", {**values, **extra}, request=request)
@@ -87,12 +88,12 @@ def _html_server_error(request: Request, error_id: str):
                 exc_info=True,
             )
             continue
-        response.status_int = 500
+        response.status_int = status
         return response
     response = request.response
-    response.status_int = 500
+    response.status_int = status
     response.content_type = "text/plain"
-    response.text = f"Something went wrong (error id {error_id})."
+    response.text = f"{title} (error id {error_id})."
     return response
 
 
@@ -155,9 +156,17 @@ def server_error(exc: Exception, request: Request):
         return json_error(request, 503, "Retrying.")
     source = "API_ROUTE" if request.path_info.startswith("/api/") else "SERVER_ACTION"
     error_id = record_exception_after_request(request, exc, source=source)
+    status, title, message = UNAVAILABLE if is_database_unavailable(exc) else SERVER_ERROR
     if _wants_json(request):
-        return json_error(request, 500, f"Something went wrong on our side (error id {error_id}).", code="server_error")
-    return _html_server_error(request, error_id)
+        if status == 503:
+            response = json_error(request, 503, f"{title}; try again in a moment (error id {error_id}).")
+        else:
+            response = json_error(request, 500, f"{title} on our side (error id {error_id}).", code="server_error")
+    else:
+        response = _html_server_error(request, error_id, status, title, message)
+    if status == 503:
+        response.headers["Retry-After"] = UNAVAILABLE_RETRY_AFTER
+    return response
 
 
 def _will_retry(request: Request, exc: Exception) -> bool:

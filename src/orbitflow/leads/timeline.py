@@ -85,6 +85,11 @@ def describe_activity(entry: LeadActivity) -> Line:
     if kind == "quiz":
         title = data.get("quiz") or data.get("quiz_title") or data.get("title") or "a quiz"
         answers = _answers(data)
-        rest = {key: value for key, value in data.items() if key not in ("answers", "quiz", "quiz_title", "title")}
+        # Ids are for links between records, not for people reading the timeline.
+        rest = {
+            key: value
+            for key, value in data.items()
+            if key not in ("answers", "quiz", "quiz_title", "title") and not key.endswith("_id")
+        }
         return Line(f"Answered {title}", answers=answers, details=(rest or None) if answers is not None else data)
     return Line(kind.replace("_", " ").capitalize(), details=data or None)

@@ -9,7 +9,9 @@ process; the default) or a shared store when several processes serve the app, su
     quiz.ratelimit.submit = 20/minute;200/hour
     quiz.ratelimit.event = 600/minute
 
-Keys are HMACs of the visitor's address, so a shared store never holds addresses.
+Keys are HMACs of the visitor's address, so a shared store never holds addresses. The
+sliding-window counter costs the same per request whatever the limit (a moving window keeps
+one timestamp per request, which grows with the limit).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 
 from orbitflow.config import ConfigError
 
@@ -61,7 +63,7 @@ class QuizRateLimiter:
             raise ConfigError(
                 f"orbitflow.ratelimit_storage {storage_uri.split('://')[0]}:// is unusable: {error}"
             ) from None
-        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
         self.limits = limits
 
     def hit(self, scope: str, key: str) -> Verdict:

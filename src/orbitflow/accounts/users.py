@@ -304,7 +304,7 @@ def _raise_for_role_rights(identity: Identity, company: Company, role: Any) -> N
     if _role_error(identity, company, role) is None and role not in assignable_roles(identity, company):
         label = ROLE_LABELS.get(role, role)
         raise AccountError(
-            403, f"Your role may not give the {label} role.", {"role": f"Only an owner can make a {label.lower()}."}
+            403, f"Your role may not give the {label} role.", {"role": f"Only an owner can give the {label} role."}
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging.config
 import sys
+from pathlib import Path
 
 import plaster
 
@@ -11,6 +12,9 @@ from orbitflow.config import ConfigError, Settings, load_settings
 
 
 def settings_from_uri(config_uri: str) -> Settings:
+    path = config_uri.split("#", 1)[0]
+    if "://" not in path and not Path(path).is_file():
+        fail(f"no such configuration file: {path}")
     loader = plaster.get_loader(config_uri, protocols=["wsgi"])
     try:
         loader.setup_logging()
@@ -32,3 +36,17 @@ def one_line(error: BaseException) -> str:
     detail = getattr(error, "orig", None) or error
     text = " ".join(str(detail).split())
     return f"{type(detail).__name__}: {text}"[:500]
+
+
+def engine_from_settings(settings: Settings):
+    """A small engine for a console script; a bad setting ends the script with one line."""
+    from orbitflow.db import make_engine
+
+    try:
+        return (
+            make_engine(settings.database)
+            if settings.database.is_sqlite
+            else make_engine(settings.database, pool_size=2)
+        )
+    except ConfigError as error:
+        fail(f"configuration error: {error}")

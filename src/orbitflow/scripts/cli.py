@@ -1,0 +1,124 @@
+"""``orbitflow``: operators' commands.
+
+orbitflow check CONFIG_URI                  settings, database and migrations, exit 1 when not ready
+orbitflow create-superadmin CONFIG_URI --username NAME [--password P] [--email E]
+orbitflow purge-logs CONFIG_URI --older-than DAYS
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from datetime import timedelta
+
+from alembic.script import ScriptDirectory
+from sqlalchemy import delete, select
+
+from orbitflow.accounts.passwords import password_problems
+from orbitflow.config import ConfigError
+from orbitflow.db import make_session_factory, unscoped
+from orbitflow.migrations import alembic_config, current_heads, migration_state
+from orbitflow.models.meta import utcnow
+from orbitflow.scripts.common import engine_from_settings, fail, one_line, settings_from_uri
+from orbitflow.syslog.models import SystemLogEntry
+from orbitflow.tenants.models import PLATFORM_SUBSCRIPTION_ID, Company
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="orbitflow", description="OrbitFlow operators' commands.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("check", help="check settings, database and migrations")
+    check.add_argument("config_uri")
+
+    admin = commands.add_parser("create-superadmin", help="add a super admin to the platform company")
+    admin.add_argument("config_uri")
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--password", help="prompted when missing")
+    admin.add_argument("--email")
+
+    purge = commands.add_parser("purge-logs", help="delete system log entries older than some days")
+    purge.add_argument("config_uri")
+    purge.add_argument("--older-than", type=int, required=True, metavar="DAYS")
+    return parser.parse_args(argv)
+
+
+def check(args: argparse.Namespace) -> int:
+    settings = settings_from_uri(args.config_uri)
+    engine = engine_from_settings(settings)
+    try:
+        cfg = alembic_config(settings, engine)
+    except ConfigError as error:
+        fail(f"configuration error: {error}")
+    try:
+        with engine.connect() as connection:
+            applied = current_heads(connection)
+    except Exception as error:
+        fail(f"cannot reach the database: {one_line(error)}", code=1)
+    finally:
+        engine.dispose()
+    state = migration_state(ScriptDirectory.from_config(cfg), applied)
+    print(f"Settings: ok. Database: ok. Migrations: {state}. Plugins: {' '.join(settings.plugins) or 'none'}.")
+    if state != "current":
+        fail("the database needs `initializedb CONFIG_URI` before the app can serve", code=1)
+    return 0
+
+
+def create_superadmin(args: argparse.Namespace) -> int:
+    from orbitflow.scripts.initializedb import ensure_user
+
+    password = args.password
+    if password is None:
+        if not sys.stdin.isatty():
+            fail("pass --password, or run in a terminal to be asked for it")
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            fail("the passwords differ")
+    problems = password_problems(password, username=args.username, company_slug=PLATFORM_SUBSCRIPTION_ID)
+    if problems:
+        fail("password refused: " + " ".join(problems))
+    settings = settings_from_uri(args.config_uri)
+    engine = engine_from_settings(settings)
+    session = make_session_factory(engine)()
+    try:
+        with unscoped(session):
+            platform = session.scalar(select(Company).where(Company.subscription_id == PLATFORM_SUBSCRIPTION_ID))
+            if platform is None:
+                fail("there is no platform company yet: run `initializedb CONFIG_URI` first", code=1)
+            _, created = ensure_user(session, platform, args.username, password, "SUPER_ADMIN", email=args.email)
+            if not created:
+                fail(f"user {args.username!r} exists already in the platform company", code=1)
+            session.commit()
+    finally:
+        session.close()
+        engine.dispose()
+    print(f"Created super admin {args.username!r}.")
+    return 0
+
+
+def purge_logs(args: argparse.Namespace) -> int:
+    if args.older_than < 1:
+        fail("--older-than must be at least 1 day")
+    settings = settings_from_uri(args.config_uri)
+    engine = engine_from_settings(settings)
+    cutoff = utcnow() - timedelta(days=args.older_than)
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(delete(SystemLogEntry).where(SystemLogEntry.created_at < cutoff))
+    finally:
+        engine.dispose()
+    print(f"Deleted {result.rowcount} system log entries older than {args.older_than} days.")
+    return 0
+
+
+COMMANDS = {"check": check, "create-superadmin": create_superadmin, "purge-logs": purge_logs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return COMMANDS[args.command](args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

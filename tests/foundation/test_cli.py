@@ -1,0 +1,95 @@
+"""The ``orbitflow`` console script for operators, run as a process on a new SQLite file."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import create_engine, func, insert, select, text
+
+from foundation.helpers import ROOT, base_env, nonblank_lines, run
+from orbitflow.accounts.passwords import verify_password
+from orbitflow.models.meta import utcnow
+from orbitflow.syslog.models import SystemLogEntry
+
+
+@pytest.fixture
+def ini(tmp_path):
+    return ROOT / "development.ini"
+
+
+def orbitflow(tmp_path, *args: str):
+    env = base_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    return run(["orbitflow", *args], env, cwd=tmp_path, timeout=120)
+
+
+def initialise(tmp_path) -> None:
+    env = base_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    result = run(
+        ["initializedb", ROOT / "development.ini", "--username", "first-admin", "--password", "Orbit-Setup-Pass-1"],
+        env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_says_what_is_missing_then_ok(tmp_path, ini):
+    before = orbitflow(tmp_path, "check", str(ini))
+    assert before.returncode == 1
+    assert "Migrations: not initialized." in before.stdout
+    assert nonblank_lines(before.stderr)[-1] == (
+        "orbitflow: the database needs `initializedb CONFIG_URI` before the app can serve"
+    )
+    initialise(tmp_path)
+    after = orbitflow(tmp_path, "check", str(ini))
+    assert after.returncode == 0, after.stderr
+    assert "Settings: ok. Database: ok. Migrations: current." in after.stdout
+
+
+def test_check_of_a_missing_file_is_one_line(tmp_path):
+    result = orbitflow(tmp_path, "check", "no-such.ini")
+    assert result.returncode != 0
+    assert nonblank_lines(result.stderr) == ["orbitflow: no such configuration file: no-such.ini"]
+
+
+def test_create_superadmin(tmp_path, ini):
+    initialise(tmp_path)
+    created = orbitflow(tmp_path, "create-superadmin", str(ini), "--username", "second", "--password", "Orbit-Other-77")
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.strip() == "Created super admin 'second'."
+    engine = create_engine(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    with engine.connect() as connection:
+        role, password_hash = connection.execute(
+            text("SELECT role, password_hash FROM users WHERE username = 'second'")
+        ).one()
+    engine.dispose()
+    assert role == "SUPER_ADMIN"
+    assert verify_password(password_hash, "Orbit-Other-77")
+    again = orbitflow(tmp_path, "create-superadmin", str(ini), "--username", "second", "--password", "Other-Pass-123")
+    assert again.returncode == 1
+    assert nonblank_lines(again.stderr) == ["orbitflow: user 'second' exists already in the platform company"]
+    weak = orbitflow(tmp_path, "create-superadmin", str(ini), "--username", "third", "--password", "third-1234")
+    assert weak.returncode != 0
+    assert "password refused: The password must not contain the username." in weak.stderr
+
+
+def test_purge_logs_deletes_only_old_entries(tmp_path, ini):
+    initialise(tmp_path)
+    engine = create_engine(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    now = utcnow()
+    with engine.begin() as connection:
+        for age in (1, 29, 31, 400):
+            connection.execute(
+                insert(SystemLogEntry).values(
+                    level="ERROR", source="CLIENT", message=f"{age} days old", created_at=now - timedelta(days=age)
+                )
+            )
+    result = orbitflow(tmp_path, "purge-logs", str(ini), "--older-than", "30")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Deleted 2 system log entries older than 30 days."
+    with engine.connect() as connection:
+        left = connection.scalars(select(SystemLogEntry.message).order_by(SystemLogEntry.created_at)).all()
+        assert connection.scalar(select(func.count()).select_from(SystemLogEntry)) == 2
+    engine.dispose()
+    assert left == ["29 days old", "1 days old"]

@@ -315,3 +315,23 @@ def test_openapi_documents_the_leads_api(testapp):
         "created_at",
         "updated_at",
     } <= set(schema)
+
+
+def test_lead_moved_is_announced_after_commit_only(owner_api, make_lead, stages, wsgi_app):
+    lead = make_lead("Announced")
+    heard = []
+
+    class Listener:
+        @hookimpl
+        def lead_moved(self, event):
+            heard.append((event.lead_id, event.previous_stage_id, event.stage_id, event.actor_id))
+
+    pm = wsgi_app.registry["plugin_manager"]
+    listener = Listener()
+    pm.register(listener)
+    try:
+        owner_api.post(f"/api/v1/leads/{lead.id}/move", {"stage_id": stages[3].id, "version": 1})
+        owner_api.post(f"/api/v1/leads/{lead.id}/move", {"stage_id": stages[4].id, "version": 1}, status=409)
+    finally:
+        pm.unregister(listener)
+    assert [entry[:3] for entry in heard] == [(lead.id, stages[0].id, stages[3].id)]

@@ -86,12 +86,17 @@ def logout(request: Request):
     return HTTPSeeOther(request.route_url("login"), headers=forget(request))
 
 
-@view_config(route_name="home", renderer="orbitflow:accounts/templates/dashboard.jinja2", permission="dashboard.view")
+@view_config(
+    route_name="home",
+    request_method="GET",
+    renderer="orbitflow:accounts/templates/dashboard.jinja2",
+    permission="dashboard.view",
+)
 def dashboard(request: Request):
     return dashboard_context(request)
 
 
-@view_config(route_name="root_redirect", permission="dashboard.view")
+@view_config(route_name="root_redirect", request_method="GET", permission="dashboard.view")
 def root_redirect(request: Request):
     # Visitors who are not signed in are sent to the login page by the forbidden view.
     return HTTPFound(request.route_url("home"))

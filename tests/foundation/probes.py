@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
 from orbitflow import hookimpl
@@ -107,6 +107,36 @@ def event(request):
     return Response(f"company {company.id}")
 
 
+def tenancy(request):
+    """What a request bound to the signed-in user's company can reach, by every ORM path."""
+    from sqlalchemy.orm import joinedload, selectinload
+
+    from orbitflow.accounts.models import User
+    from orbitflow.leads.models import Lead, LeadNote, Stage
+
+    session = request.dbsession
+    lead_id = int(request.params["lead_id"])
+    foreign_id = int(request.params["foreign_lead_id"])
+    lead = session.get(Lead, lead_id)
+    joined = session.scalars(select(Lead).options(joinedload(Lead.owner)).where(Lead.id == lead_id)).unique().one()
+    loaded = session.scalars(select(Lead).options(selectinload(Lead.tag_rows))).all()
+    return {
+        "company_id": request.identity.company_id,
+        "lead_names": sorted(row.name for row in session.scalars(select(Lead))),
+        "lead_count": session.scalar(select(func.count()).select_from(Lead)),
+        "user_companies": sorted({user.company_id for user in session.scalars(select(User))}),
+        "stage_companies": sorted({stage.company_id for stage in session.scalars(select(Stage))}),
+        "foreign_get": session.get(Lead, foreign_id) is not None,
+        "foreign_by_id": session.scalars(select(Lead).where(Lead.id == foreign_id)).all() != [],
+        "lazy_owner": lead.owner.username if lead.owner else None,
+        "lazy_stage": lead.stage.company_id if lead.stage else None,
+        "lazy_tags": sorted(tag.tag for tag in lead.tag_rows),
+        "joined_owner": joined.owner.username if joined.owner else None,
+        "selectin_tags": sorted(tag.tag for row in loaded for tag in row.tag_rows),
+        "notes": sorted(note.body for note in session.scalars(select(LeadNote).join(Lead))),
+    }
+
+
 def probe_routes(recorder: EventRecorder):
     def includeme(config) -> None:
         config.registry["plugin_manager"].register(recorder, name="probe-recorder")
@@ -117,5 +147,7 @@ def probe_routes(recorder: EventRecorder):
         ):
             config.add_route(name, path)
             config.add_view(view, route_name=name, permission=NO_PERMISSION_REQUIRED)
+        config.add_route("probe_tenancy", "/api/probe/tenancy")
+        config.add_view(tenancy, route_name="probe_tenancy", renderer="json", permission="dashboard.view")
 
     return includeme

@@ -111,9 +111,8 @@
     var last = current === steps.length - 1;
     nav.hidden = false;
     back.hidden = current === 0;
-    back.style.visibility = current === 0 ? "hidden" : "visible";
     next.hidden = last;
-    nav.style.gridTemplateColumns = last ? "auto" : "auto 1fr";
+    nav.classList.toggle("quiz-nav-single", current === 0 || last);
     if (progress) {
       progress.hidden = false;
       bar.style.width = Math.round((current / (steps.length - 1)) * 100) + "%";

@@ -121,9 +121,14 @@ def test_company_pages_need_platform_admin(testapp, acme, acme_owner, login_as):
     testapp.post(f"/admin/companies/{acme.id}/deactivate", {"csrf_token": csrf_token(testapp)}, status=403)
 
 
-def test_unknown_company_is_404(admin_client):
+def test_unknown_company_is_404(admin_client, acme, acme_owner):
     admin_client.get("/admin/companies/999999", status=404)
     admin_client.get("/admin/companies/999999/edit", status=404)
+    huge = "9" * 30  # more than any id column holds
+    admin_client.get(f"/admin/companies/{huge}", status=404)
+    admin_client.get(f"/admin/companies/{acme.id}/users/{huge}/password", status=404)
+    admin_client.get(f"/admin/system-log/{huge}", status=404)
+    admin_client.get(f"/api/v1/admin/companies/{huge}", status=404)
 
 
 def test_edit_changes_plan_and_quotas_follow_it(admin_client, acme, db):

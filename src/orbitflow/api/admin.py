@@ -19,6 +19,7 @@ from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
 from orbitflow.audit.services import audit, diff
 from orbitflow.db import unscoped
 from orbitflow.security import ROLES
+from orbitflow.superadmin.forms import row_id
 from orbitflow.superadmin.services import NewUser, UserError, create_company_user
 from orbitflow.tenants.models import PLAN_QUOTAS, Company, Plan
 from orbitflow.tenants.services import (
@@ -208,11 +209,8 @@ def _company_error(error: CompanyError) -> APIError:
 
 
 def _get_company(request: Request) -> Company:
-    try:
-        company_id = int(request.matchdict["id"])
-    except (KeyError, ValueError):
-        raise APIError(404, "No such company.") from None
-    company = request.dbsession.get(Company, company_id)
+    company_id = row_id(request.matchdict.get("id"))
+    company = request.dbsession.get(Company, company_id) if company_id else None
     if company is None:
         raise APIError(404, "No such company.")
     return company

@@ -6,6 +6,9 @@ from collections.abc import Mapping
 
 from orbitflow.tenants.services import MAX_QUOTA
 
+# Ids beyond a BIGINT name no row; asking the database would fail instead.
+MAX_ID = 2**63 - 1
+
 COMPANY_FORM_FIELDS = ("name", "subscription_id", "plan", "max_users", "max_quizzes")
 USER_FORM_FIELDS = ("username", "name", "email", "role", "password", "confirm_password")
 
@@ -31,3 +34,12 @@ def optional_quota(raw: str, errors: dict[str, str], name: str) -> int | None:
 
 def checkbox(post: Mapping[str, str], name: str) -> bool:
     return post.get(name) in ("on", "true", "1", "yes")
+
+
+def row_id(raw: str | None) -> int | None:
+    """An id from the URL, or None when it cannot name a row."""
+    try:
+        value = int(raw or "")
+    except ValueError:
+        return None
+    return value if 0 < value <= MAX_ID else None

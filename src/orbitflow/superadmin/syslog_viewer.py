@@ -16,6 +16,7 @@ from orbitflow.audit.paging import paged
 from orbitflow.audit.queries import LIKE_ESCAPE, company_names, escape_like
 from orbitflow.db import unscoped
 from orbitflow.models.meta import utcnow
+from orbitflow.superadmin.forms import row_id
 from orbitflow.syslog.models import LEVELS, SOURCES, SystemLogEntry
 from orbitflow.tenants.models import Company
 
@@ -154,7 +155,8 @@ def system_log(request: Request):
 )
 def system_log_entry(request: Request):
     session = request.dbsession
-    entry = session.get(SystemLogEntry, int(request.matchdict["id"]))
+    entry_id = row_id(request.matchdict.get("id"))
+    entry = session.get(SystemLogEntry, entry_id) if entry_id else None
     if entry is None:
         raise HTTPNotFound()
     with unscoped(session):

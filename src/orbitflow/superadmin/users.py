@@ -9,7 +9,7 @@ from pyramid.view import view_config
 from orbitflow.accounts.models import User
 from orbitflow.db import unscoped
 from orbitflow.security import OWNER
-from orbitflow.superadmin.forms import USER_FORM_FIELDS, checkbox, text_fields
+from orbitflow.superadmin.forms import USER_FORM_FIELDS, checkbox, row_id, text_fields
 from orbitflow.superadmin.services import (
     NewUser,
     UserError,
@@ -28,12 +28,9 @@ PASSWORD_TEMPLATE = "orbitflow:superadmin/templates/user_password.jinja2"
 def get_company_user(request: Request):
     """The company and the user named by the URL; 404 unless the user is in that company."""
     company = get_company(request)
-    try:
-        user_id = int(request.matchdict["user_id"])
-    except (KeyError, ValueError):
-        raise HTTPNotFound() from None
+    user_id = row_id(request.matchdict.get("user_id"))
     with unscoped(request.dbsession):
-        user = request.dbsession.get(User, user_id)
+        user = request.dbsession.get(User, user_id) if user_id else None
     if user is None or user.company_id != company.id:
         raise HTTPNotFound()
     return company, user

@@ -16,7 +16,7 @@ from orbitflow.accounts.models import User
 from orbitflow.audit.paging import paged
 from orbitflow.audit.services import audit, diff
 from orbitflow.db import unscoped
-from orbitflow.superadmin.forms import COMPANY_FORM_FIELDS, optional_quota, text_fields
+from orbitflow.superadmin.forms import COMPANY_FORM_FIELDS, optional_quota, row_id, text_fields
 from orbitflow.superadmin.services import roles_for
 from orbitflow.tenants.models import PLAN_QUOTAS, Company, Plan
 from orbitflow.tenants.services import (
@@ -37,11 +37,8 @@ STATUSES = ("active", "inactive")
 
 def get_company(request: Request) -> Company:
     """The company named by the URL's ``id``, or 404."""
-    try:
-        company_id = int(request.matchdict["id"])
-    except (KeyError, ValueError):
-        raise HTTPNotFound() from None
-    company = request.dbsession.get(Company, company_id)
+    company_id = row_id(request.matchdict.get("id"))
+    company = request.dbsession.get(Company, company_id) if company_id else None
     if company is None:
         raise HTTPNotFound()
     return company

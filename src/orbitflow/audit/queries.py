@@ -19,6 +19,9 @@ from orbitflow.accounts.models import User
 from orbitflow.audit.models import AuditEntry
 from orbitflow.tenants.models import Company
 
+# Ids beyond a BIGINT name no row; the database would refuse to compare with them.
+MAX_ID = 2**63 - 1
+
 
 @dataclass
 class AuditFilters:
@@ -56,7 +59,7 @@ def _parse_date(raw: str) -> date:
 
 def _parse_int(raw: str) -> int:
     value = int(raw.strip())
-    if value < 1:
+    if not 1 <= value <= MAX_ID:
         raise ValueError
     return value
 

@@ -130,6 +130,8 @@ class Run:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
+    server_cpu: float = 0.0
+    database_cpu: float = 0.0
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies)
@@ -145,6 +147,9 @@ class Run:
             "p95_ms": round(self.percentile(95), 1),
             "p99_ms": round(self.percentile(99), 1),
             "mean_ms": round(statistics.fmean(self.latencies) * 1000, 1),
+            # CPU time per request of the app server process and of the database server.
+            "app_cpu_ms": round(self.server_cpu / len(self.latencies) * 1000, 2),
+            "db_cpu_ms": round(self.database_cpu / len(self.latencies) * 1000, 2),
             "statuses": self.statuses,
         }
 
@@ -185,6 +190,30 @@ def load(name: str, port: int, path: str, bodies: list[str], clients: int, max_s
         thread.join()
     run.seconds = time.perf_counter() - started
     return run
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process (Linux /proc); 0 where unavailable."""
+    if pid is None:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def mariadb_pid() -> int | None:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as handle:
+                    if handle.read().strip() in ("mariadbd", "mysqld"):
+                        return int(entry)
+            except OSError:
+                continue
+    return None
 
 
 def free_port() -> int:
@@ -295,12 +324,14 @@ def main() -> None:
         connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
     url = f"{args.server.rstrip('/')}/{name}"
     server = None
+    load_before = " ".join(f"{value:.1f}" for value in os.getloadavg())
     try:
         quiz = prepare(url)
         port = free_port()
         server = subprocess.Popen([sys.executable, __file__, "--serve", url, "--port", str(port)])
         wait_for(port)
         quiz_path = f"/q/bench/{quiz.slug}"
+        database = mariadb_pid()
         total = args.warmup + args.requests
         results = []
         for label, path, tag in (
@@ -309,17 +340,21 @@ def main() -> None:
         ):
             bodies = bodies_for(quiz, total, tag)
             load(label, port, path, bodies[: args.warmup], args.clients, args.max_seconds)
+            app_before, db_before = cpu_seconds(server.pid), cpu_seconds(database)
             run = load(label, port, path, bodies[args.warmup :], args.clients, args.max_seconds)
+            run.server_cpu = cpu_seconds(server.pid) - app_before
+            run.database_cpu = cpu_seconds(database) - db_before
             results.append(run.summary())
         floor, submit = results
         ratio = submit["per_second"] / floor["per_second"]
         print(f"\n{args.clients} concurrent clients, {args.requests} measured requests each, MariaDB, waitress")
-        print("| target | requests/s | p50 ms | p95 ms | p99 ms | statuses |")
-        print("| --- | ---: | ---: | ---: | ---: | --- |")
+        print(f"machine: {os.cpu_count()} CPUs, load average before the runs {load_before}")
+        print("| target | requests/s | p50 ms | p95 ms | p99 ms | app CPU ms/req | DB CPU ms/req | statuses |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
         for row in results:
             print(
                 f"| {row['name']} | {row['per_second']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} | "
-                f"{row['statuses']} |"
+                f"{row['app_cpu_ms']} | {row['db_cpu_ms']} | {row['statuses']} |"
             )
         print(
             f"\nquiz submit throughput = {ratio:.0%} of the floor (target >= 50%); "

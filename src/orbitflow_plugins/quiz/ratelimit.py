@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
-from limits.storage import storage_from_string
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 from orbitflow.config import ConfigError
@@ -55,10 +55,28 @@ def parse_limits(ini: Mapping[str, str]) -> dict[str, list[RateLimitItem]]:
     return parsed
 
 
+class ProcessMemoryStorage(MemoryStorage):
+    """The ``limits`` in-memory storage, dropping expired counters every few seconds.
+
+    The stock storage starts a clean-up timer thread on almost every hit, which costs more
+    than the rest of the rate limiting together. Expired counters are ignored when read
+    anyway; the clean-up only bounds memory, so running it now and then is enough."""
+
+    CLEANUP_SECONDS = 5.0
+
+    def _MemoryStorage__schedule_expiry(self) -> None:
+        now = time.monotonic()
+        if now < getattr(self, "_next_cleanup", 0.0):
+            return
+        self._next_cleanup = now + self.CLEANUP_SECONDS
+        MemoryStorage._MemoryStorage__schedule_expiry(self)
+
+
 class QuizRateLimiter:
     def __init__(self, storage_uri: str, limits: dict[str, list[RateLimitItem]]):
         try:
-            self.storage = storage_from_string(storage_uri)
+            local = storage_uri.strip().lower() == "memory://"
+            self.storage = ProcessMemoryStorage() if local else storage_from_string(storage_uri)
         except Exception as error:  # the limits library raises ConfigurationError and ImportError
             raise ConfigError(
                 f"orbitflow.ratelimit_storage {storage_uri.split('://')[0]}:// is unusable: {error}"

@@ -1,0 +1,88 @@
+"""Parallel requests on MariaDB: failures all count towards the lockout, and the user quota
+holds when several admins add users at the same moment."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import webtest
+from sqlalchemy import func, select
+
+from accounts.helpers import audit_actions, bearer
+from orbitflow.accounts.apikeys import new_raw_key
+from orbitflow.accounts.models import ApiKey, User
+from orbitflow.security import hash_api_key
+from support import csrf_token
+
+pytestmark = pytest.mark.mariadb_only
+THREADS = 8
+
+
+@pytest.fixture(autouse=True)
+def mariadb_only(backend):
+    if backend.name != "mariadb":
+        pytest.skip("row locks are tested on MariaDB")
+
+
+def _in_parallel(calls):
+    start = threading.Barrier(len(calls))
+
+    def run(call):
+        start.wait()
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_parallel_wrong_passwords_all_count(wsgi_app, team, db):
+    owner = team["OWNER"]
+    clients = [webtest.TestApp(wsgi_app, extra_environ={"HTTP_HOST": "localhost"}) for _ in range(THREADS)]
+    forms = [
+        {
+            "subscription_id": "acme",
+            "username": owner.username,
+            "password": "wrong-password-1",
+            "csrf_token": csrf_token(c),
+        }
+        for c in clients
+    ]
+    statuses = _in_parallel(
+        [
+            lambda c=c, f=f: c.post("/login", f, expect_errors=True).status_int
+            for c, f in zip(clients, forms, strict=True)
+        ]
+    )
+    # Five failures lock the account; the attempts after that find it locked.
+    assert sorted(statuses) == [400] * 4 + [429] * 4
+    actions = audit_actions(db, team.company.id)
+    assert actions.count("auth.login_failed") == 5
+    assert actions.count("auth.lockout") == 1
+    assert actions.count("auth.login_locked") == 3
+
+
+def test_parallel_user_creation_respects_the_quota(wsgi_app, team, db):
+    team.company.max_users = 7  # five taken: room for two more
+    raw = new_raw_key()
+    db.add(ApiKey(company_id=team.company.id, name="sync", role="OWNER", prefix=raw[:10], key_hash=hash_api_key(raw)))
+    db.commit()
+    clients = [webtest.TestApp(wsgi_app, extra_environ={"HTTP_HOST": "localhost"}) for _ in range(THREADS)]
+    calls = [
+        lambda c=c, n=n: (
+            c.post_json(
+                "/api/v1/users",
+                {"username": f"new{n}", "password": "Launch-Pad-2031", "role": "AGENT"},
+                headers=bearer(raw),
+                expect_errors=True,
+            ).status_int
+        )
+        for n, c in enumerate(clients)
+    ]
+    statuses = _in_parallel(calls)
+    assert sorted(statuses) == [201, 201] + [409] * (THREADS - 2)
+    db.rollback()
+    active = db.scalar(select(func.count(User.id)).where(User.company_id == team.company.id, User.is_active))
+    assert active == 7
+    assert audit_actions(db, team.company.id, "user.").count("user.create") == 2

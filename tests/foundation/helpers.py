@@ -3,6 +3,7 @@ environment the test controls."""
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
@@ -16,6 +17,17 @@ ROOT = Path(__file__).resolve().parents[2]
 # The bin directory of the environment running the tests (the checkout's .venv).
 VENV_BIN = Path(sys.executable).parent
 TEST_SECRET = "foundation-secret-0123456789-abcdefghijkl"
+ALL_PLUGINS = "quiz pixels analytics"
+REQUIRE_MARIADB = os.environ.get("ORBITFLOW_REQUIRE_MARIADB") == "1"
+
+
+@functools.cache
+def password_hash() -> str:
+    """The hash of ``support.PASSWORD``, computed once (argon2 is slow on purpose)."""
+    from orbitflow.accounts.passwords import hash_password
+    from support import PASSWORD
+
+    return hash_password(PASSWORD)
 
 
 def base_env(home: Path, **extra: str | None) -> dict[str, str]:

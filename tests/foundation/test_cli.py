@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, insert, select, text
@@ -12,10 +14,7 @@ from orbitflow.accounts.passwords import verify_password
 from orbitflow.models.meta import utcnow
 from orbitflow.syslog.models import SystemLogEntry
 
-
-@pytest.fixture
-def ini(tmp_path):
-    return ROOT / "development.ini"
+INI = ROOT / "development.ini"
 
 
 def orbitflow(tmp_path, *args: str):
@@ -23,26 +22,35 @@ def orbitflow(tmp_path, *args: str):
     return run(["orbitflow", *args], env, cwd=tmp_path, timeout=120)
 
 
-def initialise(tmp_path) -> None:
-    env = base_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'ops.sqlite'}")
+@pytest.fixture(scope="module")
+def initialised_file(tmp_path_factory) -> Path:
+    """One database initialised by ``initializedb``; each test works on a copy."""
+    folder = tmp_path_factory.mktemp("ops")
+    env = base_env(folder, DATABASE_URL=f"sqlite:///{folder / 'ops.sqlite'}")
     result = run(
         ["initializedb", ROOT / "development.ini", "--username", "first-admin", "--password", "Orbit-Setup-Pass-1"],
         env,
-        cwd=tmp_path,
+        cwd=folder,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
+    return folder / "ops.sqlite"
 
 
-def test_check_says_what_is_missing_then_ok(tmp_path, ini):
-    before = orbitflow(tmp_path, "check", str(ini))
+@pytest.fixture
+def initialised(initialised_file, tmp_path) -> Path:
+    shutil.copy(initialised_file, tmp_path / "ops.sqlite")
+    return tmp_path
+
+
+def test_check_says_what_is_missing_then_ok(tmp_path_factory, initialised):
+    before = orbitflow(tmp_path_factory.mktemp("new"), "check", str(INI))
     assert before.returncode == 1
     assert "Migrations: not initialized." in before.stdout
     assert nonblank_lines(before.stderr)[-1] == (
         "orbitflow: the database needs `initializedb CONFIG_URI` before the app can serve"
     )
-    initialise(tmp_path)
-    after = orbitflow(tmp_path, "check", str(ini))
+    after = orbitflow(initialised, "check", str(INI))
     assert after.returncode == 0, after.stderr
     assert "Settings: ok. Database: ok. Migrations: current." in after.stdout
 
@@ -53,9 +61,9 @@ def test_check_of_a_missing_file_is_one_line(tmp_path):
     assert nonblank_lines(result.stderr) == ["orbitflow: no such configuration file: no-such.ini"]
 
 
-def test_create_superadmin(tmp_path, ini):
-    initialise(tmp_path)
-    created = orbitflow(tmp_path, "create-superadmin", str(ini), "--username", "second", "--password", "Orbit-Other-77")
+def test_create_superadmin(initialised):
+    tmp_path = initialised
+    created = orbitflow(tmp_path, "create-superadmin", str(INI), "--username", "second", "--password", "Orbit-Other-77")
     assert created.returncode == 0, created.stderr
     assert created.stdout.strip() == "Created super admin 'second'."
     engine = create_engine(f"sqlite:///{tmp_path / 'ops.sqlite'}")
@@ -66,16 +74,16 @@ def test_create_superadmin(tmp_path, ini):
     engine.dispose()
     assert role == "SUPER_ADMIN"
     assert verify_password(password_hash, "Orbit-Other-77")
-    again = orbitflow(tmp_path, "create-superadmin", str(ini), "--username", "second", "--password", "Other-Pass-123")
+    again = orbitflow(tmp_path, "create-superadmin", str(INI), "--username", "second", "--password", "Other-Pass-123")
     assert again.returncode == 1
     assert nonblank_lines(again.stderr) == ["orbitflow: user 'second' exists already in the platform company"]
-    weak = orbitflow(tmp_path, "create-superadmin", str(ini), "--username", "third", "--password", "third-1234")
+    weak = orbitflow(tmp_path, "create-superadmin", str(INI), "--username", "third", "--password", "third-1234")
     assert weak.returncode != 0
     assert "password refused: The password must not contain the username." in weak.stderr
 
 
-def test_purge_logs_deletes_only_old_entries(tmp_path, ini):
-    initialise(tmp_path)
+def test_purge_logs_deletes_only_old_entries(initialised):
+    tmp_path = initialised
     engine = create_engine(f"sqlite:///{tmp_path / 'ops.sqlite'}")
     now = utcnow()
     with engine.begin() as connection:
@@ -85,7 +93,7 @@ def test_purge_logs_deletes_only_old_entries(tmp_path, ini):
                     level="ERROR", source="CLIENT", message=f"{age} days old", created_at=now - timedelta(days=age)
                 )
             )
-    result = orbitflow(tmp_path, "purge-logs", str(ini), "--older-than", "30")
+    result = orbitflow(tmp_path, "purge-logs", str(INI), "--older-than", "30")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "Deleted 2 system log entries older than 30 days."
     with engine.connect() as connection:

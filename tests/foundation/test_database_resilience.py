@@ -20,7 +20,7 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from conftest import ALL_PLUGINS, REQUIRE_MARIADB, TEST_SECRET, default_password_hash
+from foundation.helpers import ALL_PLUGINS, REQUIRE_MARIADB, TEST_SECRET, password_hash
 from foundation.mariadb_server import PrivateMariaDB
 from orbitflow.accounts.models import User
 from orbitflow.app import make_app
@@ -54,9 +54,7 @@ def prepare_database(url: str) -> User:
     session = make_session_factory(engine)()
     with unscoped(session):
         company = create_company(session, name="Resilient Ltd", subscription_id=f"res-{uuid.uuid4().hex[:6]}")
-        owner = User(
-            company_id=company.id, username="owner", name="Owner", role="OWNER", password_hash=default_password_hash()
-        )
+        owner = User(company_id=company.id, username="owner", name="Owner", role="OWNER", password_hash=password_hash())
         session.add(owner)
         session.commit()
         owner.company  # noqa: B018 -- loaded for login() after the session closes

@@ -13,7 +13,7 @@ import webtest
 from sqlalchemy import inspect, text
 
 from foundation import plugin_dist
-from foundation.helpers import ROOT, TEST_SECRET, base_env, nonblank_lines, run
+from foundation.helpers import ROOT, TEST_SECRET, base_env, nonblank_lines, password_hash, run
 from orbitflow.accounts.models import User
 from orbitflow.app import make_app
 from orbitflow.config import ConfigError, load_settings
@@ -78,8 +78,6 @@ def hello_people(hello_app):
     """Two companies, each with an owner and a viewer, and one hello note each."""
     from orbitflow_hello.models import HelloNote
 
-    from conftest import default_password_hash
-
     _, engine = hello_app
     session = make_session_factory(engine)()
     people = {}
@@ -95,7 +93,7 @@ def hello_people(hello_app):
                     username=role.lower(),
                     name=f"{role} of {name}",
                     role=role,
-                    password_hash=default_password_hash(),
+                    password_hash=password_hash(),
                 )
                 session.add(user)
                 people[(name, role)] = user

@@ -75,7 +75,9 @@ def authenticate(
             **audit_kw,
         )
         return LoginResult(error=_locked_message(remaining), locked_seconds=remaining)
-    if user is None or not verify_password(user.password_hash, password):
+    # Verify even for an unknown user (against a dummy hash): equal time, no enumeration.
+    password_ok = verify_password(user.password_hash if user is not None else None, password)
+    if user is None or not password_ok:
         if user is None:
             record(
                 session,

@@ -10,7 +10,7 @@ import secrets
 
 from pyramid.request import Request
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from orbitflow.accounts.models import ApiKey
 from orbitflow.accounts.users import AccountError
@@ -33,7 +33,11 @@ def grantable_roles(creator_role: str) -> list[str]:
 
 def list_keys(session: Session) -> list[ApiKey]:
     """The company's keys (the session is bound to it), active ones first."""
-    query = select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc(), ApiKey.id.desc())
+    query = (
+        select(ApiKey)
+        .options(selectinload(ApiKey.created_by))
+        .order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc(), ApiKey.id.desc())
+    )
     return list(session.scalars(query))
 
 

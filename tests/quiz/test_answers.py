@@ -114,8 +114,9 @@ def test_funnel_steps_from_the_script(testapp, db, company, quiz):
 
 
 def test_steps_reported_by_the_script_are_not_stored_twice(testapp, db, company, quiz):
-    from orbitflow_plugins.quiz.models import QuizFunnelEvent
     from quizkit import token_of
+
+    from orbitflow_plugins.quiz.models import QuizFunnelEvent
 
     path = public_path(company, quiz)
     token = token_of(testapp.get(path))
@@ -123,7 +124,5 @@ def test_steps_reported_by_the_script_are_not_stored_twice(testapp, db, company,
     testapp.post_json(path + "/events", {"token": token, "kind": "answer", "question_id": quiz.questions[0].id})
     submit(testapp, path, [*good_answers(quiz), ("steps", "reported")], token=token, status=303)
     kinds = sorted((e.kind, e.question_id or 0) for e in db.scalars(select(QuizFunnelEvent)))
-    expected = sorted(
-        [("view", 0), ("start", 0), ("complete", 0)] + [("answer", q.id) for q in quiz.questions]
-    )
+    expected = sorted([("view", 0), ("start", 0), ("complete", 0)] + [("answer", q.id) for q in quiz.questions])
     assert kinds == expected

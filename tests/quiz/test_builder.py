@@ -235,3 +235,29 @@ def test_list_shows_views_completions_leads_and_conversion(testapp, db, company,
     row = re.search(r"Find your plan.*?</tr>", page.text, re.S).group(0)
     cells = re.findall(r'<td class="num">([^<]*)</td>', row)
     assert cells == ["4", "2", "1", "50.0%"]
+
+
+def test_quiz_list_queries_do_not_grow_with_the_number_of_quizzes(testapp, backend, db, company, manager, login_as):
+    from quizkit import FULL_QUIZ
+    from sqlalchemy import event
+
+    login_as(manager)
+
+    def statements() -> int:
+        seen: list[str] = []
+
+        def count(*_args) -> None:
+            seen.append("x")
+
+        event.listen(backend.engine, "before_cursor_execute", count)
+        try:
+            testapp.get("/quizzes")
+        finally:
+            event.remove(backend.engine, "before_cursor_execute", count)
+        return len(seen)
+
+    make_quiz(db, company, {**FULL_QUIZ, "slug": "one"})
+    with_one = statements()
+    for number in range(4):
+        make_quiz(db, company, {**FULL_QUIZ, "slug": f"more-{number}"})
+    assert statements() == with_one

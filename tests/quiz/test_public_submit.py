@@ -62,6 +62,16 @@ def test_submission_creates_lead_in_first_stage_with_everything(testapp, db, com
     assert funnel == ["answer"] * 5 + ["complete", "start", "view"]
 
 
+def test_referrer_of_the_landing_page_is_kept_through_the_form(testapp, db, company, quiz):
+    path = public_path(company, quiz)
+    page = testapp.get(path + "?utm_source=tiktok", headers={"Referer": "https://www.tiktok.com/"})
+    assert 'name="referrer" value="https://www.tiktok.com/"' in page.text
+    fields = [*good_answers(quiz), ("referrer", "https://www.tiktok.com/"), ("utm_source", "tiktok")]
+    submit(testapp, path, fields, token=token_of(page), status=303)
+    lead = db.scalars(select(Lead)).one()
+    assert (lead.referrer, lead.utm_source) == ("https://www.tiktok.com/", "tiktok")
+
+
 def test_same_email_joins_the_existing_lead(testapp, db, company, quiz):
     path = public_path(company, quiz)
     submit(testapp, path, good_answers(quiz), status=303)

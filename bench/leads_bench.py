@@ -12,6 +12,7 @@ over repeated requests, after a few warm-up requests.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import sys
@@ -38,7 +39,11 @@ TARGETS_MS = {"board": 150.0, "search": 100.0}
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", default="mysql://root@127.0.0.1:3306", help="MariaDB server URL, no database")
+    parser.add_argument(
+        "--server",
+        default=os.environ.get("ORBITFLOW_BENCH_MARIADB", "mysql://root@127.0.0.1:3306"),
+        help="MariaDB server URL without a database (default: $ORBITFLOW_BENCH_MARIADB or root on 127.0.0.1)",
+    )
     parser.add_argument("--leads", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=100, help="timed requests per page")
     parser.add_argument("--warmup", type=int, default=5)

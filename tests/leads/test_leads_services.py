@@ -170,3 +170,17 @@ def test_merge_keeps_one_lead(session, company, make_lead, db):
     session.commit()
     assert set(changes) >= {"company_name", "value"}
     assert [lead.name for lead in db.scalars(select(Lead))] == ["Keep"]
+
+
+def test_a_deactivated_owner_may_stay_but_not_be_chosen(session, make_lead, make_user, company, db):
+    former = make_user(company, "AGENT")
+    lead = session.get(Lead, make_lead("Kept owner", owner_id=former.id).id)
+    db.get(type(former), former.id).is_active = False
+    db.commit()
+    session.expire_all()
+    assert services.update_lead(session, lead, {"name": "Renamed", "owner_id": str(former.id)}, actor_id=None)
+    session.commit()
+    other = session.get(Lead, make_lead("Other").id)
+    with pytest.raises(services.LeadError) as caught:
+        services.update_lead(session, other, {"owner_id": former.id}, actor_id=None)
+    assert "deactivated" in caught.value.fields["owner_id"]

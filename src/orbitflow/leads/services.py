@@ -416,6 +416,9 @@ def update_lead(
     """
     if expected_version is not None and expected_version != lead.version:
         raise StaleLead(lead.id, lead.version)
+    if "owner_id" in changes and str(changes["owner_id"] or "") == str(lead.owner_id or ""):
+        # Keeping the owner is always fine, even one who has since been deactivated.
+        changes = {key: value for key, value in changes.items() if key != "owner_id"}
     clean = clean_fields(session, lead.company_id, changes, phone_region=phone_region)
     before = snapshot(lead)
     previous_stage = lead.stage_id

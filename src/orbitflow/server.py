@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import waitress
+
+from orbitflow.config import ConfigError, parse_bool
 
 DEFAULT_PORT = "3000"
 # Waitress accepts 1 GiB bodies by default; the app refuses more than its own limit anyway.
@@ -29,13 +31,22 @@ def listen_address(host: str, port: str | None, listen: str | None) -> str:
     return f"{host}:{port}"
 
 
-def waitress_options(**kw) -> dict:
+def waitress_options(environ: Mapping[str, str] | None = None, **kw) -> dict:
+    env = os.environ if environ is None else environ
     options = {
         "max_request_body_size": MAX_BODY_BYTES,
         "threads": 8,
         "ident": "OrbitFlow",
         "clear_untrusted_proxy_headers": True,
     }
+    if parse_bool("AUTH_TRUST_HOST", env.get("AUTH_TRUST_HOST") or None):
+        # Behind the reverse proxy: keep its X-Forwarded-* headers (waitress would otherwise
+        # drop them as untrusted) so the client address and https scheme reach the app.
+        options.update(
+            trusted_proxy="*",
+            trusted_proxy_count=1,
+            trusted_proxy_headers="x-forwarded-for x-forwarded-proto x-forwarded-host",
+        )
     options.update(kw)
     return options
 
@@ -44,7 +55,11 @@ def server_factory(
     global_conf, host: str = "0.0.0.0", port: str | None = None, listen: str | None = None, **kw
 ) -> Callable:
     address = listen_address(host, port, listen)
-    options = waitress_options(**kw)
+    try:
+        options = waitress_options(**kw)
+    except ConfigError as error:
+        print(f"orbitflow: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
 
     def serve_app(app) -> None:
         waitress.serve(app, listen=address, **options)

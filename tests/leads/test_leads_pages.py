@@ -349,3 +349,14 @@ def test_quiz_style_lead_shows_on_board_and_page(signed_in, backend, company, db
     assert "From Quiz" in signed_in.get("/pipeline").text
     page = signed_in.get(f"/leads/{lead.id}").text
     assert "Answered Plans" in page and "Q1" in page and "A1" in page and 'value="spring"' in page
+
+
+def test_an_agent_cannot_merge_because_merging_deletes(testapp, login_as, make_user, company, make_lead, db):
+    agent = make_user(company, "AGENT", username="alex")
+    keep = make_lead("Ada (web)", email="ada@x.io", owner_id=agent.id)
+    dup = make_lead("Ada (import)", email="ada@x.io", owner_id=agent.id)
+    login_as(agent)
+    testapp.post(f"/leads/{keep.id}/merge", {"csrf_token": csrf_token(testapp), "other_id": dup.id}, status=403)
+    db.expire_all()
+    assert db.get(Lead, dup.id) is not None
+    assert db.scalars(select(AuditEntry.action).where(AuditEntry.action == "lead.merge")).all() == []

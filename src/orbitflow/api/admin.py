@@ -13,6 +13,7 @@ from pyramid.request import Request
 from pyramid.view import view_config
 from sqlalchemy import or_, select
 
+from orbitflow.accounts.api import user_json as accounts_user_json
 from orbitflow.accounts.models import User
 from orbitflow.api.helpers import iso, json_body, paginate
 from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
@@ -84,20 +85,10 @@ api_schema(
 api_schema(
     "CompanyUser",
     {
-        "type": "object",
-        "required": ["id", "username", "name", "email", "role", "is_active"],
-        "properties": {
-            "id": {"type": "integer"},
-            "company_id": {"type": "integer"},
-            "username": {"type": "string"},
-            "name": {"type": "string"},
-            "email": {"type": "string", "nullable": True},
-            "role": {"type": "string", "enum": list(ROLES)},
-            "is_active": {"type": "boolean"},
-            "must_change_password": {"type": "boolean"},
-            "last_login_at": {"type": "string", "format": "date-time", "nullable": True},
-            "created_at": {"type": "string", "format": "date-time"},
-        },
+        "allOf": [
+            ref("User"),
+            {"type": "object", "required": ["company_id"], "properties": {"company_id": {"type": "integer"}}},
+        ]
     },
 )
 api_schema(
@@ -168,18 +159,8 @@ def company_json(company: Company, counts: dict[str, int] | None = None) -> dict
 
 
 def user_json(user: User) -> dict[str, Any]:
-    return {
-        "id": user.id,
-        "company_id": user.company_id,
-        "username": user.username,
-        "name": user.name,
-        "email": user.email,
-        "role": user.role,
-        "is_active": user.is_active,
-        "must_change_password": user.must_change_password,
-        "last_login_at": iso(user.last_login_at),
-        "created_at": iso(user.created_at),
-    }
+    """A user as the accounts API shows it, with the company it belongs to."""
+    return {**accounts_user_json(user), "company_id": user.company_id}
 
 
 def _check_fields(body: dict[str, Any], allowed: dict[str, tuple[type, ...]], required: tuple[str, ...] = ()) -> None:

@@ -61,7 +61,7 @@ def includeme(config) -> None:
     config.add_jinja2_renderer(".jinja2")
     search_path = ["orbitflow:web/templates", *collect(config.registry["plugin_manager"], "template_dirs")]
     config.add_jinja2_search_path(search_path, name=".jinja2")
-    config.get_jinja2_environment(".jinja2")
+    # The renderer and search path are deferred actions: commit so the environment exists.
     config.commit()
     env = config.get_jinja2_environment(".jinja2")
     env.autoescape = True

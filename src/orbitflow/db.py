@@ -46,6 +46,19 @@ def is_database_unavailable(error: BaseException) -> bool:
     return False
 
 
+def is_retryable(error: DBAPIError) -> bool:
+    """A deadlock, lock wait time-out or lost connection: worth running the request again.
+
+    The request's own session reports these to pyramid_retry by itself; code that writes
+    through a connection of its own asks here."""
+    if error.connection_invalidated:
+        return True
+    original = error.orig
+    if isinstance(original, sqlite3.OperationalError):
+        return "database is locked" in str(original)
+    return getattr(original, "errno", None) in RETRYABLE_MARIADB_ERRNOS
+
+
 class TenantScopeError(RuntimeError):
     """A tenant-owned model was queried by a session bound to no company."""
 

@@ -14,7 +14,7 @@ from orbitflow.tenants.models import Company
 from orbitflow_plugins.quiz import services
 from orbitflow_plugins.quiz.answers import read_answers
 from orbitflow_plugins.quiz.models import MULTIPLE, NUMBER, RATING, SINGLE, TEXT, Quiz
-from orbitflow_plugins.quiz.submissions import Tracking, funnel_event, record_submission
+from orbitflow_plugins.quiz.submissions import Draft, Tracking, funnel_event, store_submissions
 
 PLAN_QUIZ = {
     "title": "Which plan fits your team?",
@@ -177,17 +177,18 @@ def create_demo_quizzes(session: Session, company: Company) -> list[str]:
             # Every fifth visitor answers a second time with the same address.
             person = number - 1 if number % 5 == 4 else number
             result = read_answers(quiz, _answers(quiz, rng, person))
-            record_submission(
-                session,
-                company=company,
-                quiz=quiz,
-                result=result,
+            draft = Draft(
+                company_id=company.id,
+                quiz_id=quiz.id,
+                quiz_title=quiz.title,
+                quiz_slug=quiz.slug,
                 nonce=nonce,
+                result=result,
                 tracking=tracking,
-                secret=None,
                 fill_seconds=rng.randint(20, 120),
                 created_at=when + timedelta(seconds=60),
             )
+            store_submissions(session.connection(), [draft], secret=None)
         session.flush()
         lines.append(f"Published demo quiz /q/{company.subscription_id}/{quiz.slug} with {submissions} submissions.")
     return lines

@@ -16,23 +16,23 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 from pyramid_retry import RetryableException
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import selectinload
 
-from orbitflow.db import bind_company, unscoped
-from orbitflow.events import QuizEvent
-from orbitflow.leads.services import announce, lead_event
+from orbitflow.db import bind_company, is_retryable, unscoped
+from orbitflow.events import LeadEvent, QuizEvent
+from orbitflow.leads.services import announce
 from orbitflow.plugins import notify_after_commit
 from orbitflow.tenants.models import PLATFORM_SUBSCRIPTION_ID, Company
 from orbitflow_plugins.quiz import answers as answers_module
 from orbitflow_plugins.quiz.models import PUBLISHED, Quiz, QuizQuestion
 from orbitflow_plugins.quiz.submissions import (
+    Draft,
     Tracking,
     find_submission,
     funnel_event,
     is_race,
     record_step,
-    record_submission,
 )
 from orbitflow_plugins.quiz.tokens import MAX_TOKEN_AGE_SECONDS, hash_ip, issue_token, read_token
 
@@ -265,46 +265,55 @@ def submit_quiz(request: Request):
     if answers_module.answers_size(result.answers, result.contact) > answers_module.MAX_ANSWERS_BYTES:
         request.tm.doom()
         return _too_large(request)
-    visitor = visitor_hash(request)
+    draft = Draft(
+        company_id=public.company.id,
+        quiz_id=quiz.id,
+        quiz_title=quiz.title,
+        quiz_slug=quiz.slug,
+        nonce=token.nonce,
+        result=result,
+        tracking=tracking,
+        ip_hash=visitor_hash(request),
+        user_agent=request.user_agent,
+        fill_seconds=int(min(age, 2**31 - 1)),
+        steps_reported=form.get("steps") == "reported",
+    )
     try:
-        submitted = record_submission(
-            request.dbsession,
-            company=public.company,
-            quiz=quiz,
-            result=result,
-            nonce=token.nonce,
-            tracking=tracking,
-            secret=secret(request),
-            ip_hash=visitor,
-            user_agent=request.user_agent,
-            fill_seconds=int(min(age, 2**31 - 1)),
-            steps_reported=form.get("steps") == "reported",
-        )
+        stored = request.registry["quiz.writer"].store(draft)
     except IntegrityError as error:
         if is_race(error):
             # A concurrent request with this token or address got there first: run this
             # request again, and it finds that request's rows.
             raise RetryableException("concurrent quiz submission") from error
         raise
-    data = {
-        "score": submitted.submission.score,
-        "outcome": submitted.submission.outcome_title,
-        "created_lead": submitted.created_lead,
-    }
-    if submitted.started_now:
+    except DBAPIError as error:
+        if is_retryable(error):
+            raise RetryableException("quiz submission met a deadlock or a lost connection") from error
+        raise
+    if stored.started_now:
         notify_after_commit(request, "quiz_started", _quiz_event(public, token.nonce, tracking))
-    if submitted.created_lead:
-        announce(request, "lead_created", lead_event(submitted.lead, None))
+    if stored.created_lead:
+        announce(
+            request,
+            "lead_created",
+            LeadEvent(
+                company_id=public.company.id,
+                lead_id=stored.lead_id,
+                actor_id=None,
+                stage_id=stored.stage_id,
+                source=stored.source,
+            ),
+        )
+    data = {
+        "score": result.score,
+        "outcome": result.outcome.title if result.outcome is not None else None,
+        "created_lead": stored.created_lead,
+    }
     notify_after_commit(
         request,
         "quiz_submitted",
         _quiz_event(
-            public,
-            token.nonce,
-            tracking,
-            lead_id=submitted.lead_id,
-            submission_id=submitted.submission.id,
-            data=data,
+            public, token.nonce, tracking, lead_id=stored.lead_id, submission_id=stored.submission_id, data=data
         ),
     )
     return HTTPSeeOther(_thanks_url(request, public, token.nonce))

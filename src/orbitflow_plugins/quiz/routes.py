@@ -1,9 +1,10 @@
-"""Routes, static files and the rate limiter of the quiz plugin."""
+"""Routes, static files, the rate limiter and the submission writer of the quiz plugin."""
 
 from __future__ import annotations
 
 from orbitflow.web import ContentHashCacheBuster
 from orbitflow_plugins.quiz.cache import DefinitionCache
+from orbitflow_plugins.quiz.intake import SubmissionWriter
 from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter, parse_limits
 
 QUIZ_ID = r"{quiz_id:\d+}"
@@ -13,6 +14,7 @@ def includeme(config) -> None:
     settings = config.registry["orbitflow.settings"]
     config.registry["quiz.ratelimiter"] = QuizRateLimiter(settings.ratelimit_storage, parse_limits(settings.extra))
     config.registry["quiz.definitions"] = DefinitionCache()
+    config.registry["quiz.writer"] = SubmissionWriter(config.registry["dbengine"], settings.auth_secret)
     config.add_static_view("quiz-static", "orbitflow_plugins.quiz:static", cache_max_age=31536000)
     config.add_cache_buster("orbitflow_plugins.quiz:static/", ContentHashCacheBuster())
 

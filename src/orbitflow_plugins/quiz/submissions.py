@@ -1,27 +1,31 @@
-"""Turning a completed quiz into a stored submission and a lead, in one transaction.
+"""Turning completed quizzes into stored submissions and leads, in one transaction.
 
-The lead goes through the core's lead services, so it behaves like every other lead: it
-lands at the top of the company's first open stage, gets its timeline and its audit entry.
-A submission whose e-mail address the company already has joins that lead's timeline
-(activity ``quiz``) instead of creating a twin.
+The leads go through the core's lead capture (:mod:`orbitflow.leads.capture`), so they
+behave like every other lead: each lands at the top of the company's first open stage,
+gets its timeline and its audit entry. A submission whose e-mail address the company
+already has joins that lead's timeline (activity ``quiz``) instead of creating a twin.
+
+:func:`store_submissions` takes any number of submissions and writes them with one
+statement per table; :mod:`orbitflow_plugins.quiz.intake` hands it the submissions that
+arrive together.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from zope.sqlalchemy import mark_changed
 
-from orbitflow.leads.models import Lead
-from orbitflow.leads.services import AuditInfo, add_activity, create_lead, find_lead_by_email
+from orbitflow.leads.capture import CapturedLead, NewLead, capture_leads
+from orbitflow.leads.models import Lead, LeadActivity
 from orbitflow.models.meta import utcnow
-from orbitflow.tenants.models import Company
 from orbitflow_plugins.quiz.answers import Result
 from orbitflow_plugins.quiz.models import Quiz, QuizContactKey, QuizFunnelEvent, QuizSubmission
 from orbitflow_plugins.quiz.tokens import hash_value
@@ -31,6 +35,12 @@ CLICK_ID_KEYS = ("fbclid", "ttclid", "gclid")
 # Constraints whose violation means "a concurrent request got there first": retry the
 # request, and it will find that request's rows.
 RACE_CONSTRAINTS = ("uq_quiz_submissions_token", "quiz_submissions.token", "uq_quiz_contact_keys", "quiz_contact_keys.")
+
+LEADS = Lead.__table__
+ACTIVITY = LeadActivity.__table__
+SUBMISSIONS = QuizSubmission.__table__
+FUNNEL = QuizFunnelEvent.__table__
+CONTACT_KEYS = QuizContactKey.__table__
 
 
 @dataclass(frozen=True)
@@ -61,15 +71,38 @@ class Tracking:
 
 
 @dataclass(frozen=True)
-class Submitted:
-    submission: QuizSubmission
-    lead: Lead
-    created_lead: bool
-    started_now: bool = False
+class Draft:
+    """A checked submission, ready to be stored: the answers are valid and scored."""
+
+    company_id: int
+    quiz_id: int
+    quiz_title: str
+    quiz_slug: str
+    nonce: str
+    result: Result
+    tracking: Tracking
+    ip_hash: str | None = None
+    user_agent: str | None = None
+    fill_seconds: int | None = None
+    # The page's script reported the steps (start, answers) as the visitor went.
+    steps_reported: bool = False
+    created_at: datetime | None = None
 
     @property
-    def lead_id(self) -> int:
-        return self.lead.id
+    def email(self) -> str | None:
+        return self.result.contact.get("email")
+
+
+@dataclass(frozen=True)
+class Stored:
+    submission_id: int
+    lead_id: int
+    created_lead: bool
+    # The lead's stage and source, for the lead_created event.
+    stage_id: int
+    source: str
+    # "start" was recorded with the submission (the page's script did not report it).
+    started_now: bool
 
 
 def is_race(error: IntegrityError) -> bool:
@@ -83,24 +116,6 @@ def find_submission(session: Session, quiz_id: int, nonce: str) -> QuizSubmissio
     ).first()
 
 
-def _lock_contact(session: Session, company_id: int, secret: str, email: str) -> None:
-    """Serialise submissions with the same address (see :class:`QuizContactKey`).
-
-    One upsert takes the row lock whether the key exists or not: a concurrent request
-    with the same address waits here until this one commits, then finds its lead."""
-    email_hash = hash_value(secret, "email", f"{company_id}|{email}")
-    values = {"company_id": company_id, "email_hash": email_hash, "created_at": utcnow()}
-    table = QuizContactKey.__table__
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite runs one writer at a time: the write lock taken here does the serialising.
-        statement = sqlite_insert(table).values(values).on_conflict_do_nothing()
-    else:
-        statement = mysql_insert(table).values(values)
-        statement = statement.on_duplicate_key_update(email_hash=statement.inserted.email_hash)
-    session.execute(statement)
-    mark_changed(session)
-
-
 def lead_name(result: Result) -> str:
     contact = result.contact
     if contact.get("name"):
@@ -110,140 +125,223 @@ def lead_name(result: Result) -> str:
     return contact.get("phone") or "Quiz visitor"
 
 
-def record_submission(
-    session: Session,
-    *,
-    company: Company,
-    quiz: Quiz,
-    result: Result,
-    nonce: str,
-    tracking: Tracking,
-    secret: str | None,
-    ip_hash: str | None = None,
-    user_agent: str | None = None,
-    fill_seconds: int | None = None,
-    created_at=None,
-    steps_reported: bool = False,
-) -> Submitted:
-    """Store the submission and its lead. Raises :class:`IntegrityError` when a concurrent
-    request used the same token or created the lead for the same address first (the
-    caller retries the request; see :func:`is_race`). Without ``secret`` (seeding data,
-    where nothing runs concurrently) same-address submissions are not serialised."""
-    email = result.contact.get("email")
-    lead: Lead | None = None
-    if email:
-        if secret:
-            _lock_contact(session, company.id, secret, email)
-        lead = find_lead_by_email(session, email, company_id=company.id)
-    created = lead is None
-    if lead is None:
-        lead = create_lead(
-            session,
-            company_id=company.id,
-            actor_id=None,
-            name=lead_name(result),
-            email=email,
-            phone=result.contact.get("phone"),
-            source="quiz",
-            utm=tracking.utm,
-            referrer=tracking.referrer,
-            consent=result.consent,
-            audit_info=AuditInfo(actor_name=f"quiz:{quiz.slug}", user_agent=user_agent),
+def store_submissions(connection: Connection, drafts: Sequence[Draft], *, secret: str | None) -> list[Stored]:
+    """Store the submissions and their leads in the connection's transaction; one
+    statement per table whatever the number of drafts. Returns one :class:`Stored` per
+    draft, in order.
+
+    A draft whose address the company already has joins that lead; drafts with the same
+    new address share the lead the first of them creates. Raises :class:`IntegrityError`
+    when a concurrent transaction used the same token or created the lead for the same
+    address first (see :func:`is_race`). Without ``secret`` (seeding data, where nothing
+    runs concurrently) same-address submissions are not serialised."""
+    if secret:
+        _lock_contacts(connection, secret, drafts)
+    leads = _existing_leads(connection, drafts)
+    created: list[bool] = []
+    new_by_company: dict[int, list[int]] = {}
+    for index, draft in enumerate(drafts):
+        key = (draft.company_id, draft.email)
+        is_new = draft.email is None or key not in leads
+        created.append(is_new)
+        if is_new:
+            new_by_company.setdefault(draft.company_id, []).append(index)
+            if draft.email is not None:
+                leads[key] = None  # the lead this draft creates, filled in below
+    lead_of: dict[int, CapturedLead] = {}
+    for company_id, indexes in new_by_company.items():
+        captured = capture_leads(
+            connection,
+            company_id,
+            [_new_lead(drafts[index]) for index in indexes],
+            actor_name=f"quiz:{drafts[indexes[0]].quiz_slug}",
+            user_agents=[drafts[index].user_agent for index in indexes],
         )
-    outcome = result.outcome
-    submission = QuizSubmission(
-        company_id=company.id,
-        quiz_id=quiz.id,
-        lead_id=lead.id,
-        created_lead=created,
-        token=nonce,
-        answers=result.answers,
-        contact=result.contact,
-        score=result.score,
-        outcome_id=outcome.id if outcome is not None else None,
-        outcome_title=outcome.title if outcome is not None else None,
-        consent=result.consent,
-        referrer=tracking.referrer,
-        click_ids=tracking.click_ids or None,
-        ip_hash=ip_hash,
-        user_agent=(user_agent or "")[:300] or None,
-        fill_seconds=fill_seconds,
-        **{key: tracking.utm.get(key) for key in UTM_KEYS},
+        for index, lead in zip(indexes, captured, strict=True):
+            lead_of[index] = lead
+            if drafts[index].email is not None:
+                leads[(company_id, drafts[index].email)] = lead
+    for index, draft in enumerate(drafts):
+        if index not in lead_of:
+            lead_of[index] = leads[(draft.company_id, draft.email)]
+    submission_ids = connection.scalars(
+        insert(SUBMISSIONS).returning(SUBMISSIONS.c.id, sort_by_parameter_order=True),
+        [_submission_row(draft, lead_of[index].id, created[index]) for index, draft in enumerate(drafts)],
+    ).all()
+    connection.execute(
+        insert(ACTIVITY),
+        [
+            _timeline_row(draft, lead_of[index].id, submission_ids[index], created[index])
+            for index, draft in enumerate(drafts)
+        ],
     )
-    if created_at is not None:
-        submission.created_at = created_at
-    session.add(submission)
-    session.flush()
-    activity = add_activity(
-        session,
-        lead,
-        "quiz",
+    started = _complete_funnels(connection, drafts)
+    return [
+        Stored(
+            submission_id=submission_ids[index],
+            lead_id=lead_of[index].id,
+            created_lead=created[index],
+            stage_id=lead_of[index].stage_id,
+            source=lead_of[index].source,
+            started_now=started[index],
+        )
+        for index in range(len(drafts))
+    ]
+
+
+def _lock_contacts(connection: Connection, secret: str, drafts: Sequence[Draft]) -> None:
+    """Serialise submissions with the same address (see :class:`QuizContactKey`).
+
+    One upsert takes the row locks whether the keys exist or not: a concurrent request
+    with one of these addresses waits here until this transaction commits, then finds
+    its lead. Sorted, so two transactions always lock in the same order."""
+    now = utcnow()
+    keys = sorted(
         {
-            "quiz": quiz.title,
-            "quiz_id": quiz.id,
-            "submission_id": submission.id,
-            "score": result.score,
-            "outcome": submission.outcome_title,
-            "answers": [{"question": a["question"], "answer": a["answer"]} for a in result.answers],
-            **({"contact": result.contact} if not created else {}),
-        },
+            (draft.company_id, hash_value(secret, "email", f"{draft.company_id}|{draft.email}"))
+            for draft in drafts
+            if draft.email
+        }
     )
-    if created_at is not None:
-        activity.created_at = created_at
-    started_now = _complete_funnel(
-        session, company.id, quiz, nonce, result, tracking, ip_hash, created_at, steps_reported
-    )
-    session.flush()
-    return Submitted(submission, lead, created, started_now)
+    if not keys:
+        return
+    rows = [{"company_id": company_id, "email_hash": email_hash, "created_at": now} for company_id, email_hash in keys]
+    if connection.dialect.name == "sqlite":
+        # SQLite runs one writer at a time: the write lock taken here does the serialising.
+        statement = sqlite_insert(CONTACT_KEYS).on_conflict_do_nothing()
+    else:
+        statement = mysql_insert(CONTACT_KEYS)
+        statement = statement.on_duplicate_key_update(email_hash=statement.inserted.email_hash)
+    connection.execute(statement, rows)
 
 
-def _complete_funnel(
-    session: Session,
-    company_id: int,
-    quiz: Quiz,
-    nonce: str,
-    result: Result,
-    tracking: Tracking,
-    ip_hash: str | None,
-    created_at,
-    steps_reported: bool,
-) -> bool:
+def _existing_leads(
+    connection: Connection, drafts: Sequence[Draft]
+) -> dict[tuple[int, str | None], CapturedLead | None]:
+    """Each company's oldest lead for the drafts' addresses (compared normalised)."""
+    found: dict[tuple[int, str | None], CapturedLead | None] = {}
+    by_company: dict[int, set[str]] = {}
+    for draft in drafts:
+        if draft.email:
+            by_company.setdefault(draft.company_id, set()).add(draft.email)
+    for company_id, emails in by_company.items():
+        rows = connection.execute(
+            select(LEADS.c.id, LEADS.c.email, LEADS.c.stage_id, LEADS.c.source)
+            .where(LEADS.c.company_id == company_id, LEADS.c.email.in_(sorted(emails)))
+            .order_by(LEADS.c.created_at, LEADS.c.id)
+        )
+        for lead_id, email, stage_id, source in rows:
+            found.setdefault((company_id, email), CapturedLead(lead_id, stage_id, source, email))
+    return found
+
+
+def _new_lead(draft: Draft) -> NewLead:
+    contact = draft.result.contact
+    return NewLead(
+        name=lead_name(draft.result),
+        email=contact.get("email"),
+        phone=contact.get("phone"),
+        source="quiz",
+        utm=draft.tracking.utm,
+        referrer=draft.tracking.referrer,
+        consent=draft.result.consent,
+        created_at=draft.created_at,
+    )
+
+
+def _submission_row(draft: Draft, lead_id: int, created_lead: bool) -> dict[str, Any]:
+    result, tracking = draft.result, draft.tracking
+    outcome = result.outcome
+    return {
+        "company_id": draft.company_id,
+        "quiz_id": draft.quiz_id,
+        "lead_id": lead_id,
+        "created_lead": created_lead,
+        "token": draft.nonce,
+        "answers": result.answers,
+        "contact": result.contact,
+        "score": result.score,
+        "outcome_id": outcome.id if outcome is not None else None,
+        "outcome_title": outcome.title if outcome is not None else None,
+        "consent": result.consent,
+        "referrer": tracking.referrer,
+        "click_ids": tracking.click_ids or None,
+        "ip_hash": draft.ip_hash,
+        "user_agent": (draft.user_agent or "")[:300] or None,
+        "fill_seconds": draft.fill_seconds,
+        "created_at": draft.created_at or utcnow(),
+        **{key: tracking.utm.get(key) for key in UTM_KEYS},
+    }
+
+
+def _timeline_row(draft: Draft, lead_id: int, submission_id: int, created_lead: bool) -> dict[str, Any]:
+    result = draft.result
+    outcome = result.outcome
+    data = {
+        "quiz": draft.quiz_title,
+        "quiz_id": draft.quiz_id,
+        "submission_id": submission_id,
+        "score": result.score,
+        "outcome": outcome.title if outcome is not None else None,
+        "answers": [{"question": a["question"], "answer": a["answer"]} for a in result.answers],
+        # A returning visitor may have given other contact details this time.
+        **({"contact": result.contact} if not created_lead else {}),
+    }
+    return {
+        "company_id": draft.company_id,
+        "lead_id": lead_id,
+        "actor_id": None,
+        "kind": "quiz",
+        "data": data,
+        "created_at": draft.created_at or utcnow(),
+    }
+
+
+def _complete_funnels(connection: Connection, drafts: Sequence[Draft]) -> list[bool]:
     """Add the steps a visitor without JavaScript could not report, then "complete".
 
     Only a page whose script ran can have reported steps; without it there is nothing to
-    look up. Returns whether "start" was recorded now."""
-    seen: set[tuple[str, int | None]] = set()
-    if steps_reported:
-        seen = set(
-            session.execute(
-                select(QuizFunnelEvent.kind, QuizFunnelEvent.question_id).where(
-                    QuizFunnelEvent.session_key == nonce, QuizFunnelEvent.quiz_id == quiz.id
-                )
+    look up. Returns, per draft, whether "start" was recorded now."""
+    seen: set[tuple[int, str, str, int | None]] = set()
+    reported = [draft for draft in drafts if draft.steps_reported]
+    if reported:
+        rows = connection.execute(
+            select(FUNNEL.c.quiz_id, FUNNEL.c.session_key, FUNNEL.c.kind, FUNNEL.c.question_id).where(
+                FUNNEL.c.session_key.in_(sorted({draft.nonce for draft in reported})),
+                FUNNEL.c.quiz_id.in_(sorted({draft.quiz_id for draft in reported})),
             )
         )
-    wanted: list[tuple[str, int | None]] = [("start", None)]
-    wanted += [("answer", answer["question_id"]) for answer in result.answers]
-    wanted.append(("complete", None))
-    when = created_at or utcnow()
-    rows = [
-        {
-            "company_id": company_id,
-            "quiz_id": quiz.id,
-            "session_key": nonce,
-            "kind": kind,
-            "question_id": question_id,
-            "utm_source": tracking.utm.get("utm_source"),
-            "utm_medium": tracking.utm.get("utm_medium"),
-            "utm_campaign": tracking.utm.get("utm_campaign"),
-            "ip_hash": ip_hash,
-            "created_at": when,
-        }
-        for kind, question_id in wanted
-        if (kind, question_id) not in seen
-    ]
-    session.execute(insert(QuizFunnelEvent.__table__), rows)
-    mark_changed(session)
-    return ("start", None) not in seen
+        seen = {tuple(row) for row in rows}
+    rows: list[dict[str, Any]] = []
+    started: list[bool] = []
+    for draft in drafts:
+        wanted: list[tuple[str, int | None]] = [("start", None)]
+        wanted += [("answer", answer["question_id"]) for answer in draft.result.answers]
+        wanted.append(("complete", None))
+        when = draft.created_at or utcnow()
+        mine = [
+            (kind, question_id)
+            for kind, question_id in wanted
+            if (draft.quiz_id, draft.nonce, kind, question_id) not in seen
+        ]
+        started.append(("start", None) in mine)
+        rows += [
+            {
+                "company_id": draft.company_id,
+                "quiz_id": draft.quiz_id,
+                "session_key": draft.nonce,
+                "kind": kind,
+                "question_id": question_id,
+                "utm_source": draft.tracking.utm.get("utm_source"),
+                "utm_medium": draft.tracking.utm.get("utm_medium"),
+                "utm_campaign": draft.tracking.utm.get("utm_campaign"),
+                "ip_hash": draft.ip_hash,
+                "created_at": when,
+            }
+            for kind, question_id in mine
+        ]
+    connection.execute(insert(FUNNEL), rows)
+    return started
 
 
 def funnel_event(

@@ -91,32 +91,57 @@ def _row(company_id: int, stage_id: int, lead: NewLead, now: datetime) -> dict[s
     return row
 
 
-def first_stage(connection: Connection, company_id: int) -> int:
-    """The company's first open stage (or its first stage when none is open)."""
-    stages = connection.execute(
-        select(STAGES.c.id, STAGES.c.kind)
-        .where(STAGES.c.company_id == company_id)
-        .order_by(STAGES.c.position, STAGES.c.id)
-    ).all()
+# Built once: the statements of a capture run on every batch of public submissions.
+STAGE_TOPS = (
+    select(
+        STAGES.c.id,
+        STAGES.c.kind,
+        select(func.min(LEADS.c.position))
+        .where(LEADS.c.company_id == STAGES.c.company_id, LEADS.c.stage_id == STAGES.c.id)
+        .scalar_subquery(),
+    )
+    .where(STAGES.c.company_id == bindparam("company_id"))
+    .order_by(STAGES.c.position, STAGES.c.id)
+)
+STAGE_LEADS_IN_ORDER = (
+    select(LEADS.c.id)
+    .where(LEADS.c.company_id == bindparam("company_id"), LEADS.c.stage_id == bindparam("stage_id"))
+    .order_by(LEADS.c.position, LEADS.c.id)
+)
+SET_POSITION = update(LEADS).where(LEADS.c.id == bindparam("lead_id")).values(position=bindparam("new_position"))
+INSERT_LEADS = insert(LEADS).returning(LEADS.c.id, sort_by_parameter_order=True)
+INSERT_ACTIVITY = insert(ACTIVITY)
+INSERT_AUDIT = insert(AUDIT)
+
+
+def first_stage(connection: Connection, company_id: int) -> tuple[int, int | None]:
+    """The company's first open stage (or its first stage when none is open), and the
+    smallest card position in it (None when it is empty)."""
+    stages = connection.execute(STAGE_TOPS, {"company_id": company_id}).all()
     if not stages:
         raise LeadError({"stage_id": "The company has no pipeline stages."})
-    return next((stage_id for stage_id, kind in stages if kind == "open"), stages[0][0])
+    stage_id, _, first = next((stage for stage in stages if stage[1] == "open"), stages[0])
+    return stage_id, first
 
 
-def _top_positions(connection: Connection, company_id: int, stage_id: int, count: int) -> list[int]:
+def _top_positions(connection: Connection, company_id: int, stage_id: int, first: int | None, count: int) -> list[int]:
     """``count`` positions before every card of the stage, each before the previous one."""
-    in_stage = (LEADS.c.company_id == company_id, LEADS.c.stage_id == stage_id)
-    first = connection.scalar(select(func.min(LEADS.c.position)).where(*in_stage))
     if first is not None and first - count * GAP < -LIMIT:
         # The column's numbers run out: spread the stage's cards again (see positions.py).
-        ids = connection.scalars(select(LEADS.c.id).where(*in_stage).order_by(LEADS.c.position, LEADS.c.id)).all()
+        ids = connection.scalars(STAGE_LEADS_IN_ORDER, {"company_id": company_id, "stage_id": stage_id}).all()
         connection.execute(
-            update(LEADS).where(LEADS.c.id == bindparam("lead_id")).values(position=bindparam("new_position")),
-            [{"lead_id": lead_id, "new_position": index * GAP} for index, lead_id in enumerate(ids)],
+            SET_POSITION, [{"lead_id": lead_id, "new_position": index * GAP} for index, lead_id in enumerate(ids)]
         )
         first = 0
     top = 0 if first is None else first - GAP
     return [top - GAP * index for index in range(count)]
+
+
+def add_activities(connection: Connection, lines: Sequence[Mapping[str, Any]]) -> None:
+    """Insert timeline lines (rows of :class:`LeadActivity`: company_id, lead_id,
+    actor_id, kind, data, created_at) with one statement."""
+    if lines:
+        connection.execute(INSERT_ACTIVITY, list(lines))
 
 
 def capture_leads(
@@ -126,34 +151,40 @@ def capture_leads(
     *,
     actor_name: str,
     user_agents: Sequence[str | None] | None = None,
+    timeline: list[dict[str, Any]] | None = None,
 ) -> list[CapturedLead]:
     """Insert ``leads`` for the company, in order; raises :class:`LeadError` on bad input
-    (nothing is written then). ``actor_name`` names the source in the audit log."""
+    (nothing is written then). ``actor_name`` names the source in the audit log.
+
+    The "created" timeline lines are inserted here, or, when the caller passes a
+    ``timeline`` list, appended to it for the caller to insert together with lines of
+    its own (:func:`add_activities`: one statement for all)."""
     if not leads:
         return []
     now = utcnow()
-    stage_id = first_stage(connection, company_id)
+    stage_id, first = first_stage(connection, company_id)
     rows = [_row(company_id, stage_id, lead, now) for lead in leads]
-    for row, position in zip(rows, _top_positions(connection, company_id, stage_id, len(rows)), strict=True):
+    for row, position in zip(rows, _top_positions(connection, company_id, stage_id, first, len(rows)), strict=True):
         row["position"] = position
-    ids = connection.scalars(insert(LEADS).returning(LEADS.c.id, sort_by_parameter_order=True), rows).all()
-    connection.execute(
-        insert(ACTIVITY),
-        [
-            {
-                "company_id": company_id,
-                "lead_id": lead_id,
-                "actor_id": None,
-                "kind": "created",
-                "data": {"source": row["source"]},
-                "created_at": row["created_at"],
-            }
-            for lead_id, row in zip(ids, rows, strict=True)
-        ],
-    )
+    ids = connection.scalars(INSERT_LEADS, rows).all()
+    created = [
+        {
+            "company_id": company_id,
+            "lead_id": lead_id,
+            "actor_id": None,
+            "kind": "created",
+            "data": {"source": row["source"]},
+            "created_at": row["created_at"],
+        }
+        for lead_id, row in zip(ids, rows, strict=True)
+    ]
+    if timeline is None:
+        add_activities(connection, created)
+    else:
+        timeline.extend(created)
     agents = user_agents or [None] * len(rows)
     connection.execute(
-        insert(AUDIT),
+        INSERT_AUDIT,
         [
             {
                 "company_id": company_id,

@@ -12,63 +12,107 @@ Each request still answers only after its own submission and lead are committed.
 shared transaction fails (a token posted twice, a deadlock), it is rolled back and each
 of its submissions is written again on its own, so one bad submission never fails the
 others; the error of one written alone goes back to its own request.
+
+The answers were checked against a cached quiz definition; the transaction that stores
+them first reads when each quiz and its company last changed, and a submission whose quiz
+changed, was unpublished or whose company was deactivated since is refused with
+:class:`QuizChanged` (its request runs again against the current quiz).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import compress
+from typing import Any
 
+from sqlalchemy import Connection, select
 from sqlalchemy.engine import Engine
 
+from orbitflow.tenants.models import Company
+from orbitflow_plugins.quiz.models import PUBLISHED, Quiz
 from orbitflow_plugins.quiz.submissions import Draft, Stored, store_submissions
+
+QUIZZES = Quiz.__table__
+COMPANIES = Company.__table__
 
 # Bounds one transaction's size; with waitress's threads the queue rarely holds more.
 MAX_BATCH = 64
+
+
+class QuizChanged(Exception):
+    """The quiz or its company changed after the answers were checked against it."""
+
+
+def current_stamps(connection: Connection, quiz_ids: Iterable[int]) -> dict[int, tuple[Any, ...]]:
+    """The stamp (see :attr:`Draft.stamp`) of each published quiz of an active company."""
+    rows = connection.execute(
+        select(QUIZZES.c.id, COMPANIES.c.updated_at, QUIZZES.c.updated_at, QUIZZES.c.status)
+        .join(COMPANIES, COMPANIES.c.id == QUIZZES.c.company_id)
+        .where(QUIZZES.c.id.in_(sorted(set(quiz_ids))), QUIZZES.c.status == PUBLISHED, COMPANIES.c.is_active)
+    )
+    return {quiz_id: (company_changed, quiz_changed, status) for quiz_id, company_changed, quiz_changed, status in rows}
+
+
+Outcome = Stored | Exception
 
 
 @dataclass(eq=False)
 class _Queued:
     draft: Draft
     done: bool = False
-    stored: Stored | None = None
-    error: BaseException | None = field(default=None, repr=False)
+    outcome: Outcome | None = field(default=None, repr=False)
 
-    def outcome(self) -> Stored:
-        if self.error is not None:
-            raise self.error
-        assert self.stored is not None
-        return self.stored
+    def result(self) -> Stored:
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        if self.outcome is None:
+            raise RuntimeError("the submission was not stored")
+        return self.outcome
 
 
 class SubmissionWriter:
+    """One per app process (``registry["quiz.writer"]``)."""
+
+    # The writer keeps its connection between transactions, handing it back to the pool
+    # (which checks and recycles connections) after this long unused.
+    IDLE_SECONDS = 30.0
+
     def __init__(self, engine: Engine, secret: str):
         self.engine = engine
         self.secret = secret
         self._changed = threading.Condition()
         self._queue: list[_Queued] = []
         self._writing = False
+        self._connection: Connection | None = None
+        self._last_used = 0.0
 
     def store(self, draft: Draft) -> Stored:
         """Store ``draft`` and its lead; returns once they are committed. Raises what
-        storing it alone raised (an :class:`~sqlalchemy.exc.IntegrityError` for a race,
-        a database error)."""
+        storing it alone raised: :class:`QuizChanged`, an
+        :class:`~sqlalchemy.exc.IntegrityError` for a race, a database error."""
         mine = _Queued(draft)
         with self._changed:
             self._queue.append(mine)
             while self._writing and not mine.done:
                 self._changed.wait()
             if mine.done:
-                return mine.outcome()
+                return mine.result()
             self._writing = True
             batch = self._take(mine)
         try:
-            self._write(batch)
+            for queued, outcome in zip(batch, self.write_together([queued.draft for queued in batch]), strict=True):
+                queued.outcome = outcome
         finally:
             with self._changed:
+                for queued in batch:
+                    queued.done = True
                 self._writing = False
                 self._changed.notify_all()
-        return mine.outcome()
+        return mine.result()
 
     def _take(self, mine: _Queued) -> list[_Queued]:
         others = [queued for queued in self._queue if queued is not mine][: MAX_BATCH - 1]
@@ -77,29 +121,48 @@ class SubmissionWriter:
         self._queue = [queued for queued in self._queue if id(queued) not in taken]
         return batch
 
-    def _write(self, batch: list[_Queued]) -> None:
-        try:
-            if len(batch) > 1:
-                try:
-                    self._commit(batch)
-                    return
-                except Exception:
-                    pass  # written one by one below, each with its own outcome
-            for queued in batch:
-                try:
-                    self._commit([queued])
-                except Exception as error:
-                    queued.error = error
-                    queued.done = True
-        finally:
-            for queued in batch:
-                if not queued.done:
-                    queued.error = queued.error or RuntimeError("the submission was not stored")
-                    queued.done = True
+    def write_together(self, drafts: list[Draft]) -> list[Outcome]:
+        """Store ``drafts`` in one transaction or, when that fails, each in its own; one
+        outcome per draft: what was stored, or the exception storing it alone raised."""
+        if len(drafts) > 1:
+            try:
+                return self._commit(drafts)
+            except Exception:
+                pass  # written one by one below, each with its own outcome
+        outcomes: list[Outcome] = []
+        for draft in drafts:
+            try:
+                outcomes += self._commit([draft])
+            except Exception as error:
+                outcomes.append(error)
+        return outcomes
 
-    def _commit(self, batch: list[_Queued]) -> None:
-        with self.engine.begin() as connection:
-            stored = store_submissions(connection, [queued.draft for queued in batch], secret=self.secret)
-        for queued, result in zip(batch, stored, strict=True):
-            queued.stored = result
-            queued.done = True
+    def _commit(self, drafts: list[Draft]) -> list[Outcome]:
+        with self._transaction() as connection:
+            checked = [draft for draft in drafts if draft.stamp is not None]
+            stamps = current_stamps(connection, {draft.quiz_id for draft in checked}) if checked else {}
+            current = [draft.stamp is None or stamps.get(draft.quiz_id) == draft.stamp for draft in drafts]
+            stored = iter(store_submissions(connection, list(compress(drafts, current)), secret=self.secret))
+        return [
+            next(stored) if is_current else QuizChanged(f"quiz {draft.quiz_id} changed")
+            for draft, is_current in zip(drafts, current, strict=True)
+        ]
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        connection = self._connection
+        if connection is not None and time.monotonic() - self._last_used > self.IDLE_SECONDS:
+            connection.close()
+            connection = None
+        if connection is None:
+            connection = self._connection = self.engine.connect()
+        try:
+            with connection.begin():
+                yield connection
+        except BaseException:
+            # Back to the pool, which drops it if it broke; the next transaction takes another.
+            self._connection = None
+            connection.close()
+            raise
+        finally:
+            self._last_used = time.monotonic()

@@ -25,6 +25,7 @@ from orbitflow.leads.services import announce
 from orbitflow.plugins import notify_after_commit
 from orbitflow.tenants.models import PLATFORM_SUBSCRIPTION_ID, Company
 from orbitflow_plugins.quiz import answers as answers_module
+from orbitflow_plugins.quiz.intake import QuizChanged
 from orbitflow_plugins.quiz.models import PUBLISHED, Quiz, QuizQuestion
 from orbitflow_plugins.quiz.submissions import (
     Draft,
@@ -44,9 +45,12 @@ DEFAULT_MIN_FILL_SECONDS = 3
 
 
 class PublicQuiz:
-    def __init__(self, company: Company, quiz: Quiz):
+    def __init__(self, company: Company, quiz: Quiz, stamp: tuple[Any, ...] | None = None):
         self.company = company
         self.quiz = quiz
+        # When the company and the quiz last changed, and the quiz's state: the submission
+        # writer compares it with the rows it writes against (see Draft.stamp).
+        self.stamp = stamp
 
 
 def secret(request: Request) -> str:
@@ -77,11 +81,23 @@ def rate_limited(request: Request, scope: str) -> Response | None:
     return response
 
 
-def load_public_quiz(request: Request, *, published_only: bool = True) -> PublicQuiz:
+def load_public_quiz(request: Request, *, published_only: bool = True, cached: bool = False) -> PublicQuiz:
     """The company and its quiz named in the URL, or 404 (unknown, inactive, unpublished).
 
     One small query finds both and when they last changed; the full definition comes from
-    :class:`~orbitflow_plugins.quiz.cache.DefinitionCache` unless it changed since."""
+    :class:`~orbitflow_plugins.quiz.cache.DefinitionCache` unless it changed since. With
+    ``cached``, a cached published quiz is taken without asking the database: the caller
+    checks it is still current when it writes (the submission writer does)."""
+    key = (request.matchdict["subscription_id"], request.matchdict["slug"])
+    public = request.registry["quiz.definitions"].peek(key) if cached else None
+    if public is None or public.quiz.status != PUBLISHED:
+        public = _load_current(request, key, published_only)
+    # Public quiz pages may be framed by the sites the company allows; nothing else may.
+    request.environ["orbitflow.frame_ancestors"] = public.company.frame_ancestors or "'none'"
+    return public
+
+
+def _load_current(request: Request, key: tuple[str, str], published_only: bool) -> PublicQuiz:
     session = request.dbsession
     with unscoped(session):
         row = session.execute(
@@ -95,9 +111,7 @@ def load_public_quiz(request: Request, *, published_only: bool = True) -> Public
                 Quiz.updated_at,
             )
             .join(Quiz, Quiz.company_id == Company.id)
-            .where(
-                Company.subscription_id == request.matchdict["subscription_id"], Quiz.slug == request.matchdict["slug"]
-            )
+            .where(Company.subscription_id == key[0], Quiz.slug == key[1])
         ).first()
     if row is None:
         raise HTTPNotFound()
@@ -107,7 +121,7 @@ def load_public_quiz(request: Request, *, published_only: bool = True) -> Public
     bind_company(session, company_id)
     cache = request.registry["quiz.definitions"]
     stamp = (company_changed, quiz_changed, status)
-    public = cache.get(quiz_id, stamp)
+    public = cache.get(key, stamp)
     if public is None:
         company = session.get(Company, company_id)
         quiz = session.scalars(
@@ -118,10 +132,8 @@ def load_public_quiz(request: Request, *, published_only: bool = True) -> Public
         # Detach them: a rollback of this request must not expire what other requests read.
         session.expunge(quiz)
         session.expunge(company)
-        public = PublicQuiz(company, quiz)
-        cache.put(quiz_id, stamp, public)
-    # Public quiz pages may be framed by the sites the company allows; nothing else may.
-    request.environ["orbitflow.frame_ancestors"] = public.company.frame_ancestors or "'none'"
+        public = PublicQuiz(company, quiz, stamp)
+        cache.put(key, stamp, public)
     return public
 
 
@@ -227,14 +239,16 @@ def submit_quiz(request: Request):
     limited = rate_limited(request, "submit")
     if limited is not None:
         return limited
-    public = load_public_quiz(request)
+    # A first attempt may answer from the cached quiz: the writer checks it is current.
+    first_attempt = request.environ.get("retry.attempt", 0) == 0
+    public = load_public_quiz(request, cached=first_attempt)
     quiz = public.quiz
     form = request.POST
     tracking = Tracking.from_params(form)
     token = read_token(secret(request), form.get("token"), quiz.id)
     # A form posted again (double click, browser retry) meets the token's unique key when
     # its submission is inserted; the request then runs again and lands here.
-    if token is not None and request.environ.get("retry.attempt", 0) > 0:
+    if token is not None and not first_attempt:
         existing = find_submission(request.dbsession, quiz.id, token.nonce)
         if existing is not None:
             # The same thank-you, nothing new stored.
@@ -277,9 +291,13 @@ def submit_quiz(request: Request):
         user_agent=request.user_agent,
         fill_seconds=int(min(age, 2**31 - 1)),
         steps_reported=form.get("steps") == "reported",
+        stamp=public.stamp,
     )
     try:
         stored = request.registry["quiz.writer"].store(draft)
+    except QuizChanged as error:
+        request.registry["quiz.definitions"].discard((public.company.subscription_id, quiz.slug))
+        raise RetryableException("the quiz changed while it was answered") from error
     except IntegrityError as error:
         if is_race(error):
             # A concurrent request with this token or address got there first: run this

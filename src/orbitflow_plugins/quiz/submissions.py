@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from orbitflow.leads.capture import CapturedLead, NewLead, capture_leads
-from orbitflow.leads.models import Lead, LeadActivity
+from orbitflow.leads.capture import CapturedLead, NewLead, add_activities, capture_leads
+from orbitflow.leads.models import Lead
 from orbitflow.models.meta import utcnow
 from orbitflow_plugins.quiz.answers import Result
 from orbitflow_plugins.quiz.models import Quiz, QuizContactKey, QuizFunnelEvent, QuizSubmission
@@ -37,10 +37,24 @@ CLICK_ID_KEYS = ("fbclid", "ttclid", "gclid")
 RACE_CONSTRAINTS = ("uq_quiz_submissions_token", "quiz_submissions.token", "uq_quiz_contact_keys", "quiz_contact_keys.")
 
 LEADS = Lead.__table__
-ACTIVITY = LeadActivity.__table__
 SUBMISSIONS = QuizSubmission.__table__
 FUNNEL = QuizFunnelEvent.__table__
 CONTACT_KEYS = QuizContactKey.__table__
+
+# Built once: they run on every batch of public submissions.
+_upsert_contact = mysql_insert(CONTACT_KEYS)
+LOCK_CONTACT = {
+    False: _upsert_contact.on_duplicate_key_update(email_hash=_upsert_contact.inserted.email_hash),
+    # SQLite runs one writer at a time: the write lock taken by the insert serialises.
+    True: sqlite_insert(CONTACT_KEYS).on_conflict_do_nothing(),
+}
+LEADS_BY_EMAIL = (
+    select(LEADS.c.id, LEADS.c.email, LEADS.c.stage_id, LEADS.c.source)
+    .where(LEADS.c.company_id == bindparam("company_id"), LEADS.c.email.in_(bindparam("emails", expanding=True)))
+    .order_by(LEADS.c.created_at, LEADS.c.id)
+)
+INSERT_SUBMISSIONS = insert(SUBMISSIONS).returning(SUBMISSIONS.c.id, sort_by_parameter_order=True)
+INSERT_FUNNEL = insert(FUNNEL)
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,9 @@ class Draft:
     # The page's script reported the steps (start, answers) as the visitor went.
     steps_reported: bool = False
     created_at: datetime | None = None
+    # When the company and the quiz last changed, and the quiz's state, as the answers
+    # were checked against them; the writer refuses the draft if they changed since.
+    stamp: tuple[Any, ...] | None = None
 
     @property
     def email(self) -> str | None:
@@ -149,6 +166,7 @@ def store_submissions(connection: Connection, drafts: Sequence[Draft], *, secret
             if draft.email is not None:
                 leads[key] = None  # the lead this draft creates, filled in below
     lead_of: dict[int, CapturedLead] = {}
+    timeline: list[dict[str, Any]] = []
     for company_id, indexes in new_by_company.items():
         captured = capture_leads(
             connection,
@@ -156,6 +174,7 @@ def store_submissions(connection: Connection, drafts: Sequence[Draft], *, secret
             [_new_lead(drafts[index]) for index in indexes],
             actor_name=f"quiz:{drafts[indexes[0]].quiz_slug}",
             user_agents=[drafts[index].user_agent for index in indexes],
+            timeline=timeline,
         )
         for index, lead in zip(indexes, captured, strict=True):
             lead_of[index] = lead
@@ -165,16 +184,14 @@ def store_submissions(connection: Connection, drafts: Sequence[Draft], *, secret
         if index not in lead_of:
             lead_of[index] = leads[(draft.company_id, draft.email)]
     submission_ids = connection.scalars(
-        insert(SUBMISSIONS).returning(SUBMISSIONS.c.id, sort_by_parameter_order=True),
+        INSERT_SUBMISSIONS,
         [_submission_row(draft, lead_of[index].id, created[index]) for index, draft in enumerate(drafts)],
     ).all()
-    connection.execute(
-        insert(ACTIVITY),
-        [
-            _timeline_row(draft, lead_of[index].id, submission_ids[index], created[index])
-            for index, draft in enumerate(drafts)
-        ],
-    )
+    timeline += [
+        _timeline_row(draft, lead_of[index].id, submission_ids[index], created[index])
+        for index, draft in enumerate(drafts)
+    ]
+    add_activities(connection, timeline)
     started = _complete_funnels(connection, drafts)
     return [
         Stored(
@@ -206,13 +223,7 @@ def _lock_contacts(connection: Connection, secret: str, drafts: Sequence[Draft])
     if not keys:
         return
     rows = [{"company_id": company_id, "email_hash": email_hash, "created_at": now} for company_id, email_hash in keys]
-    if connection.dialect.name == "sqlite":
-        # SQLite runs one writer at a time: the write lock taken here does the serialising.
-        statement = sqlite_insert(CONTACT_KEYS).on_conflict_do_nothing()
-    else:
-        statement = mysql_insert(CONTACT_KEYS)
-        statement = statement.on_duplicate_key_update(email_hash=statement.inserted.email_hash)
-    connection.execute(statement, rows)
+    connection.execute(LOCK_CONTACT[connection.dialect.name == "sqlite"], rows)
 
 
 def _existing_leads(
@@ -225,11 +236,7 @@ def _existing_leads(
         if draft.email:
             by_company.setdefault(draft.company_id, set()).add(draft.email)
     for company_id, emails in by_company.items():
-        rows = connection.execute(
-            select(LEADS.c.id, LEADS.c.email, LEADS.c.stage_id, LEADS.c.source)
-            .where(LEADS.c.company_id == company_id, LEADS.c.email.in_(sorted(emails)))
-            .order_by(LEADS.c.created_at, LEADS.c.id)
-        )
+        rows = connection.execute(LEADS_BY_EMAIL, {"company_id": company_id, "emails": sorted(emails)})
         for lead_id, email, stage_id, source in rows:
             found.setdefault((company_id, email), CapturedLead(lead_id, stage_id, source, email))
     return found
@@ -340,7 +347,7 @@ def _complete_funnels(connection: Connection, drafts: Sequence[Draft]) -> list[b
             }
             for kind, question_id in mine
         ]
-    connection.execute(insert(FUNNEL), rows)
+    connection.execute(INSERT_FUNNEL, rows)
     return started
 
 

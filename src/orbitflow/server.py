@@ -35,7 +35,7 @@ def waitress_options(environ: Mapping[str, str] | None = None, **kw) -> dict:
     env = os.environ if environ is None else environ
     options = {
         "max_request_body_size": MAX_BODY_BYTES,
-        "threads": 8,
+        "threads": 16,
         "ident": "OrbitFlow",
         "clear_untrusted_proxy_headers": True,
     }

@@ -6,6 +6,7 @@ the person who typed the value.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -42,6 +43,13 @@ def normalise_email(raw: object) -> str | None:
     value = "" if raw is None else str(raw).strip()
     if not value:
         return None
+    return _normalised_email(value)
+
+
+# A lead captured from a form is checked twice, when the form is read and when the lead
+# is stored; the second check of the same text is a lookup.
+@functools.lru_cache(maxsize=4096)
+def _normalised_email(value: str) -> str:
     try:
         normalised = validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError as error:
@@ -64,7 +72,11 @@ def normalise_phone(raw: object, region: str | None = None) -> str | None:
     value = "" if raw is None else str(raw).strip()
     if not value:
         return None
-    region = valid_region(region) or DEFAULT_PHONE_REGION
+    return _normalised_phone(value, valid_region(region) or DEFAULT_PHONE_REGION)
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalised_phone(value: str, region: str) -> str:
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
+from pyramid.httpexceptions import HTTPNotFound
 from pyramid.renderers import render_to_response
 from pyramid.request import Request
 from pyramid.response import Response
@@ -218,6 +218,12 @@ def _thanks_url(request: Request, public: PublicQuiz, nonce: str) -> str:
     )
 
 
+def _see_thanks(request: Request, public: PublicQuiz, nonce: str) -> Response:
+    # A plain 303: browsers follow it without reading a body, and it costs a fraction of
+    # an HTTPSeeOther, whose body is rendered for every response.
+    return Response(status=303, location=_thanks_url(request, public, nonce))
+
+
 def _too_large(request: Request) -> Response:
     response = render_to_response(
         "quiz_message.jinja2",
@@ -252,7 +258,7 @@ def submit_quiz(request: Request):
         existing = find_submission(request.dbsession, quiz.id, token.nonce)
         if existing is not None:
             # The same thank-you, nothing new stored.
-            return HTTPSeeOther(_thanks_url(request, public, token.nonce))
+            return _see_thanks(request, public, token.nonce)
     result = answers_module.read_answers(quiz, form)
 
     def again(message: str | None, status: int, *, fresh: bool = False, errors=None) -> Response:
@@ -334,7 +340,7 @@ def submit_quiz(request: Request):
             public, token.nonce, tracking, lead_id=stored.lead_id, submission_id=stored.submission_id, data=data
         ),
     )
-    return HTTPSeeOther(_thanks_url(request, public, token.nonce))
+    return _see_thanks(request, public, token.nonce)
 
 
 @view_config(

@@ -84,7 +84,7 @@ def ini(url: str) -> dict[str, str]:
 # -- the server process ---------------------------------------------------------------
 
 
-def serve(url: str, port: int) -> None:
+def serve(url: str, port: int, workers: int) -> None:
     import waitress
     from pyramid.config import Configurator
     from pyramid.response import Response
@@ -94,6 +94,7 @@ def serve(url: str, port: int) -> None:
     from orbitflow.config import load_settings
     from orbitflow.db import make_engine
     from orbitflow.server import waitress_options
+    from orbitflow.workers import serve_in_workers
 
     settings = ini(url)
     engine = make_engine(load_settings(settings, environ={}).database)
@@ -117,8 +118,14 @@ def serve(url: str, port: int) -> None:
     # With more clients than threads, waitress logs every queued request; that is expected here.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     options = waitress_options()
-    print(f"serving on 127.0.0.1:{port} with {options['threads']} threads", flush=True)
-    waitress.serve(dispatch, host="127.0.0.1", port=port, _quiet=True, **options)
+    print(f"serving on 127.0.0.1:{port} with {workers} x {options['threads']} threads", flush=True)
+    if workers == 1:
+        waitress.serve(dispatch, host="127.0.0.1", port=port, _quiet=True, **options)
+    else:
+        # The production server's workers; both apps share the one engine, dropped after the fork.
+        serve_in_workers(
+            dispatch, f"127.0.0.1:{port}", workers, options, on_fork=lambda _app: engine.dispose(close=False)
+        )
 
 
 # -- the load -------------------------------------------------------------------------
@@ -192,16 +199,26 @@ def load(name: str, port: int, path: str, bodies: list[str], clients: int, max_s
     return run
 
 
+def _stat(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as handle:
+        return handle.read().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of a process (Linux /proc); 0 where unavailable."""
+    """User + system CPU time of a process and its children (Linux /proc); 0 where unavailable."""
     if pid is None:
         return 0.0
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return 0.0
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = _stat(int(entry))
+            if int(entry) == pid or int(fields[1]) == pid:
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def mariadb_pid() -> int | None:
@@ -303,15 +320,18 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="measured requests per target")
     parser.add_argument("--warmup", type=int, default=300, help="unmeasured requests per target first")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="time cap per measured run")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="server processes (default: one per CPU)"
+    )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port)
+        serve(args.serve, args.port, args.workers)
         return
-    if args.clients < 1 or args.clients > 64 or args.requests > 100_000:
-        raise SystemExit("use 1 to 64 clients and at most 100000 requests")
+    if args.clients < 1 or args.clients > 64 or args.requests > 100_000 or not 1 <= args.workers <= 16:
+        raise SystemExit("use 1 to 64 clients, at most 100000 requests and 1 to 16 workers")
 
     from sqlalchemy import create_engine, text
 
@@ -328,7 +348,9 @@ def main() -> None:
     try:
         quiz = prepare(url)
         port = free_port()
-        server = subprocess.Popen([sys.executable, __file__, "--serve", url, "--port", str(port)])
+        server = subprocess.Popen(
+            [sys.executable, __file__, "--serve", url, "--port", str(port), "--workers", str(args.workers)]
+        )
         wait_for(port)
         quiz_path = f"/q/bench/{quiz.slug}"
         database = mariadb_pid()
@@ -347,7 +369,10 @@ def main() -> None:
             results.append(run.summary())
         floor, submit = results
         ratio = submit["per_second"] / floor["per_second"]
-        print(f"\n{args.clients} concurrent clients, {args.requests} measured requests each, MariaDB, waitress")
+        print(
+            f"\n{args.clients} concurrent clients, {args.requests} measured requests each, MariaDB, "
+            f"waitress: {args.workers} worker process(es)"
+        )
         print(f"machine: {os.cpu_count()} CPUs, load average before the runs {load_before}")
         print("| target | requests/s | p50 ms | p95 ms | p99 ms | app CPU ms/req | DB CPU ms/req | statuses |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")

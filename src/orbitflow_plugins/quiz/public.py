@@ -7,6 +7,7 @@ token, per-address rate limits, a honeypot field and a minimum fill time protect
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 from pyramid.httpexceptions import HTTPNotFound
 from pyramid.renderers import render_to_response
@@ -18,6 +19,7 @@ from pyramid_retry import RetryableException
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import selectinload
+from webob.multidict import MultiDict
 
 from orbitflow.db import bind_company, is_retryable, unscoped
 from orbitflow.events import LeadEvent, QuizEvent
@@ -238,6 +240,18 @@ def _too_large(request: Request) -> Response:
     return response
 
 
+def posted_form(request: Request) -> MultiDict:
+    """The posted fields. An ordinary form body is parsed directly: WebOb's ``POST``
+    reads it through :mod:`cgi`, which costs a third of the work of a submission."""
+    if request.content_type != "application/x-www-form-urlencoded":
+        return request.POST
+    try:
+        body = request.body.decode(request.charset or "utf-8")
+    except UnicodeDecodeError:
+        return request.POST
+    return MultiDict(parse_qsl(body, keep_blank_values=True))
+
+
 @view_config(route_name="quiz_public", request_method="POST", permission=NO_PERMISSION_REQUIRED, require_csrf=False)
 def submit_quiz(request: Request):
     if (request.content_length or 0) > MAX_SUBMIT_BYTES or len(request.body) > MAX_SUBMIT_BYTES:
@@ -249,7 +263,7 @@ def submit_quiz(request: Request):
     first_attempt = request.environ.get("retry.attempt", 0) == 0
     public = load_public_quiz(request, cached=first_attempt)
     quiz = public.quiz
-    form = request.POST
+    form = posted_form(request)
     tracking = Tracking.from_params(form)
     token = read_token(secret(request), form.get("token"), quiz.id)
     # A form posted again (double click, browser retry) meets the token's unique key when

@@ -14,11 +14,24 @@ tenant by the session; the caller passes the company it resolved from the reques
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    String,
+    bindparam,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    type_coerce,
+    union_all,
+    update,
+)
 
 from orbitflow.audit.models import AuditEntry
 from orbitflow.audit.services import diff
@@ -54,9 +67,11 @@ class CapturedLead:
     stage_id: int
     source: str
     email: str | None
+    # False when the lead already existed (see ``reuse_by_email``).
+    created: bool = True
 
 
-def _row(company_id: int, stage_id: int, lead: NewLead, now: datetime) -> dict[str, Any]:
+def _row(company_id: int, lead: NewLead, now: datetime) -> dict[str, Any]:
     fields: dict[str, str] = {}
 
     def clean(name: str, convert) -> Any:
@@ -68,7 +83,6 @@ def _row(company_id: int, stage_id: int, lead: NewLead, now: datetime) -> dict[s
 
     row = {
         "company_id": company_id,
-        "stage_id": stage_id,
         "name": clean("name", lambda: norm.clean_text(lead.name, TEXT_LIMITS["name"], required=True, label="Name")),
         "email": clean("email", lambda: norm.normalise_email(lead.email)),
         "phone": clean("phone", lambda: norm.normalise_phone(lead.phone)),
@@ -92,16 +106,31 @@ def _row(company_id: int, stage_id: int, lead: NewLead, now: datetime) -> dict[s
 
 
 # Built once: the statements of a capture run on every batch of public submissions.
-STAGE_TOPS = (
+# What a capture needs to know first, in one round trip: the company's stages with the
+# top card position of each, and (with reuse_by_email) its leads with the given addresses.
+_STAGES_PART = select(
+    literal("stage").label("part"),
+    STAGES.c.id,
+    STAGES.c.kind.label("text"),
+    select(func.min(LEADS.c.position))
+    .where(LEADS.c.company_id == STAGES.c.company_id, LEADS.c.stage_id == STAGES.c.id)
+    .scalar_subquery()
+    .label("number"),
+    type_coerce(null(), String).label("source"),
+    STAGES.c.position.label("stage_order"),
+    type_coerce(null(), DateTime).label("created_at"),
+).where(STAGES.c.company_id == bindparam("company_id"))
+STAGES_AND_LEADS = union_all(
+    _STAGES_PART,
     select(
-        STAGES.c.id,
-        STAGES.c.kind,
-        select(func.min(LEADS.c.position))
-        .where(LEADS.c.company_id == STAGES.c.company_id, LEADS.c.stage_id == STAGES.c.id)
-        .scalar_subquery(),
-    )
-    .where(STAGES.c.company_id == bindparam("company_id"))
-    .order_by(STAGES.c.position, STAGES.c.id)
+        literal("lead"),
+        LEADS.c.id,
+        LEADS.c.email,
+        LEADS.c.stage_id,
+        LEADS.c.source,
+        null(),
+        LEADS.c.created_at,
+    ).where(LEADS.c.company_id == bindparam("company_id"), LEADS.c.email.in_(bindparam("emails", expanding=True))),
 )
 STAGE_LEADS_IN_ORDER = (
     select(LEADS.c.id)
@@ -114,14 +143,27 @@ INSERT_ACTIVITY = insert(ACTIVITY)
 INSERT_AUDIT = insert(AUDIT)
 
 
-def first_stage(connection: Connection, company_id: int) -> tuple[int, int | None]:
-    """The company's first open stage (or its first stage when none is open), and the
-    smallest card position in it (None when it is empty)."""
-    stages = connection.execute(STAGE_TOPS, {"company_id": company_id}).all()
+def _first_stage_and_leads(
+    connection: Connection, company_id: int, emails: Sequence[str]
+) -> tuple[tuple[int, int | None], dict[str, CapturedLead]]:
+    """The company's first open stage (or its first stage when none is open) with the
+    smallest card position in it (None when empty); and its oldest lead per address."""
+    stages, leads = [], []
+    for part, row_id, text, number, source, stage_order, created_at in connection.execute(
+        STAGES_AND_LEADS, {"company_id": company_id, "emails": list(emails)}
+    ):
+        if part == "stage":
+            stages.append((stage_order, row_id, text, number))
+        else:
+            leads.append((created_at, row_id, text, number, source))
     if not stages:
         raise LeadError({"stage_id": "The company has no pipeline stages."})
-    stage_id, _, first = next((stage for stage in stages if stage[1] == "open"), stages[0])
-    return stage_id, first
+    stages.sort()
+    _, stage_id, _, first = next((stage for stage in stages if stage[2] == "open"), stages[0])
+    existing: dict[str, CapturedLead] = {}
+    for _, lead_id, email, lead_stage, source in sorted(leads):
+        existing.setdefault(email, CapturedLead(lead_id, lead_stage, source, email, created=False))
+    return (stage_id, first), existing
 
 
 def _top_positions(connection: Connection, company_id: int, stage_id: int, first: int | None, count: int) -> list[int]:
@@ -152,9 +194,17 @@ def capture_leads(
     actor_name: str,
     user_agents: Sequence[str | None] | None = None,
     timeline: list[dict[str, Any]] | None = None,
+    reuse_by_email: bool = False,
 ) -> list[CapturedLead]:
-    """Insert ``leads`` for the company, in order; raises :class:`LeadError` on bad input
-    (nothing is written then). ``actor_name`` names the source in the audit log.
+    """Insert ``leads`` for the company, in order; one :class:`CapturedLead` per lead.
+    Raises :class:`LeadError` on bad input (nothing is written then). ``actor_name``
+    names the source in the audit log.
+
+    With ``reuse_by_email``, a lead whose address the company already has is not created:
+    its entry is the company's oldest lead with that address (``created`` False), and of
+    several new leads with one address only the first is created, the others reuse it.
+    Callers that may run concurrently serialise same-address captures themselves (the
+    quiz plugin locks a key per address first).
 
     The "created" timeline lines are inserted here, or, when the caller passes a
     ``timeline`` list, appended to it for the caller to insert together with lines of
@@ -162,11 +212,51 @@ def capture_leads(
     if not leads:
         return []
     now = utcnow()
-    stage_id, first = first_stage(connection, company_id)
-    rows = [_row(company_id, stage_id, lead, now) for lead in leads]
-    for row, position in zip(rows, _top_positions(connection, company_id, stage_id, first, len(rows)), strict=True):
-        row["position"] = position
-    ids = connection.scalars(INSERT_LEADS, rows).all()
+    rows = [_row(company_id, lead, now) for lead in leads]
+    emails = sorted({row["email"] for row in rows if row["email"]}) if reuse_by_email else []
+    (stage_id, first), existing = _first_stage_and_leads(connection, company_id, emails)
+    captured: list[CapturedLead | None] = []
+    new_rows: list[tuple[int, dict[str, Any]]] = []
+    claimed: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        email = row["email"] if reuse_by_email else None
+        if email in existing:
+            captured.append(existing[email])
+        elif email in claimed:
+            captured.append(None)  # the lead an earlier row of this batch creates
+        else:
+            if email is not None:
+                claimed[email] = index
+            captured.append(None)
+            new_rows.append((index, row))
+    if new_rows:
+        for (_, row), position in zip(
+            new_rows, _top_positions(connection, company_id, stage_id, first, len(new_rows)), strict=True
+        ):
+            row["stage_id"] = stage_id
+            row["position"] = position
+        ids = connection.scalars(INSERT_LEADS, [row for _, row in new_rows]).all()
+        for (index, row), lead_id in zip(new_rows, ids, strict=True):
+            captured[index] = CapturedLead(lead_id, stage_id, row["source"], row["email"])
+        _record_created(connection, company_id, new_rows, ids, actor_name, user_agents, timeline)
+    for index, row in enumerate(rows):
+        if captured[index] is None:
+            first_lead = captured[claimed[row["email"]]]
+            assert first_lead is not None
+            captured[index] = replace(first_lead, created=False)
+    return [lead for lead in captured if lead is not None]
+
+
+def _record_created(
+    connection: Connection,
+    company_id: int,
+    new_rows: Sequence[tuple[int, dict[str, Any]]],
+    ids: Sequence[int],
+    actor_name: str,
+    user_agents: Sequence[str | None] | None,
+    timeline: list[dict[str, Any]] | None,
+) -> None:
+    """The "created" timeline lines and the ``lead.create`` audit entries of new leads."""
     created = [
         {
             "company_id": company_id,
@@ -176,13 +266,12 @@ def capture_leads(
             "data": {"source": row["source"]},
             "created_at": row["created_at"],
         }
-        for lead_id, row in zip(ids, rows, strict=True)
+        for (_, row), lead_id in zip(new_rows, ids, strict=True)
     ]
     if timeline is None:
         add_activities(connection, created)
     else:
         timeline.extend(created)
-    agents = user_agents or [None] * len(rows)
     connection.execute(
         INSERT_AUDIT,
         [
@@ -196,16 +285,12 @@ def capture_leads(
                 "target_id": str(lead_id),
                 "changes": _created_changes(row),
                 "ip": None,
-                "user_agent": (agent or "")[:300] or None,
+                "user_agent": ((user_agents[index] if user_agents else None) or "")[:300] or None,
                 "created_at": row["created_at"],
             }
-            for lead_id, row, agent in zip(ids, rows, agents, strict=True)
+            for (index, row), lead_id in zip(new_rows, ids, strict=True)
         ],
     )
-    return [
-        CapturedLead(id=lead_id, stage_id=stage_id, source=row["source"], email=row["email"])
-        for lead_id, row in zip(ids, rows, strict=True)
-    ]
 
 
 def _created_changes(row: Mapping[str, Any]) -> dict[str, Any]:

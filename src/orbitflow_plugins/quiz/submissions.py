@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orbitflow.leads.capture import CapturedLead, NewLead, add_activities, capture_leads
-from orbitflow.leads.models import Lead
 from orbitflow.models.meta import utcnow
 from orbitflow_plugins.quiz.answers import Result
 from orbitflow_plugins.quiz.models import Quiz, QuizContactKey, QuizFunnelEvent, QuizSubmission
@@ -36,7 +35,6 @@ CLICK_ID_KEYS = ("fbclid", "ttclid", "gclid")
 # request, and it will find that request's rows.
 RACE_CONSTRAINTS = ("uq_quiz_submissions_token", "quiz_submissions.token", "uq_quiz_contact_keys", "quiz_contact_keys.")
 
-LEADS = Lead.__table__
 SUBMISSIONS = QuizSubmission.__table__
 FUNNEL = QuizFunnelEvent.__table__
 CONTACT_KEYS = QuizContactKey.__table__
@@ -48,11 +46,6 @@ LOCK_CONTACT = {
     # SQLite runs one writer at a time: the write lock taken by the insert serialises.
     True: sqlite_insert(CONTACT_KEYS).on_conflict_do_nothing(),
 }
-LEADS_BY_EMAIL = (
-    select(LEADS.c.id, LEADS.c.email, LEADS.c.stage_id, LEADS.c.source)
-    .where(LEADS.c.company_id == bindparam("company_id"), LEADS.c.email.in_(bindparam("emails", expanding=True)))
-    .order_by(LEADS.c.created_at, LEADS.c.id)
-)
 INSERT_SUBMISSIONS = insert(SUBMISSIONS).returning(SUBMISSIONS.c.id, sort_by_parameter_order=True)
 INSERT_FUNNEL = insert(FUNNEL)
 
@@ -154,20 +147,12 @@ def store_submissions(connection: Connection, drafts: Sequence[Draft], *, secret
     runs concurrently) same-address submissions are not serialised."""
     if secret:
         _lock_contacts(connection, secret, drafts)
-    leads = _existing_leads(connection, drafts)
-    created: list[bool] = []
-    new_by_company: dict[int, list[int]] = {}
-    for index, draft in enumerate(drafts):
-        key = (draft.company_id, draft.email)
-        is_new = draft.email is None or key not in leads
-        created.append(is_new)
-        if is_new:
-            new_by_company.setdefault(draft.company_id, []).append(index)
-            if draft.email is not None:
-                leads[key] = None  # the lead this draft creates, filled in below
     lead_of: dict[int, CapturedLead] = {}
     timeline: list[dict[str, Any]] = []
-    for company_id, indexes in new_by_company.items():
+    by_company: dict[int, list[int]] = {}
+    for index, draft in enumerate(drafts):
+        by_company.setdefault(draft.company_id, []).append(index)
+    for company_id, indexes in by_company.items():
         captured = capture_leads(
             connection,
             company_id,
@@ -175,14 +160,10 @@ def store_submissions(connection: Connection, drafts: Sequence[Draft], *, secret
             actor_name=f"quiz:{drafts[indexes[0]].quiz_slug}",
             user_agents=[drafts[index].user_agent for index in indexes],
             timeline=timeline,
+            reuse_by_email=True,
         )
-        for index, lead in zip(indexes, captured, strict=True):
-            lead_of[index] = lead
-            if drafts[index].email is not None:
-                leads[(company_id, drafts[index].email)] = lead
-    for index, draft in enumerate(drafts):
-        if index not in lead_of:
-            lead_of[index] = leads[(draft.company_id, draft.email)]
+        lead_of.update(zip(indexes, captured, strict=True))
+    created = [lead_of[index].created for index in range(len(drafts))]
     submission_ids = connection.scalars(
         INSERT_SUBMISSIONS,
         [_submission_row(draft, lead_of[index].id, created[index]) for index, draft in enumerate(drafts)],
@@ -224,22 +205,6 @@ def _lock_contacts(connection: Connection, secret: str, drafts: Sequence[Draft])
         return
     rows = [{"company_id": company_id, "email_hash": email_hash, "created_at": now} for company_id, email_hash in keys]
     connection.execute(LOCK_CONTACT[connection.dialect.name == "sqlite"], rows)
-
-
-def _existing_leads(
-    connection: Connection, drafts: Sequence[Draft]
-) -> dict[tuple[int, str | None], CapturedLead | None]:
-    """Each company's oldest lead for the drafts' addresses (compared normalised)."""
-    found: dict[tuple[int, str | None], CapturedLead | None] = {}
-    by_company: dict[int, set[str]] = {}
-    for draft in drafts:
-        if draft.email:
-            by_company.setdefault(draft.company_id, set()).add(draft.email)
-    for company_id, emails in by_company.items():
-        rows = connection.execute(LEADS_BY_EMAIL, {"company_id": company_id, "emails": sorted(emails)})
-        for lead_id, email, stage_id, source in rows:
-            found.setdefault((company_id, email), CapturedLead(lead_id, stage_id, source, email))
-    return found
 
 
 def _new_lead(draft: Draft) -> NewLead:

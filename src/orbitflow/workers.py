@@ -59,11 +59,22 @@ def after_fork(app) -> None:
         engine.dispose(close=False)
 
 
-def serve_in_workers(app, listen: str, workers: int, options: dict, *, on_fork: Callable = after_fork) -> None:
+def serve_in_workers(
+    app,
+    listen: str,
+    workers: int,
+    options: dict,
+    *,
+    on_fork: Callable = after_fork,
+    startup_seconds: float = STARTUP_SECONDS,
+) -> None:
+    """Serve ``app`` from ``workers`` processes until SIGTERM or SIGINT; raises
+    SystemExit(1) when a worker fails within ``startup_seconds`` of starting."""
     sockets = bind_sockets(listen, int(options.get("backlog", 1024)))
     _warn_about_local_counters(app, workers)
     for sock in sockets:
-        log.info("Serving on %s with %d worker processes", _url(sock), workers)
+        # Printed, as waitress prints its own "Serving on" line.
+        print(f"Serving on {_url(sock)} with {workers} worker processes", flush=True)
     children: dict[int, float] = {}
     stopping = False
 
@@ -102,7 +113,7 @@ def serve_in_workers(app, listen: str, workers: int, options: dict, *, on_fork: 
         if started is None or stopping:
             continue
         code = os.waitstatus_to_exitcode(status)
-        if time.monotonic() - started < STARTUP_SECONDS:
+        if time.monotonic() - started < startup_seconds:
             log.error("worker %d exited with %d right after it started; stopping the server", pid, code)
             failed = True
             stop(signal.SIGTERM, None)

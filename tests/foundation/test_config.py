@@ -6,10 +6,24 @@ The start-up checks run the console scripts as operators do (``pserve production
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 from sqlalchemy import event
 
-from foundation.helpers import ROOT, TEST_SECRET, base_env, env_without_module, free_port, nonblank_lines, run
+from foundation.helpers import (
+    ROOT,
+    TEST_SECRET,
+    VENV_BIN,
+    base_env,
+    env_without_module,
+    free_port,
+    nonblank_lines,
+    run,
+    stop,
+    wait_for_http,
+)
 from orbitflow.config import ConfigError, load_settings, parse_database_url
 from orbitflow.db import make_engine
 
@@ -225,3 +239,44 @@ def test_more_bad_values(env, message):
         settings(**env)
     assert str(raised.value).startswith(message)
     assert "\n" not in str(raised.value)
+
+
+def test_a_bad_worker_count_stops_pserve_with_one_line(good_env, tmp_path):
+    result = run(COMMANDS["pserve"], {**good_env, "WEB_CONCURRENCY": "zero"}, cwd=tmp_path, timeout=60)
+    assert_one_clear_line(result, ["WEB_CONCURRENCY", "1 to 64"], [])
+
+
+def test_pserve_with_web_concurrency_serves_from_that_many_workers(good_env, tmp_path):
+    initialised = run(
+        ["initializedb", PRODUCTION_INI, "--username", "admin", "--password", "Long-enough-pass-1"],
+        good_env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert initialised.returncode == 0, initialised.stderr
+    env = {**good_env, "WEB_CONCURRENCY": "2"}
+    server = subprocess.Popen(
+        [str(VENV_BIN / "pserve"), str(PRODUCTION_INI)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        status, body = wait_for_http(f"http://127.0.0.1:{env['PORT']}/api/health", server)
+        assert status == 200 and b'"database": "ok"' in body
+        workers = {
+            int(line.split()[0])
+            for line in subprocess.run(
+                ["ps", "-o", "pid=", "--ppid", str(server.pid)], capture_output=True, text=True
+            ).stdout.split("\n")
+            if line.strip()
+        }
+        assert len(workers) == 2
+    finally:
+        output = stop(server)
+    assert f"Serving on http://0.0.0.0:{env['PORT']} with 2 worker processes" in output
+    # The workers stop with the server, and say why the rate limits are per worker.
+    assert all(not os.path.exists(f"/proc/{pid}") for pid in workers)
+    assert "count rate limits each on its own" in output

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import webtest
 from quizkit import FULL_QUIZ, good_answers, make_quiz, public_path, submit, token_of
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from orbitflow.app import make_app
-from orbitflow.leads.models import Lead
-from orbitflow_plugins.quiz.models import QuizSubmission
+from orbitflow.leads.models import Lead, LeadActivity
+from orbitflow.models.meta import utcnow
+from orbitflow.tenants.models import Company
+from orbitflow_plugins.quiz.models import Quiz, QuizSubmission
 from orbitflow_plugins.quiz.ratelimit import parse_limits
 
 
@@ -154,3 +158,41 @@ def test_lead_and_submission_are_stored_together_or_not_at_all(testapp, db, comp
     db.expire_all()
     assert leads(db) == 0
     assert submissions(db) == 1
+
+
+def settled(db, company, quiz) -> None:
+    """Make the quiz and its company look unchanged for an hour, so their definition is cached."""
+    an_hour_ago = utcnow() - timedelta(hours=1)
+    db.execute(update(Company).where(Company.id == company.id).values(updated_at=an_hour_ago))
+    db.execute(update(Quiz).where(Quiz.id == quiz.id).values(updated_at=an_hour_ago))
+    db.commit()
+
+
+@pytest.mark.parametrize("change", ["unpublished", "company deactivated", "edited"])
+def test_a_cached_quiz_changed_elsewhere_is_checked_before_its_answers_are_stored(
+    wsgi_app, testapp, db, company, quiz, change
+):
+    """Another app process changes the quiz while a visitor has it open: the cached
+    definition this process answers from is checked in the transaction that would store."""
+    settled(db, company, quiz)
+    path = public_path(company, quiz)
+    page = testapp.get(path)
+    assert wsgi_app.registry["quiz.definitions"].peek((company.subscription_id, quiz.slug)) is not None
+    # The change as another process makes it: straight in the database, this app's cache untouched.
+    if change == "company deactivated":
+        db.execute(update(Company).where(Company.id == company.id).values(is_active=False, updated_at=utcnow()))
+    elif change == "unpublished":
+        db.execute(update(Quiz).where(Quiz.id == quiz.id).values(status="draft", updated_at=utcnow()))
+    else:
+        db.execute(update(Quiz).where(Quiz.id == quiz.id).values(title="Find your plan, again", updated_at=utcnow()))
+    db.commit()
+    response = submit(testapp, path, good_answers(quiz), token=token_of(page), status="*")
+    if change == "edited":
+        # Checked again against the current definition, and stored.
+        assert response.status_int == 303
+        assert submissions(db) == 1
+        line = db.scalars(select(LeadActivity).where(LeadActivity.kind == "quiz")).one()
+        assert line.data["quiz"] == "Find your plan, again"
+    else:
+        assert response.status_int == 404
+        assert leads(db) == 0 and submissions(db) == 0

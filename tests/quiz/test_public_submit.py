@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quizkit import good_answers, nonce_of, public_path, submit, token_of
+from quizkit import backdate, good_answers, nonce_of, public_path, submit, token_of
 from sqlalchemy import func, select
 
 from orbitflow.audit.models import AuditEntry
@@ -94,3 +94,22 @@ def test_posting_the_same_form_twice_gives_one_submission_and_one_lead(testapp, 
     assert "Thank you" in again.follow().text
     assert count(db, QuizSubmission) == 1 and count(db, Lead) == 1
     assert db.scalars(select(QuizSubmission)).one().token == nonce_of(token)
+
+
+def test_a_form_posted_as_multipart_is_read_like_any_other(testapp, db, company, quiz):
+    path = public_path(company, quiz)
+    token = backdate(token_of(testapp.get(path)))
+    response = testapp.post(
+        path, [("token", token), *good_answers(quiz)], upload_files=[("attachment", "note.txt", b"hello")], status=303
+    )
+    assert response.status_int == 303
+    assert count(db, QuizSubmission) == 1
+
+
+def test_a_body_that_is_not_utf8_is_refused_without_a_lead(testapp, db, company, quiz):
+    path = public_path(company, quiz)
+    token = backdate(token_of(testapp.get(path)))
+    body = f"token={token}&name=Ada\xff".encode("latin-1")
+    response = testapp.post(path, body, content_type="application/x-www-form-urlencoded", status="*")
+    assert response.status_int == 400
+    assert count(db, QuizSubmission) == 0 and count(db, Lead) == 0

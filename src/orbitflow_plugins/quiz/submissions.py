@@ -145,6 +145,8 @@ def store_submissions(connection: Connection, drafts: Sequence[Draft], *, secret
     when a concurrent transaction used the same token or created the lead for the same
     address first (see :func:`is_race`). Without ``secret`` (seeding data, where nothing
     runs concurrently) same-address submissions are not serialised."""
+    if not drafts:
+        return []
     if secret:
         _lock_contacts(connection, secret, drafts)
     lead_of: dict[int, CapturedLead] = {}

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.engine import Engine
 
 from orbitflow.tenants.models import Company
@@ -47,13 +47,18 @@ class QuizChanged(Exception):
     """The quiz or its company changed after the answers were checked against it."""
 
 
+STAMPS = (
+    select(QUIZZES.c.id, COMPANIES.c.updated_at, QUIZZES.c.updated_at, QUIZZES.c.status)
+    .join(COMPANIES, COMPANIES.c.id == QUIZZES.c.company_id)
+    .where(
+        QUIZZES.c.id.in_(bindparam("quiz_ids", expanding=True)), QUIZZES.c.status == PUBLISHED, COMPANIES.c.is_active
+    )
+)
+
+
 def current_stamps(connection: Connection, quiz_ids: Iterable[int]) -> dict[int, tuple[Any, ...]]:
     """The stamp (see :attr:`Draft.stamp`) of each published quiz of an active company."""
-    rows = connection.execute(
-        select(QUIZZES.c.id, COMPANIES.c.updated_at, QUIZZES.c.updated_at, QUIZZES.c.status)
-        .join(COMPANIES, COMPANIES.c.id == QUIZZES.c.company_id)
-        .where(QUIZZES.c.id.in_(sorted(set(quiz_ids))), QUIZZES.c.status == PUBLISHED, COMPANIES.c.is_active)
-    )
+    rows = connection.execute(STAMPS, {"quiz_ids": sorted(set(quiz_ids))})
     return {quiz_id: (company_changed, quiz_changed, status) for quiz_id, company_changed, quiz_changed, status in rows}
 
 

@@ -242,7 +242,7 @@ def _too_large(request: Request) -> Response:
 
 def posted_form(request: Request) -> MultiDict:
     """The posted fields. An ordinary form body is parsed directly: WebOb's ``POST``
-    reads it through :mod:`cgi`, which costs a third of the work of a submission."""
+    reads it through :class:`cgi.FieldStorage`, at about twice the cost."""
     if request.content_type != "application/x-www-form-urlencoded":
         return request.POST
     try:

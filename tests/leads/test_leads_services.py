@@ -1,4 +1,4 @@
-"""The leads service functions plugins build on (the quiz plugin creates leads with them)."""
+"""The leads service functions plugins build on."""
 
 from __future__ import annotations
 

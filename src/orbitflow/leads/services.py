@@ -7,7 +7,7 @@ writes its timeline line (:class:`~orbitflow.leads.models.LeadActivity`) and its
 entry in the same transaction, and flushes, so ids are set on return. Permissions are
 the caller's business; the values are validated here.
 
-The functions plugins use (the quiz plugin creates its leads through them)::
+The functions plugins use (many leads at once: :mod:`orbitflow.leads.capture`)::
 
     create_lead(session, *, company_id, actor_id, name, email=None, phone=None,
                 company_name=None, value=None, source="manual", stage_id=None,

@@ -41,11 +41,9 @@ CONTACT_KEYS = QuizContactKey.__table__
 
 # Built once: they run on every batch of public submissions.
 _upsert_contact = mysql_insert(CONTACT_KEYS)
-LOCK_CONTACT = {
-    False: _upsert_contact.on_duplicate_key_update(email_hash=_upsert_contact.inserted.email_hash),
-    # SQLite runs one writer at a time: the write lock taken by the insert serialises.
-    True: sqlite_insert(CONTACT_KEYS).on_conflict_do_nothing(),
-}
+LOCK_CONTACT_MARIADB = _upsert_contact.on_duplicate_key_update(email_hash=_upsert_contact.inserted.email_hash)
+# SQLite runs one writer at a time: the write lock the insert takes does the serialising.
+LOCK_CONTACT_SQLITE = sqlite_insert(CONTACT_KEYS).on_conflict_do_nothing()
 INSERT_SUBMISSIONS = insert(SUBMISSIONS).returning(SUBMISSIONS.c.id, sort_by_parameter_order=True)
 INSERT_FUNNEL = insert(FUNNEL)
 
@@ -206,7 +204,8 @@ def _lock_contacts(connection: Connection, secret: str, drafts: Sequence[Draft])
     if not keys:
         return
     rows = [{"company_id": company_id, "email_hash": email_hash, "created_at": now} for company_id, email_hash in keys]
-    connection.execute(LOCK_CONTACT[connection.dialect.name == "sqlite"], rows)
+    sqlite = connection.dialect.name == "sqlite"
+    connection.execute(LOCK_CONTACT_SQLITE if sqlite else LOCK_CONTACT_MARIADB, rows)
 
 
 def _new_lead(draft: Draft) -> NewLead:

@@ -25,19 +25,12 @@ def writer(backend):
 
 
 @pytest.fixture
-def draft(quiz, company):
+def draft(quiz):
     def make(email: str = "ada@example.com", *, nonce: str | None = None, stamp=None, **contact) -> Draft:
         result = read_answers(quiz, MultiDict(good_answers(quiz, email=email, **contact)))
         assert result.ok, result.errors
-        return Draft(
-            company_id=company.id,
-            quiz_id=quiz.id,
-            quiz_title=quiz.title,
-            quiz_slug=quiz.slug,
-            nonce=nonce or secrets.token_urlsafe(12),
-            result=result,
-            tracking=Tracking({"utm_source": "facebook"}),
-            stamp=stamp,
+        return Draft.of(
+            quiz, nonce or secrets.token_urlsafe(12), result, Tracking({"utm_source": "facebook"}), stamp=stamp
         )
 
     return make

@@ -177,14 +177,11 @@ def create_demo_quizzes(session: Session, company: Company) -> list[str]:
             # Every fifth visitor answers a second time with the same address.
             person = number - 1 if number % 5 == 4 else number
             result = read_answers(quiz, _answers(quiz, rng, person))
-            draft = Draft(
-                company_id=company.id,
-                quiz_id=quiz.id,
-                quiz_title=quiz.title,
-                quiz_slug=quiz.slug,
-                nonce=nonce,
-                result=result,
-                tracking=tracking,
+            draft = Draft.of(
+                quiz,
+                nonce,
+                result,
+                tracking,
                 fill_seconds=rng.randint(20, 120),
                 created_at=when + timedelta(seconds=60),
             )

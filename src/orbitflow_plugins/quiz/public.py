@@ -299,14 +299,11 @@ def submit_quiz(request: Request):
     if answers_module.answers_size(result.answers, result.contact) > answers_module.MAX_ANSWERS_BYTES:
         request.tm.doom()
         return _too_large(request)
-    draft = Draft(
-        company_id=public.company.id,
-        quiz_id=quiz.id,
-        quiz_title=quiz.title,
-        quiz_slug=quiz.slug,
-        nonce=token.nonce,
-        result=result,
-        tracking=tracking,
+    draft = Draft.of(
+        quiz,
+        token.nonce,
+        result,
+        tracking,
         ip_hash=visitor_hash(request),
         user_agent=request.user_agent,
         fill_seconds=int(min(age, 2**31 - 1)),

@@ -96,6 +96,10 @@ class Draft:
     # were checked against them; the writer refuses the draft if they changed since.
     stamp: tuple[Any, ...] | None = None
 
+    @classmethod
+    def of(cls, quiz: Quiz, nonce: str, result: Result, tracking: Tracking, **details: Any) -> Draft:
+        return cls(quiz.company_id, quiz.id, quiz.title, quiz.slug, nonce, result, tracking, **details)
+
     @property
     def email(self) -> str | None:
         return self.result.contact.get("email")

@@ -69,8 +69,9 @@ QUIZ = {
 }
 
 
-def ini(url: str) -> dict[str, str]:
+def ini(url: str, writer: str = "process") -> dict[str, str]:
     return {
+        "quiz.writer": writer,
         "sqlalchemy.url": url,
         "orbitflow.auth_secret": SECRET,
         "orbitflow.auth_url": "http://127.0.0.1",
@@ -84,7 +85,7 @@ def ini(url: str) -> dict[str, str]:
 # -- the server process ---------------------------------------------------------------
 
 
-def serve(url: str, port: int, workers: int) -> None:
+def serve(url: str, port: int, workers: int, writer: str) -> None:
     import waitress
     from pyramid.config import Configurator
     from pyramid.response import Response
@@ -98,7 +99,7 @@ def serve(url: str, port: int, workers: int) -> None:
     from orbitflow.server import waitress_options
     from orbitflow.workers import serve_in_workers
 
-    settings = ini(url)
+    settings = ini(url, writer)
     engine = make_engine(load_settings(settings, environ={}).database)
     insert = text("INSERT INTO bench_floor (token, payload, created_at) VALUES (:token, :payload, UTC_TIMESTAMP())")
 
@@ -224,20 +225,27 @@ def _stat(pid: int) -> list[str]:
 
 
 def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of a process and its children (Linux /proc); 0 where unavailable."""
+    """User + system CPU time of a process and all its descendants (Linux /proc); 0 where unavailable."""
     if pid is None:
         return 0.0
-    total = 0.0
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             fields = _stat(int(entry))
-            if int(entry) == pid or int(fields[1]) == pid:
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         except (OSError, ValueError, IndexError):
             continue
-    return total
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def descends(candidate: int) -> bool:
+        while candidate in parents and candidate != pid:
+            candidate = parents[candidate]
+        return candidate == pid
+
+    return sum(seconds for process, seconds in times.items() if descends(process))
 
 
 def mariadb_pid() -> int | None:
@@ -342,12 +350,15 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="server processes (default: one per CPU)"
     )
+    parser.add_argument(
+        "--writer", choices=("process", "thread"), default="process", help="quiz.writer (default: process)"
+    )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.workers)
+        serve(args.serve, args.port, args.workers, args.writer)
         return
     if args.clients < 1 or args.clients > 64 or args.requests > 100_000 or not 1 <= args.workers <= 16:
         raise SystemExit("use 1 to 64 clients, at most 100000 requests and 1 to 16 workers")
@@ -368,7 +379,18 @@ def main() -> None:
         quiz = prepare(url)
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, __file__, "--serve", url, "--port", str(port), "--workers", str(args.workers)]
+            [
+                sys.executable,
+                __file__,
+                "--serve",
+                url,
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--writer",
+                args.writer,
+            ]
         )
         wait_for(port)
         quiz_path = f"/q/bench/{quiz.slug}"
@@ -391,7 +413,7 @@ def main() -> None:
         ratio = submit["per_second"] / floor["per_second"]
         print(
             f"\n{args.clients} concurrent clients, {args.requests} measured requests each, MariaDB, "
-            f"waitress: {args.workers} worker process(es)"
+            f"waitress: {args.workers} worker process(es), quiz.writer = {args.writer}"
         )
         print(f"machine: {os.cpu_count()} CPUs, load average before the runs {load_before}")
         print("| target | requests/s | p50 ms | p95 ms | p99 ms | app CPU ms/req | DB CPU ms/req | statuses |")

@@ -38,8 +38,13 @@ RETRYABLE_MARIADB_ERRNOS = frozenset({1205, 1213, 1927, 2006, 2013, 2055, 4031})
 UNAVAILABLE_MARIADB_ERRNOS = frozenset({1040, 2002, 2003, 2005, 2006, 2013})
 
 
+class DatabaseUnavailable(RuntimeError):
+    """Raised by code that reaches the database through a helper (another process) when
+    that way cannot be used now; answered 503 like an unreachable database."""
+
+
 def is_database_unavailable(error: BaseException) -> bool:
-    if isinstance(error, PoolTimeoutError):
+    if isinstance(error, PoolTimeoutError | DatabaseUnavailable):
         return True
     if isinstance(error, DBAPIError):
         return error.connection_invalidated or getattr(error.orig, "errno", None) in UNAVAILABLE_MARIADB_ERRNOS

@@ -14,7 +14,7 @@ from webob.multidict import MultiDict
 
 from orbitflow.leads.models import Lead, LeadActivity
 from orbitflow_plugins.quiz.answers import read_answers
-from orbitflow_plugins.quiz.intake import QuizChanged, SubmissionWriter, current_stamps
+from orbitflow_plugins.quiz.intake import LostRace, QuizChanged, SubmissionWriter, current_stamps
 from orbitflow_plugins.quiz.models import QuizContactKey, QuizFunnelEvent, QuizSubmission
 from orbitflow_plugins.quiz.submissions import Draft, Stored, Tracking
 
@@ -126,7 +126,7 @@ def test_concurrent_submissions_are_written_in_fewer_transactions(backend, write
 
 def test_store_raises_the_error_of_its_own_draft(writer, draft):
     writer.store(draft("first@example.com", nonce="used-once-only"))
-    with pytest.raises(IntegrityError):
+    with pytest.raises(LostRace):
         writer.store(draft("second@example.com", nonce="used-once-only"))
     # The writer carries on after an error.
     assert writer.store(draft("third@example.com")).created_lead

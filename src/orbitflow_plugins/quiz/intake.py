@@ -31,10 +31,12 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from orbitflow.db import DatabaseUnavailable, is_database_unavailable, is_retryable
 from orbitflow.tenants.models import Company
 from orbitflow_plugins.quiz.models import PUBLISHED, Quiz
-from orbitflow_plugins.quiz.submissions import Draft, Stored, store_submissions
+from orbitflow_plugins.quiz.submissions import Draft, Stored, is_race, store_submissions
 
 QUIZZES = Quiz.__table__
 COMPANIES = Company.__table__
@@ -45,6 +47,27 @@ MAX_BATCH = 64
 
 class QuizChanged(Exception):
     """The quiz or its company changed after the answers were checked against it."""
+
+
+class LostRace(Exception):
+    """A concurrent submission with the same form token or address committed first."""
+
+
+class WriteConflict(Exception):
+    """A deadlock, a lock wait time-out or a lost connection: worth running the request again."""
+
+
+def classify(error: Exception) -> Exception:
+    """What a request makes of a failed write: :class:`QuizChanged`, :class:`LostRace` and
+    :class:`WriteConflict` mean "run the request again", :class:`DatabaseUnavailable`
+    means 503; anything else is a server error."""
+    if isinstance(error, IntegrityError) and is_race(error):
+        return LostRace(str(error.orig))
+    if isinstance(error, DBAPIError) and is_retryable(error):
+        return WriteConflict(str(error.orig))
+    if is_database_unavailable(error):
+        return DatabaseUnavailable(str(error))
+    return error
 
 
 STAMPS = (
@@ -73,7 +96,7 @@ class _Queued:
 
     def result(self) -> Stored:
         if isinstance(self.outcome, Exception):
-            raise self.outcome
+            raise classify(self.outcome) from self.outcome
         if self.outcome is None:
             raise RuntimeError("the submission was not stored")
         return self.outcome
@@ -97,8 +120,7 @@ class SubmissionWriter:
 
     def store(self, draft: Draft) -> Stored:
         """Store ``draft`` and its lead; returns once they are committed. Raises what
-        storing it alone raised: :class:`QuizChanged`, an
-        :class:`~sqlalchemy.exc.IntegrityError` for a race, a database error."""
+        storing it alone raised, through :func:`classify`."""
         mine = _Queued(draft)
         with self._changed:
             self._queue.append(mine)

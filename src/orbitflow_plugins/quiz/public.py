@@ -17,24 +17,22 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 from pyramid_retry import RetryableException
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import selectinload
 from webob.multidict import MultiDict
 
-from orbitflow.db import bind_company, is_retryable, unscoped
+from orbitflow.db import bind_company, unscoped
 from orbitflow.events import LeadEvent, QuizEvent
 from orbitflow.leads.services import announce
 from orbitflow.plugins import notify_after_commit
 from orbitflow.tenants.models import PLATFORM_SUBSCRIPTION_ID, Company
 from orbitflow_plugins.quiz import answers as answers_module
-from orbitflow_plugins.quiz.intake import QuizChanged
+from orbitflow_plugins.quiz.intake import LostRace, QuizChanged, WriteConflict
 from orbitflow_plugins.quiz.models import PUBLISHED, Quiz, QuizQuestion
 from orbitflow_plugins.quiz.submissions import (
     Draft,
     Tracking,
     find_submission,
     funnel_event,
-    is_race,
     record_step,
 )
 from orbitflow_plugins.quiz.tokens import MAX_TOKEN_AGE_SECONDS, hash_ip, issue_token, read_token
@@ -315,16 +313,10 @@ def submit_quiz(request: Request):
     except QuizChanged as error:
         request.registry["quiz.definitions"].discard((public.company.subscription_id, quiz.slug))
         raise RetryableException("the quiz changed while it was answered") from error
-    except IntegrityError as error:
-        if is_race(error):
-            # A concurrent request with this token or address got there first: run this
-            # request again, and it finds that request's rows.
-            raise RetryableException("concurrent quiz submission") from error
-        raise
-    except DBAPIError as error:
-        if is_retryable(error):
-            raise RetryableException("quiz submission met a deadlock or a lost connection") from error
-        raise
+    except (LostRace, WriteConflict) as error:
+        # A concurrent request with this token or address got there first, or the write
+        # met a deadlock: run this request again, and it finds that request's rows.
+        raise RetryableException("concurrent quiz submission") from error
     if stored.started_now:
         notify_after_commit(request, "quiz_started", _quiz_event(public, token.nonce, tracking))
     if stored.created_lead:

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+from orbitflow.config import ConfigError
 from orbitflow.web import ContentHashCacheBuster
 from orbitflow_plugins.quiz.cache import DefinitionCache
 from orbitflow_plugins.quiz.intake import SubmissionWriter
 from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter, parse_limits
+from orbitflow_plugins.quiz.writer_process import ProcessWriter
 
 QUIZ_ID = r"{quiz_id:\d+}"
+
+
+WRITERS = ("process", "thread")
+
+
+def make_writer(registry, settings):
+    """``quiz.writer = process`` (default): submissions are written by a process of the
+    app process's own; ``thread``: by the request threads themselves (one at a time)."""
+    mode = (settings.extra.get("quiz.writer") or "process").strip().lower()
+    if mode not in WRITERS:
+        raise ConfigError(f"quiz.writer must be one of {', '.join(WRITERS)}, got {mode!r}")
+    if mode == "thread":
+        return SubmissionWriter(registry["dbengine"], settings.auth_secret)
+    return ProcessWriter(settings.database, settings.auth_secret)
 
 
 def includeme(config) -> None:
     settings = config.registry["orbitflow.settings"]
     config.registry["quiz.ratelimiter"] = QuizRateLimiter(settings.ratelimit_storage, parse_limits(settings.extra))
     config.registry["quiz.definitions"] = DefinitionCache()
-    config.registry["quiz.writer"] = SubmissionWriter(config.registry["dbengine"], settings.auth_secret)
+    config.registry["quiz.writer"] = make_writer(config.registry, settings)
     config.add_static_view("quiz-static", "orbitflow_plugins.quiz:static", cache_max_age=31536000)
     config.add_cache_buster("orbitflow_plugins.quiz:static/", ContentHashCacheBuster())
 

@@ -13,7 +13,7 @@ arrive together.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -76,6 +76,14 @@ class Tracking:
 
 
 @dataclass(frozen=True)
+class OutcomeRef:
+    """The outcome a submission reached, as stored with it."""
+
+    id: int
+    title: str
+
+
+@dataclass(frozen=True)
 class Draft:
     """A checked submission, ready to be stored: the answers are valid and scored."""
 
@@ -98,6 +106,11 @@ class Draft:
 
     @classmethod
     def of(cls, quiz: Quiz, nonce: str, result: Result, tracking: Tracking, **details: Any) -> Draft:
+        # Plain values only: a draft may travel to the writer process.
+        outcome = result.outcome
+        result = replace(
+            result, outcome=OutcomeRef(outcome.id, outcome.title) if outcome is not None else None, values={}
+        )
         return cls(quiz.company_id, quiz.id, quiz.title, quiz.slug, nonce, result, tracking, **details)
 
     @property

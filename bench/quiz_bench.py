@@ -348,7 +348,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=300, help="unmeasured requests per target first")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="time cap per measured run")
     parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="server processes (default: one per CPU)"
+        "--workers", type=int, default=1, help="server processes (default 1, as WEB_CONCURRENCY)"
     )
     parser.add_argument(
         "--writer", choices=("process", "thread"), default="process", help="quiz.writer (default: process)"

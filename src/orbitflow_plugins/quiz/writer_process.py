@@ -43,6 +43,9 @@ ERROR_KINDS: dict[str, type[Exception]] = {
     "unavailable": DatabaseUnavailable,
 }
 START_SECONDS = 30.0
+# Longer than any write can take (the database's read timeout is 60 s); past it the
+# request gets a 503, and the visitor's retry meets the form token's unique key.
+REPLY_SECONDS = 120.0
 
 
 def _kind(error: Exception) -> str:
@@ -111,7 +114,10 @@ class ProcessWriter:
                 self._waiting.pop(number, None)
                 self._stopped(pipe)
                 raise DatabaseUnavailable("the quiz submission writer stopped") from None
-        waiting.done.wait()
+        if not waiting.done.wait(REPLY_SECONDS):
+            with self._lock:
+                self._waiting.pop(number, None)
+            raise DatabaseUnavailable("the quiz submission writer did not answer")
         if waiting.kind == "stored":
             assert isinstance(waiting.value, Stored)
             return waiting.value

@@ -7,8 +7,9 @@ of its statements, it waits for a busy request thread to let go, and its round t
 several times as long as the database needs. In a process of its own it has the lock to
 itself.
 
-Each app process (each worker) starts one writer process the first time a quiz is posted
-(``spawn``: a fresh interpreter, no state shared with the parent). Requests send their
+Each app process (each worker) starts one writer process the first time a quiz is posted:
+a fresh interpreter (``python -m orbitflow_plugins.quiz.writer_process``) that shares no
+state with its parent and talks to it over a socket pair. Requests send their
 checked drafts down a pipe; the writer process takes everything that has arrived, writes
 it with :class:`~orbitflow_plugins.quiz.intake.SubmissionWriter` (one transaction, or one
 per draft when that fails) and sends each outcome back. Errors travel as their
@@ -22,8 +23,11 @@ from __future__ import annotations
 
 import itertools
 import logging
-import multiprocessing
+import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -53,10 +57,11 @@ def _kind(error: Exception) -> str:
     return next((kind for kind, cls in ERROR_KINDS.items() if isinstance(classified, cls)), "error")
 
 
-def serve_writes(database: DatabaseSettings, secret: str, pipe: Connection) -> None:
+def serve_writes(pipe: Connection) -> None:
     """The writer process: write what arrives until the pipe closes."""
     from orbitflow.db import make_engine
 
+    database, secret = pipe.recv()
     # Ctrl-C in a terminal reaches the whole process group; the app process decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     writer = SubmissionWriter(make_engine(database, pool_size=2), secret)
@@ -99,7 +104,7 @@ class ProcessWriter:
         self._numbers = itertools.count()
         self._waiting: dict[int, _Waiting] = {}
         self._pipe: Connection | None = None
-        self._process: multiprocessing.process.BaseProcess | None = None
+        self._process: subprocess.Popen | None = None
 
     def store(self, draft: Draft) -> Stored:
         """Store ``draft`` and its lead; returns once they are committed."""
@@ -128,28 +133,42 @@ class ProcessWriter:
         return self._process.pid if self._process is not None else None
 
     def _start(self) -> Connection:
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        process = context.Process(
-            target=serve_writes, args=(self.database, self.secret, theirs), name="orbitflow-quiz-writer", daemon=True
+        # A fresh interpreter running this module, not multiprocessing's "spawn": that
+        # would import the app process's main script again, whatever it is.
+        ours_socket, theirs_socket = socket.socketpair()
+        environ = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+        process = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(theirs_socket.fileno())],
+            pass_fds=[theirs_socket.fileno()],
+            env=environ,
+            stdin=subprocess.DEVNULL,
         )
-        process.start()
-        theirs.close()
-        if not ours.poll(START_SECONDS):
+        theirs_socket.close()
+        ours = Connection(ours_socket.detach())
+        try:
+            ours.send((self.database, self.secret))
+            if not ours.poll(START_SECONDS):
+                raise EOFError
+            ours.recv()
+        except (EOFError, OSError):
             process.kill()
-            raise DatabaseUnavailable("the quiz submission writer did not start")
-        ours.recv()
+            process.wait()
+            ours.close()
+            raise DatabaseUnavailable("the quiz submission writer did not start") from None
         self._pipe, self._process = ours, process
         threading.Thread(target=self._receive, args=(ours,), name="orbitflow-quiz-replies", daemon=True).start()
         return ours
 
     def _receive(self, pipe: Connection) -> None:
+        process = self._process
         while True:
             try:
                 replies = pipe.recv()
             except (EOFError, OSError):
                 with self._lock:
                     self._stopped(pipe)
+                if process is not None:
+                    process.wait()  # no zombie left behind
                 return
             for number, kind, value in replies:
                 with self._lock:
@@ -172,3 +191,7 @@ class ProcessWriter:
             waiting.kind, waiting.value = "unavailable", "the quiz submission writer stopped"
             waiting.done.set()
         self._waiting.clear()
+
+
+if __name__ == "__main__":
+    serve_writes(Connection(int(sys.argv[1])))

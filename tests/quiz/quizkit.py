@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import webtest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from orbitflow.tenants.models import Company
@@ -122,6 +122,12 @@ def submit(
     if age:
         token = backdate(token, age)
     return client.post(path, [("token", token), *fields], status=status, extra_environ=extra_environ)
+
+
+def count(db: Session, model, *criteria) -> int:
+    """Rows of ``model`` as the database has them now."""
+    db.expire_all()
+    return db.scalar(select(func.count()).select_from(model).where(*criteria))
 
 
 def wait_a_moment() -> None:

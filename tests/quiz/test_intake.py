@@ -2,43 +2,23 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
 from datetime import timedelta
 
 import pytest
-from quizkit import TEST_SECRET, good_answers
-from sqlalchemy import event, func, select
+from quizkit import TEST_SECRET, count
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
-from webob.multidict import MultiDict
 
 from orbitflow.leads.models import Lead, LeadActivity
-from orbitflow_plugins.quiz.answers import read_answers
 from orbitflow_plugins.quiz.intake import LostRace, QuizChanged, SubmissionWriter, current_stamps
 from orbitflow_plugins.quiz.models import QuizContactKey, QuizFunnelEvent, QuizSubmission
-from orbitflow_plugins.quiz.submissions import Draft, Stored, Tracking
+from orbitflow_plugins.quiz.submissions import Draft, Stored
 
 
 @pytest.fixture
 def writer(backend):
     return SubmissionWriter(backend.engine, TEST_SECRET)
-
-
-@pytest.fixture
-def draft(quiz):
-    def make(email: str = "ada@example.com", *, nonce: str | None = None, stamp=None, **contact) -> Draft:
-        result = read_answers(quiz, MultiDict(good_answers(quiz, email=email, **contact)))
-        assert result.ok, result.errors
-        return Draft.of(
-            quiz, nonce or secrets.token_urlsafe(12), result, Tracking({"utm_source": "facebook"}), stamp=stamp
-        )
-
-    return make
-
-
-def count(db, model, *criteria) -> int:
-    db.expire_all()
-    return db.scalar(select(func.count()).select_from(model).where(*criteria))
 
 
 def test_drafts_written_together_share_one_lead_per_address(writer, db, draft):

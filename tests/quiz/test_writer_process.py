@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import threading
 import time
 
 import pytest
-from quizkit import TEST_SECRET, good_answers
-from sqlalchemy import func, select
-from webob.multidict import MultiDict
+from quizkit import TEST_SECRET, count
 
 from orbitflow.app import make_app
 from orbitflow.config import ConfigError, load_settings
 from orbitflow.db import DatabaseUnavailable
 from orbitflow.leads.models import Lead
-from orbitflow_plugins.quiz.answers import read_answers
 from orbitflow_plugins.quiz.intake import LostRace, QuizChanged, SubmissionWriter, current_stamps
 from orbitflow_plugins.quiz.models import QuizSubmission
-from orbitflow_plugins.quiz.submissions import Draft, Stored, Tracking
+from orbitflow_plugins.quiz.submissions import Stored
 from orbitflow_plugins.quiz.writer_process import ProcessWriter
 
 
@@ -33,28 +29,12 @@ def writer(backend):
         os.kill(writer.pid, signal.SIGKILL)
 
 
-@pytest.fixture
-def draft(quiz):
-    def make(email: str, *, nonce: str | None = None, stamp=None) -> Draft:
-        result = read_answers(quiz, MultiDict(good_answers(quiz, email=email)))
-        return Draft.of(
-            quiz, nonce or secrets.token_urlsafe(12), result, Tracking({"utm_source": "tiktok"}), stamp=stamp
-        )
-
-    return make
-
-
-def count(db, model, *criteria) -> int:
-    db.expire_all()
-    return db.scalar(select(func.count()).select_from(model).where(*criteria))
-
-
 def test_drafts_are_written_by_another_process(writer, db, draft):
     stored = writer.store(draft("ada@example.com"))
     assert isinstance(stored, Stored) and stored.created_lead
     assert writer.pid is not None and writer.pid != os.getpid()
     submission = db.get(QuizSubmission, stored.submission_id)
-    assert submission.lead_id == stored.lead_id and submission.utm_source == "tiktok"
+    assert submission.lead_id == stored.lead_id and submission.utm_source == "facebook"
     assert submission.outcome_title == "Growth"
     again = writer.store(draft("ada@example.com"))
     assert again.lead_id == stored.lead_id and not again.created_lead

@@ -51,6 +51,14 @@ def is_database_unavailable(error: BaseException) -> bool:
     return False
 
 
+def _mariadb_error_is_retryable(error: BaseException) -> bool:
+    return getattr(error, "errno", None) in RETRYABLE_MARIADB_ERRNOS
+
+
+def _sqlite_error_is_retryable(error: BaseException) -> bool:
+    return "database is locked" in str(error)
+
+
 def is_retryable(error: DBAPIError) -> bool:
     """A deadlock, lock wait time-out or lost connection: worth running the request again.
 
@@ -60,8 +68,8 @@ def is_retryable(error: DBAPIError) -> bool:
         return True
     original = error.orig
     if isinstance(original, sqlite3.OperationalError):
-        return "database is locked" in str(original)
-    return getattr(original, "errno", None) in RETRYABLE_MARIADB_ERRNOS
+        return _sqlite_error_is_retryable(original)
+    return _mariadb_error_is_retryable(original)
 
 
 class TenantScopeError(RuntimeError):
@@ -122,13 +130,9 @@ def _mark_driver_errors_retryable() -> None:
     except ImportError:
         mariadb = None
     if mariadb is not None and mariadb.Error not in known:
-        datamanager._retryable_errors.append(
-            (mariadb.Error, lambda error: getattr(error, "errno", None) in RETRYABLE_MARIADB_ERRNOS)
-        )
+        datamanager._retryable_errors.append((mariadb.Error, _mariadb_error_is_retryable))
     if sqlite3.OperationalError not in known:
-        datamanager._retryable_errors.append(
-            (sqlite3.OperationalError, lambda error: "database is locked" in str(error))
-        )
+        datamanager._retryable_errors.append((sqlite3.OperationalError, _sqlite_error_is_retryable))
 
 
 def _scope_to_tenant(state: ORMExecuteState) -> None:

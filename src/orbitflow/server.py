@@ -12,7 +12,6 @@ them all; the default is one.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -21,7 +20,6 @@ import waitress
 
 from orbitflow.config import ConfigError, parse_bool
 
-log = logging.getLogger(__name__)
 MAX_WORKERS = 64
 
 DEFAULT_PORT = "3000"

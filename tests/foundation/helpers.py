@@ -70,6 +70,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def start_server(args: list[str | Path], env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    """Start a server (``pserve ...``) with its output piped, for :func:`stop` to collect."""
+    return subprocess.Popen(
+        [str(arg) for arg in args], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
 def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 60) -> tuple[int, bytes]:
     """GET ``url`` until the server answers; fails early when the server process dies."""
     deadline = time.monotonic() + timeout

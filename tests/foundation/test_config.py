@@ -21,6 +21,7 @@ from foundation.helpers import (
     free_port,
     nonblank_lines,
     run,
+    start_server,
     stop,
     wait_for_http,
 )
@@ -255,14 +256,7 @@ def test_pserve_with_web_concurrency_serves_from_that_many_workers(good_env, tmp
     )
     assert initialised.returncode == 0, initialised.stderr
     env = {**good_env, "WEB_CONCURRENCY": "2"}
-    server = subprocess.Popen(
-        [str(VENV_BIN / "pserve"), str(PRODUCTION_INI)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server = start_server([VENV_BIN / "pserve", PRODUCTION_INI], env, tmp_path)
     try:
         status, body = wait_for_http(f"http://127.0.0.1:{env['PORT']}/api/health", server)
         assert status == 200 and b'"database": "ok"' in body

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from foundation.helpers import ROOT, TEST_SECRET, free_port, nonblank_lines, stop, wait_for_http
+from foundation.helpers import ROOT, TEST_SECRET, free_port, nonblank_lines, start_server, stop, wait_for_http
 
 SKIPPED_DIRS = {"__pycache__"}
 ADMIN_PASSWORD = "Wheel-Install-Pass-1"
@@ -216,14 +216,7 @@ def test_installed_wheel_initialises_a_database_and_serves_health(installed, bac
     assert "Created super admin 'admin'." in init.stdout
     assert ADMIN_PASSWORD not in init.stdout + init.stderr
 
-    server = subprocess.Popen(
-        [installed / "pserve", ini],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server = start_server([installed / "pserve", ini], env, tmp_path)
     try:
         status, body = wait_for_http(f"http://127.0.0.1:{port}/api/health", server)
         assert status == 200, body

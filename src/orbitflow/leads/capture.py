@@ -30,14 +30,13 @@ from sqlalchemy import (
     select,
     type_coerce,
     union_all,
-    update,
 )
 
 from orbitflow.audit.models import AuditEntry
 from orbitflow.audit.services import diff
 from orbitflow.leads import normalize as norm
 from orbitflow.leads.models import Lead, LeadActivity, Stage
-from orbitflow.leads.positions import GAP, LIMIT
+from orbitflow.leads.positions import GAP, LIMIT, SET_POSITION, spread
 from orbitflow.leads.services import EDITABLE, TEXT_LIMITS, LeadError
 from orbitflow.models.meta import utcnow
 
@@ -137,7 +136,6 @@ STAGE_LEADS_IN_ORDER = (
     .where(LEADS.c.company_id == bindparam("company_id"), LEADS.c.stage_id == bindparam("stage_id"))
     .order_by(LEADS.c.position, LEADS.c.id)
 )
-SET_POSITION = update(LEADS).where(LEADS.c.id == bindparam("lead_id")).values(position=bindparam("new_position"))
 INSERT_LEADS = insert(LEADS).returning(LEADS.c.id, sort_by_parameter_order=True)
 INSERT_ACTIVITY = insert(ACTIVITY)
 INSERT_AUDIT = insert(AUDIT)
@@ -171,9 +169,7 @@ def _top_positions(connection: Connection, company_id: int, stage_id: int, first
     if first is not None and first - count * GAP < -LIMIT:
         # The column's numbers run out: spread the stage's cards again (see positions.py).
         ids = connection.scalars(STAGE_LEADS_IN_ORDER, {"company_id": company_id, "stage_id": stage_id}).all()
-        connection.execute(
-            SET_POSITION, [{"lead_id": lead_id, "new_position": index * GAP} for index, lead_id in enumerate(ids)]
-        )
+        connection.execute(SET_POSITION, spread(ids))
         first = 0
     top = 0 if first is None else first - GAP
     return [top - GAP * index for index in range(count)]

@@ -22,6 +22,15 @@ LIMIT = 2**30
 
 Anchor = tuple[int, int]  # (position, id) of the card the moved card goes after
 
+SET_POSITION = (
+    update(Lead.__table__).where(Lead.__table__.c.id == bindparam("lead_id")).values(position=bindparam("new_position"))
+)
+
+
+def spread(ids: list[int]) -> list[dict[str, int]]:
+    """Parameters of :data:`SET_POSITION` that give ``ids`` the positions 0, GAP, 2*GAP, ..."""
+    return [{"lead_id": lead_id, "new_position": index * GAP} for index, lead_id in enumerate(ids)]
+
 
 def lock_stage(session: Session, stage_id: int) -> Stage | None:
     """The stage, its row locked until commit (MariaDB; SQLite serialises writers)."""
@@ -129,11 +138,6 @@ def renumber_stage(session: Session, stage_id: int, exclude_id: int | None = Non
         select(Lead.id).where(*_in_stage(stage_id, exclude_id)).order_by(Lead.position, Lead.id)
     ).all()
     if ids:
-        session.connection().execute(
-            update(Lead.__table__)
-            .where(Lead.__table__.c.id == bindparam("lead_id"))
-            .values(position=bindparam("new_position")),
-            [{"lead_id": lead_id, "new_position": index * GAP} for index, lead_id in enumerate(ids)],
-        )
+        session.connection().execute(SET_POSITION, spread(ids))
         mark_changed(session)
     return len(ids)

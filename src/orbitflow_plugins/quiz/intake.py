@@ -144,8 +144,7 @@ class SubmissionWriter:
     def _take(self, mine: _Queued) -> list[_Queued]:
         others = [queued for queued in self._queue if queued is not mine][: MAX_BATCH - 1]
         batch = [mine, *others]
-        taken = set(map(id, batch))
-        self._queue = [queued for queued in self._queue if id(queued) not in taken]
+        self._queue = [queued for queued in self._queue if queued not in batch]
         return batch
 
     def write_together(self, drafts: list[Draft]) -> list[Outcome]:

@@ -183,6 +183,8 @@ def db(backend):
 
 @pytest.fixture
 def testapp(wsgi_app, db) -> webtest.TestApp:
+    # Rate-limit counters (sign-in attempts, quiz pages) start empty: the app lives for the session.
+    wsgi_app.registry["orbitflow.ratelimiter"].reset()
     return webtest.TestApp(wsgi_app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.0.0.1"})
 
 

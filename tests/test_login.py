@@ -1,13 +1,13 @@
-"""Signing in and out through the login page: generic errors, lockout, inactive accounts."""
+"""Signing in and out through the login page: generic errors, inactive accounts.
+
+The limits on attempts and the lockout are tested in accounts/test_signin_limits.py."""
 
 import re
-from datetime import timedelta
 
 from sqlalchemy import select
 
 from orbitflow.accounts.models import User
 from orbitflow.audit.models import AuditEntry
-from orbitflow.models.meta import utcnow
 from support import PASSWORD, csrf_token, login
 
 GENERIC = "Wrong subscription ID, username or password."
@@ -91,7 +91,6 @@ def test_wrong_password_and_unknown_accounts_get_the_same_message(testapp, make_
     actions = [entry.action for entry in _audit(db)]
     assert actions.count("auth.login_failed") == 3
     assert 'value="wrong-password-1"' not in wrong_password.text
-    assert _fresh_user(db, owner).failed_logins == 1
 
 
 def test_empty_fields_are_refused_with_a_message(testapp):
@@ -99,51 +98,6 @@ def test_empty_fields_are_refused_with_a_message(testapp):
         "/login", {"subscription_id": "", "username": "", "password": "", "csrf_token": csrf_token(testapp)}, status=400
     )
     assert "Enter your subscription ID, username and password." in page.text
-
-
-def test_lockout_after_threshold_failures_is_audited_and_shows_time_to_wait(testapp, make_company, make_user, db):
-    company = make_company()
-    owner = make_user(company, "OWNER")
-    for _ in range(4):
-        page = login(testapp, owner, password="wrong-password-1", status=400)
-        assert GENERIC in page.text
-    locked = login(testapp, owner, password="wrong-password-1", status=429)
-    assert "Too many failed attempts. Try again in 15 minutes." in locked.text
-    assert locked.headers["Retry-After"] == "900"
-    # While locked even the right password is refused, with the time left.
-    again = login(testapp, owner, status=429)
-    assert "Try again in 15 minutes" in again.text
-    testapp.get("/dashboard", status=302)
-    actions = [entry.action for entry in _audit(db, company.id)]
-    assert actions == ["auth.login_failed"] * 5 + ["auth.lockout", "auth.login_locked"]
-    lockout = _audit(db, company.id)[5]
-    assert lockout.target_id == str(owner.id) and "locked_until" in lockout.changes
-    user = _fresh_user(db, owner)
-    assert user.locked_until > utcnow() + timedelta(minutes=14)
-
-
-def test_lock_expires(testapp, make_company, make_user, db):
-    owner = make_user(make_company(), "OWNER", locked_until=utcnow() - timedelta(seconds=1), failed_logins=3)
-    login(testapp, owner, status=303)
-    user = _fresh_user(db, owner)
-    assert user.locked_until is None and user.failed_logins == 0
-
-
-def test_lockout_threshold_and_duration_come_from_settings(backend, db, make_company, make_user):
-    import webtest
-
-    from orbitflow.app import make_app
-
-    app = make_app(
-        backend.ini(**{"orbitflow.lockout_threshold": "2", "orbitflow.lockout_minutes": "1"}),
-        environ={},
-        engine=backend.engine,
-    )
-    client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"})
-    owner = make_user(make_company(), "OWNER")
-    login(client, owner, password="wrong-password-1", status=400)
-    page = login(client, owner, password="wrong-password-1", status=429)
-    assert "Try again in 1 minute." in page.text
 
 
 def test_inactive_user_and_inactive_company_cannot_sign_in(testapp, make_company, make_user, db):

@@ -39,6 +39,7 @@ def make_app(
         config.include("orbitflow.plugins")
         config.include("orbitflow.db")
         config.include("orbitflow.security")
+        config.include("orbitflow.ratelimit")
         for package in CORE_PACKAGES:
             config.include(package)
         config.registry["plugin_manager"].hook.add_routes(config=config)

@@ -1,5 +1,5 @@
-"""Parallel requests on MariaDB: failures all count towards the lockout, and the user quota
-holds when several admins add users at the same moment."""
+"""Parallel requests on MariaDB: sign-in attempts all count towards the lockout, and the
+user quota holds when several admins add users at the same moment."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ def _in_parallel(calls):
 
 
 def test_parallel_wrong_passwords_all_count(wsgi_app, team, db):
+    wsgi_app.registry["orbitflow.ratelimiter"].reset()
     owner = team["OWNER"]
     clients = [webtest.TestApp(wsgi_app, extra_environ={"HTTP_HOST": "localhost"}) for _ in range(THREADS)]
     forms = [
@@ -55,12 +56,14 @@ def test_parallel_wrong_passwords_all_count(wsgi_app, team, db):
             for c, f in zip(clients, forms, strict=True)
         ]
     )
-    # Five failures lock the account; the attempts after that find it locked.
-    assert sorted(statuses) == [400] * 4 + [429] * 4
+    # Attempts are counted before the password is checked: only five get that far, the
+    # three beyond the threshold are refused at once, and the fifth failure locks.
+    assert statuses.count(429) >= 4 and set(statuses) <= {400, 429}
     actions = audit_actions(db, team.company.id)
     assert actions.count("auth.login_failed") == 5
     assert actions.count("auth.lockout") == 1
-    assert actions.count("auth.login_locked") == 3
+    # Refusals leave one entry per minute, however many there are.
+    assert actions.count("auth.login_locked") == 1
 
 
 def test_parallel_user_creation_respects_the_quota(wsgi_app, team, db):

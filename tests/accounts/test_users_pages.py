@@ -217,18 +217,6 @@ def test_reset_password_shows_a_temporary_password_once(browser, team, db, anoth
     assert "Use at least 10 characters." in form.submit(status=400).text
 
 
-def test_reset_password_lifts_a_lockout(browser, team, db):
-    from orbitflow.models.meta import utcnow
-
-    viewer = team["VIEWER"]
-    viewer.locked_until, viewer.failed_logins = utcnow().replace(year=2100), 3
-    db.commit()
-    owner = browser(team["OWNER"])
-    owner.get(f"/settings/users/{viewer.id}").forms["reset-form"].submit(status=200)
-    user = fresh(db, viewer)
-    assert user.locked_until is None and user.failed_logins == 0
-
-
 def test_manager_reads_the_list_but_cannot_change_it(browser, team, db):
     manager = browser(team["MANAGER"])
     listing = manager.get("/settings/users")

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from orbitflow import hookimpl
 from orbitflow.audit.models import AuditEntry
+from orbitflow.ratelimit import RateLimiter
 from orbitflow.tenants.models import Company
 from orbitflow_plugins.quiz.demo import create_demo_quizzes
 from orbitflow_plugins.quiz.models import Quiz, QuizSubmission
@@ -161,8 +162,8 @@ def test_redis_storage_is_shared_between_processes():
     except redis.exceptions.RedisError:
         pytest.skip("no Redis server at 127.0.0.1:6379")
     limits = parse_limits({"quiz.ratelimit.submit": "2/minute"})
-    one = QuizRateLimiter("redis://127.0.0.1:6379/15", limits)
-    two = QuizRateLimiter("redis://127.0.0.1:6379/15", limits)
+    one = QuizRateLimiter(RateLimiter("redis://127.0.0.1:6379/15"), limits)
+    two = QuizRateLimiter(RateLimiter("redis://127.0.0.1:6379/15"), limits)
     one.reset()
     key = "visitor-hash"
     assert one.hit("submit", key).allowed and two.hit("submit", key).allowed
@@ -177,7 +178,7 @@ def test_unusable_storage_and_bad_limits_stop_start_up():
     with pytest.raises(ConfigError, match=r"quiz\.ratelimit\.view must look like"):
         parse_limits({"quiz.ratelimit.view": "lots"})
     with pytest.raises(ConfigError, match=r"orbitflow\.ratelimit_storage"):
-        QuizRateLimiter("nosuch://x", parse_limits({}))
+        RateLimiter("nosuch://x")
 
 
 def test_demo_data_has_two_published_quizzes_with_submissions(db, make_company):

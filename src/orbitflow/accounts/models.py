@@ -25,8 +25,6 @@ class User(TenantOwned, Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     # Bumped by a password change or "log out everywhere": older session cookies stop working.
     session_version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()

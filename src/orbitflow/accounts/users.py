@@ -237,8 +237,8 @@ def reactivate_user(request: Request, user: User) -> bool:
 
 def reset_password(request: Request, user: User, password: str | None = None) -> str:
     """Give ``user`` a temporary password (``password`` or a generated one) that must be
-    changed at the next sign-in; ends the user's sessions and lifts a lockout. Returns the
-    temporary password, to be shown once."""
+    changed at the next sign-in; ends the user's sessions. Returns the temporary password, to
+    be shown once."""
     identity = _require_manager(request)
     _require_may_manage(identity, user)
     slug = user.company.subscription_id
@@ -251,8 +251,6 @@ def reset_password(request: Request, user: User, password: str | None = None) ->
     user.password_hash = hash_password(password)
     user.must_change_password = True
     user.session_version += 1
-    user.failed_logins = 0
-    user.locked_until = None
     audit(request, "user.password_reset", user, company_id=user.company_id, changes={"must_change_password": True})
     return password
 

@@ -11,7 +11,8 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
 from orbitflow.accounts.dashboard import dashboard_context
-from orbitflow.accounts.services import authenticate
+from orbitflow.accounts.services import LoginResult, authenticate, signed_in
+from orbitflow.accounts.signin_limits import signin_guard
 from orbitflow.audit.services import audit
 from orbitflow.security import forget, remember
 
@@ -46,7 +47,6 @@ def login_form(request: Request):
 @view_config(route_name="login", request_method="POST", renderer=LOGIN_TEMPLATE, permission=NO_PERMISSION_REQUIRED)
 def login_submit(request: Request):
     form = {key: request.POST.get(key, "") for key in ("subscription_id", "username", "password")}
-    settings = request.registry["orbitflow.settings"]
     next_url = request.POST.get("next", "")
     if not form["subscription_id"].strip() or not form["username"].strip() or not form["password"]:
         request.response.status_int = 400
@@ -55,26 +55,32 @@ def login_submit(request: Request):
             "error": "Enter your subscription ID, username and password.",
             "next": next_url,
         }
-    result = authenticate(
+    guard = signin_guard(request.registry)
+    result, attempt = authenticate(
         request.dbsession,
+        guard,
         form["subscription_id"],
         form["username"],
         form["password"],
-        lockout_threshold=settings.lockout_threshold,
-        lockout_seconds=settings.lockout_seconds,
         ip=request.client_ip,
         user_agent=request.user_agent,
     )
     if result.user is None:
-        # The response is not an error to pyramid_tm: the failure count and audit commit.
-        request.response.status_int = 429 if result.locked_seconds else 400
-        if result.locked_seconds:
-            request.response.headers["Retry-After"] = str(result.locked_seconds)
-        return {"form": {**form, "password": ""}, "error": result.error, "next": next_url}
+        # The response is not an error to pyramid_tm: the audit entries commit.
+        return login_refused(request, result, {**form, "password": ""}, next_url)
+    signed_in(request.dbsession, guard, attempt, result.user, ip=request.client_ip, user_agent=request.user_agent)
     # A new CSRF token for the new session: one planted before sign-in is worthless after.
     new_csrf_token(request)
     target = request.route_url("password_change") if result.user.must_change_password else safe_next(request, next_url)
     return HTTPSeeOther(target, headers=remember(request, result.user))
+
+
+def login_refused(request: Request, result: LoginResult, form: dict, next_url: str) -> dict:
+    """The login form again, with the message; 429 and Retry-After when limited."""
+    request.response.status_int = 429 if result.retry_after else 400
+    if result.retry_after:
+        request.response.headers["Retry-After"] = str(result.retry_after)
+    return {"form": form, "error": result.error, "next": next_url}
 
 
 @view_config(route_name="logout", request_method="POST", permission=NO_PERMISSION_REQUIRED)
@@ -107,6 +113,7 @@ def includeme(config) -> None:
     config.add_route("login", "/login")
     config.add_route("logout", "/logout")
     config.add_route("home", "/dashboard")
+    config.include(".signin_limits")
     config.include(".profile")
     config.include(".guards")
     config.include(".users_views")

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import math
-import time
-
 from limits import parse
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 from pyramid.request import Request
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
+from orbitflow.ratelimit import rate_limiter
 from orbitflow.syslog.services import write_entry
 from orbitflow.web.errors import APIError
 
@@ -20,11 +16,11 @@ CLIENT_ERROR_LIMIT = parse("20/minute")
 
 @view_config(route_name="client_errors", request_method="POST", renderer="json", permission=NO_PERMISSION_REQUIRED)
 def client_error(request: Request):
-    limiter: MovingWindowRateLimiter = request.registry["client_error_limiter"]
-    if not limiter.hit(CLIENT_ERROR_LIMIT, "client-errors", request.client_ip):
-        reset_at = limiter.get_window_stats(CLIENT_ERROR_LIMIT, "client-errors", request.client_ip).reset_time
+    limiter = rate_limiter(request.registry)
+    verdict = limiter.hit([CLIENT_ERROR_LIMIT], "client-errors", limiter.key(request.client_ip))
+    if not verdict.allowed:
         error = APIError(429, "Too many error reports; try again later.")
-        error.headers["Retry-After"] = str(max(1, math.ceil(reset_at - time.time())))
+        error.headers["Retry-After"] = str(verdict.retry_after)
         raise error
     try:
         body = request.json_body
@@ -47,7 +43,5 @@ def client_error(request: Request):
 
 
 def includeme(config) -> None:
-    settings = config.registry["orbitflow.settings"]
-    config.registry["client_error_limiter"] = MovingWindowRateLimiter(storage_from_string(settings.ratelimit_storage))
     config.add_route("client_errors", "/api/client-errors")
     config.scan(__name__)

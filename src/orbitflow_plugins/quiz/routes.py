@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orbitflow.config import ConfigError
+from orbitflow.ratelimit import rate_limiter
 from orbitflow.web import ContentHashCacheBuster
 from orbitflow_plugins.quiz.cache import DefinitionCache
 from orbitflow_plugins.quiz.intake import SubmissionWriter
@@ -28,7 +29,7 @@ def make_writer(registry, settings):
 
 def includeme(config) -> None:
     settings = config.registry["orbitflow.settings"]
-    config.registry["quiz.ratelimiter"] = QuizRateLimiter(settings.ratelimit_storage, parse_limits(settings.extra))
+    config.registry["quiz.ratelimiter"] = QuizRateLimiter(rate_limiter(config.registry), parse_limits(settings.extra))
     config.registry["quiz.definitions"] = DefinitionCache()
     config.registry["quiz.writer"] = make_writer(config.registry, settings)
     config.add_static_view("quiz-static", "orbitflow_plugins.quiz:static", cache_max_age=31536000)

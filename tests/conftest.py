@@ -151,17 +151,17 @@ def backend(request, tmp_path_factory) -> Backend:
 
 
 def _delete_all_rows(engine: Engine) -> None:
-    with engine.begin() as connection:
-        if engine.dialect.name == "sqlite":
-            connection.execute(text("PRAGMA foreign_keys=OFF"))
-        else:
-            connection.execute(text("SET FOREIGN_KEY_CHECKS=0"))
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
-        if engine.dialect.name == "sqlite":
-            connection.execute(text("PRAGMA foreign_keys=ON"))
-        else:
-            connection.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+    # SQLite ignores PRAGMA foreign_keys inside a transaction: switch it off and on again
+    # outside the one that deletes, or the pooled connection keeps foreign keys off.
+    switch = "PRAGMA foreign_keys={}" if engine.dialect.name == "sqlite" else "SET FOREIGN_KEY_CHECKS={}"
+    with engine.connect() as connection:
+        connection.execute(text(switch.format("OFF" if engine.dialect.name == "sqlite" else 0)))
+        connection.commit()
+        with connection.begin():
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(table.delete())
+        connection.execute(text(switch.format("ON" if engine.dialect.name == "sqlite" else 1)))
+        connection.commit()
 
 
 @pytest.fixture(scope="session")

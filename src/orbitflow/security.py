@@ -76,6 +76,11 @@ def role_at_most(role: str, ceiling: str) -> bool:
     return role in ROLES and role_rank(role) >= role_rank(ceiling)
 
 
+def lower_role(role: str, other: str) -> str:
+    """The lower of two roles (an unknown role is the lowest of all)."""
+    return role if role_rank(role) >= role_rank(other) else other
+
+
 SESSION_COOKIE = "orbitflow_session"
 SESSION_REFRESH_SECONDS = 60
 

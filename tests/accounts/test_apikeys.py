@@ -70,7 +70,8 @@ def test_keys_need_no_csrf_token_and_are_audited_as_the_key(browser, team, db, t
     body = {"username": "dana", "password": NEW_PASSWORD, "role": "AGENT"}
     api(testapp, "POST", "/api/v1/users", body, status=201, headers=bearer(raw))
     entry = audit_rows(db, "user.create")[0]
-    assert entry.actor_name == "api-key:Nightly sync" and entry.actor_id == team["OWNER"].id
+    assert entry.actor_id == team["OWNER"].id
+    assert entry.actor_name == f"api-key:Nightly sync #{db.scalars(select(ApiKey)).one().id} of owner"
 
 
 def test_key_role_cannot_exceed_the_creators(browser, team, db):
@@ -168,3 +169,71 @@ def test_api_key_has_no_password_or_profile(browser, team, testapp, db):
     assert "API key" in error["message"]
     db.rollback()
     assert all(not user.must_change_password for user in db.scalars(select(User)))
+
+
+def _user_count(db) -> int:
+    db.expire_all()
+    db.rollback()
+    return len(db.scalars(select(User)).all())
+
+
+def test_a_key_never_acts_above_its_creators_current_role(browser, team, db, testapp):
+    raw = _raw_key(_create_key(browser(team["ADMIN"]), role="ADMIN"))
+    assert api(testapp, "GET", "/api/v1/me", headers=bearer(raw)).json["role"] == "ADMIN"
+    owner = browser(team["OWNER"])
+    api(owner, "PATCH", f"/api/v1/users/{team['ADMIN'].id}", {"role": "VIEWER"}, status=200)
+    me = api(testapp, "GET", "/api/v1/me", headers=bearer(raw)).json
+    assert me["role"] == "VIEWER" and me["api_key"]["role"] == "ADMIN"
+    assert me["api_key"]["created_by"] == team["ADMIN"].id
+    assert "users.manage" not in me["permissions"]
+    before = _user_count(db)
+    body = {"username": "intruder", "password": NEW_PASSWORD, "role": "ADMIN"}
+    api(testapp, "POST", "/api/v1/users", body, status=403, headers=bearer(raw))
+    assert _user_count(db) == before
+    assert db.scalars(select(User).where(User.username == "intruder")).first() is None
+    assert audit_rows(db, "user.create") == []
+    # The keys page says so.
+    assert "acts as Viewer" in owner.get("/settings/api-keys").text
+    # Promoted back, the key gets its own role again (never more).
+    api(owner, "PATCH", f"/api/v1/users/{team['ADMIN'].id}", {"role": "OWNER"}, status=200)
+    assert api(testapp, "GET", "/api/v1/me", headers=bearer(raw)).json["role"] == "ADMIN"
+
+
+def test_a_key_stops_when_its_creator_is_deactivated(browser, team, db, testapp):
+    raw = _raw_key(_create_key(browser(team["ADMIN"]), role="ADMIN"))
+    owner = browser(team["OWNER"])
+    api(owner, "DELETE", f"/api/v1/users/{team['ADMIN'].id}", status=204)
+    assert not fresh(db, team["ADMIN"]).is_active
+    before = _user_count(db)
+    error = api(testapp, "GET", "/api/v1/me", headers=bearer(raw), status=401).json["error"]
+    assert error["code"] == "unauthorized"
+    body = {"username": "intruder", "password": NEW_PASSWORD, "role": "ADMIN"}
+    api(testapp, "POST", "/api/v1/users", body, status=401, headers=bearer(raw))
+    assert _user_count(db) == before
+    assert "suspended" in owner.get("/settings/api-keys").text
+    # Reactivated, the key works again: it was suspended, not revoked.
+    api(owner, "PATCH", f"/api/v1/users/{team['ADMIN'].id}", {"is_active": True}, status=200)
+    api(testapp, "GET", "/api/v1/me", headers=bearer(raw), status=200)
+
+
+def test_a_key_stops_when_its_creator_is_deleted(browser, team, db, testapp):
+    raw = _raw_key(_create_key(browser(team["ADMIN"]), role="ADMIN"))
+    api(testapp, "GET", "/api/v1/me", headers=bearer(raw), status=200)
+    db.rollback()
+    db.delete(db.get(User, team["ADMIN"].id))
+    db.commit()
+    with db.bind.connect() as connection:
+        assert connection.execute(select(ApiKey.created_by_id)).scalar_one() is None
+    api(testapp, "GET", "/api/v1/me", headers=bearer(raw), status=401)
+    assert "suspended" in browser(team["OWNER"]).get("/settings/api-keys").text
+
+
+def test_a_key_of_a_demoted_creator_is_audited_with_the_key_and_the_creator(browser, team, db, testapp):
+    raw = _raw_key(_create_key(browser(team["ADMIN"]), name="CRM sync", role="ADMIN"))
+    db.rollback()
+    key = db.scalars(select(ApiKey)).one()
+    api(browser(team["OWNER"]), "PATCH", f"/api/v1/users/{team['ADMIN'].id}", {"role": "MANAGER"}, status=200)
+    api(testapp, "POST", "/api/v1/leads", {"name": "Ada"}, status=201, headers=bearer(raw))
+    entry = audit_rows(db, "lead.create")[0]
+    assert entry.actor_id == team["ADMIN"].id
+    assert entry.actor_name == f"api-key:CRM sync #{key.id} of admin"

@@ -69,7 +69,17 @@ def test_parallel_wrong_passwords_all_count(wsgi_app, team, db):
 def test_parallel_user_creation_respects_the_quota(wsgi_app, team, db):
     team.company.max_users = 7  # five taken: room for two more
     raw = new_raw_key()
-    db.add(ApiKey(company_id=team.company.id, name="sync", role="OWNER", prefix=raw[:10], key_hash=hash_api_key(raw)))
+    creator = team["OWNER"].id
+    db.add(
+        ApiKey(
+            company_id=team.company.id,
+            name="sync",
+            role="OWNER",
+            prefix=raw[:10],
+            key_hash=hash_api_key(raw),
+            created_by_id=creator,
+        )
+    )
     db.commit()
     clients = [webtest.TestApp(wsgi_app, extra_environ={"HTTP_HOST": "localhost"}) for _ in range(THREADS)]
     calls = [

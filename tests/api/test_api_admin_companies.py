@@ -145,7 +145,17 @@ def test_authentication_and_permission(testapp, acme, acme_owner, login_as, db):
 
 def test_company_api_key_cannot_reach_the_admin_api(testapp, acme, acme_owner, db):
     raw = secrets.token_urlsafe(32)
-    db.add(ApiKey(company_id=acme.id, name="ci", role="OWNER", prefix=raw[:8], key_hash=hash_api_key(raw)))
+    owner_id = acme_owner.id
+    db.add(
+        ApiKey(
+            company_id=acme.id,
+            name="ci",
+            role="OWNER",
+            prefix=raw[:8],
+            key_hash=hash_api_key(raw),
+            created_by_id=owner_id,
+        )
+    )
     db.commit()
     testapp.get("/api/v1/admin/companies", headers={"Authorization": f"Bearer {raw}"}, status=403)
 

@@ -41,9 +41,18 @@ def history(db, acme, acme_owner, beta):
     db.commit()
 
 
-def _key(db, company, role: str = "OWNER") -> str:
+def _key(db, creator, role: str = "OWNER") -> str:
     raw = secrets.token_urlsafe(32)
-    db.add(ApiKey(company_id=company.id, name="reports", role=role, prefix=raw[:8], key_hash=hash_api_key(raw)))
+    db.add(
+        ApiKey(
+            company_id=creator.company_id,
+            name="reports",
+            role=role,
+            prefix=raw[:8],
+            key_hash=hash_api_key(raw),
+            created_by_id=creator.id,
+        )
+    )
     db.commit()
     return raw
 
@@ -106,17 +115,18 @@ def test_super_admin_reads_every_company(admin_client, history, acme, beta):
     assert [item["actor_name"] for item in only_beta["items"]] == ["bob"]
 
 
-def test_api_key_reads_its_company(testapp, db, acme, history):
-    raw = _key(db, acme)
+def test_api_key_reads_its_company(testapp, db, acme_owner, history):
+    raw = _key(db, acme_owner)
     body = testapp.get("/api/v1/audit", {"action": "lead.*"}, headers={"Authorization": f"Bearer {raw}"}).json
     assert body["total"] == 2
 
 
 @pytest.mark.parametrize("role", ["MANAGER", "AGENT", "VIEWER"])
 def test_roles_without_audit_view_are_refused(testapp, login_as, acme, make_user, db, role):
-    login_as(make_user(acme, role))
+    user = make_user(acme, role)
+    login_as(user)
     assert testapp.get("/api/v1/audit", status=403).json["error"]["code"] == "forbidden"
-    testapp.get("/api/v1/audit", headers={"Authorization": f"Bearer {_key(db, acme, role)}"}, status=403)
+    testapp.get("/api/v1/audit", headers={"Authorization": f"Bearer {_key(db, user, role)}"}, status=403)
 
 
 def test_anonymous_and_bad_keys_get_401(testapp):

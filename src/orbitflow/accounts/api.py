@@ -80,7 +80,10 @@ api_schema(
     "Me",
     {
         "type": "object",
-        "description": "The caller: a user, or for an API key the key (id and username are then null)",
+        "description": (
+            "The caller: a user, or for an API key the key (id and username are then null; role is the"
+            " key's effective role, the lower of the key's role and its creator's current role)"
+        ),
         "required": ["id", "username", "name", "email", "role", "is_active", "company", "permissions"],
         "properties": {
             "id": {"type": "integer", "nullable": True},
@@ -99,7 +102,8 @@ api_schema(
                     "id": {"type": "integer"},
                     "name": {"type": "string"},
                     "prefix": {"type": "string"},
-                    "role": {"type": "string"},
+                    "role": {"type": "string", "description": "The role the key was given"},
+                    "created_by": {"type": "integer", "description": "The user the key acts for"},
                 },
             },
             "company": {
@@ -210,9 +214,21 @@ def me(request: Request):
     if identity.api_key_id is not None:
         key = request.dbsession.get(ApiKey, identity.api_key_id)
         body.update(
-            id=None, username=None, name=key.name, email=None, role=key.role, is_active=True, must_change_password=False
+            id=None,
+            username=None,
+            name=key.name,
+            email=None,
+            role=identity.role,
+            is_active=True,
+            must_change_password=False,
         )
-        body["api_key"] = {"id": key.id, "name": key.name, "prefix": key.prefix, "role": key.role}
+        body["api_key"] = {
+            "id": key.id,
+            "name": key.name,
+            "prefix": key.prefix,
+            "role": key.role,
+            "created_by": identity.user_id,
+        }
         return body
     return {**user_json(current_user(request)), **body}
 

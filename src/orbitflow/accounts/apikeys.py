@@ -1,7 +1,9 @@
 """API keys: named, role-scoped credentials of a company, stored as hashes only.
 
-A key is shown once, when it is created. It acts with its own role, which can be no higher
-than the role of the person who created it, and never a super admin's.
+A key is shown once, when it is created. It acts for the person who created it, as that
+person is now: with the lower of its own role and the creator's current role (so demoting
+the creator demotes the key), and not at all once the creator is deactivated or deleted.
+It is never a super admin's.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from pyramid.request import Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from orbitflow.accounts.models import ApiKey
+from orbitflow.accounts.models import ApiKey, User
 from orbitflow.accounts.users import AccountError
 from orbitflow.audit.services import audit
 from orbitflow.models.meta import utcnow
-from orbitflow.security import COMPANY_ROLES, ROLE_LABELS, hash_api_key, role_at_most
+from orbitflow.security import COMPANY_ROLES, ROLE_LABELS, hash_api_key, lower_role, role_at_most
 
 KEY_PREFIX = "ofk_"
 NAME_MAX = 100
@@ -24,6 +26,13 @@ NAME_MAX = 100
 
 def new_raw_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def acting_role(key: ApiKey, creator: User | None) -> str | None:
+    """The role ``key`` acts with now; None when it cannot act (creator gone or inactive)."""
+    if creator is None or not creator.is_active or creator.company_id != key.company_id:
+        return None
+    return lower_role(key.role, creator.role)
 
 
 def grantable_roles(creator_role: str) -> list[str]:

@@ -6,7 +6,7 @@ from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from orbitflow.accounts.apikeys import create_key, grantable_roles, list_keys, revoke_key
+from orbitflow.accounts.apikeys import acting_role, create_key, grantable_roles, list_keys, revoke_key
 from orbitflow.accounts.models import ApiKey
 from orbitflow.accounts.users import AccountError
 from orbitflow.web.layout import flash
@@ -23,6 +23,7 @@ def _context(request: Request, form: dict | None = None, errors: dict | None = N
         "errors": errors or {},
         "error": error,
         "created": None,
+        "acting_role": acting_role,
     }
 
 

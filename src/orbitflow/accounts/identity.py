@@ -7,6 +7,7 @@ import time
 from pyramid.request import Request
 from sqlalchemy import select, update
 
+from orbitflow.accounts.apikeys import acting_role
 from orbitflow.accounts.models import ApiKey, User
 from orbitflow.db import bind_company, unscoped
 from orbitflow.models.meta import utcnow
@@ -41,22 +42,31 @@ def _permissions(request: Request, role: str) -> frozenset[str]:
 
 
 def _identity_from_api_key(request: Request, raw_key: str) -> Identity | None:
+    """A key acts for its creator as the creator is now: never above the creator's current
+    role, and not at all once the creator is deactivated or deleted (one joined read)."""
     if not raw_key:
         return None
     session = request.dbsession
     with unscoped(session):
-        key = session.scalars(
-            select(ApiKey).where(ApiKey.key_hash == hash_api_key(raw_key), ApiKey.revoked_at.is_(None))
+        row = session.execute(
+            select(ApiKey, User)
+            .join(User, User.id == ApiKey.created_by_id)
+            .where(ApiKey.key_hash == hash_api_key(raw_key), ApiKey.revoked_at.is_(None))
         ).first()
-    if key is None or not key.company.is_active:
+    if row is None:
+        return None
+    key, creator = row
+    role = acting_role(key, creator)
+    if role is None or not key.company.is_active:
         return None
     _touch_api_key(request, key)
     return Identity(
-        user_id=key.created_by_id or 0,
+        user_id=creator.id,
         company_id=key.company_id,
-        role=key.role,
-        username=f"api-key:{key.name}",
-        permissions=_permissions(request, key.role),
+        role=role,
+        # Audit rows of the key's use name the key and the person it acts for.
+        username=f"api-key:{key.name} #{key.id} of {creator.username}",
+        permissions=_permissions(request, role),
         api_key_id=key.id,
     )
 

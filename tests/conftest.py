@@ -83,6 +83,8 @@ class Backend:
             "orbitflow.plugins": ALL_PLUGINS,
             "orbitflow.db_pool_size": "5",
             "retry.attempts": "3",
+            # Tests drive the delivery worker themselves.
+            "orbitflow.deliveries.worker_thread": "false",
         }
         settings.update(extra)
         return settings

@@ -19,6 +19,7 @@ CORE_PACKAGES = (
     "orbitflow.leads",
     "orbitflow.superadmin",
     "orbitflow.api",
+    "orbitflow.deliveries",
 )
 
 

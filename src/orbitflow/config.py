@@ -39,6 +39,23 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True)
+class DeliverySettings:
+    """The outbox's workers and outgoing HTTP (``orbitflow.deliveries.*`` in the INI)."""
+
+    # A worker thread in each app process; off where dedicated `orbitflow worker`s run.
+    worker_thread: bool = True
+    batch_size: int = 20
+    poll_seconds: float = 1.0
+    # How long a claimed delivery stays a worker's before another may take it over.
+    claim_seconds: int = 300
+    allow_private_networks: bool = False
+    http_timeout_seconds: float = 10.0
+    # Kept out of repr(): the URL may carry the SMTP password.
+    smtp_url: str | None = field(default=None, repr=False)
+    mail_from: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     # Kept out of repr() so a logged or printed Settings never shows the secret.
@@ -58,6 +75,7 @@ class Settings:
     ratelimit_storage: str
     # The raw INI values (they may hold the secret too).
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
+    deliveries: DeliverySettings = field(default_factory=DeliverySettings)
 
     @property
     def secure_cookies(self) -> bool:
@@ -163,6 +181,54 @@ def validate_auth_url(value: str, production: bool) -> str:
     return value
 
 
+def parse_seconds(name: str, value: str | None, default: float, minimum: float) -> float:
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum:g} seconds, got {number:g}")
+    return number
+
+
+def validate_smtp_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"smtp", "smtps", "console"}:
+        raise ConfigError("SMTP_URL must start with smtp:// (STARTTLS), smtps:// (TLS) or console://")
+    if parts.scheme != "console" and not parts.hostname:
+        raise ConfigError("SMTP_URL must name the mail server, as in smtp://user:password@mail.example.com:587")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ConfigError("SMTP_URL has a port that is not a number") from None
+    return value
+
+
+def load_delivery_settings(ini: Mapping[str, str], env: Mapping[str, str]) -> DeliverySettings:
+    prefix = "orbitflow.deliveries."
+    smtp_url = _first(env, "SMTP_URL") or ini.get("orbitflow.smtp_url") or None
+    mail_from = _first(env, "MAIL_FROM") or ini.get("orbitflow.mail_from") or None
+    if mail_from is not None and "@" not in mail_from:
+        raise ConfigError(f"MAIL_FROM must be an e-mail address such as crm@example.com, got {mail_from!r}")
+    return DeliverySettings(
+        worker_thread=parse_bool(f"{prefix}worker_thread", ini.get(f"{prefix}worker_thread"), True),
+        batch_size=parse_int(f"{prefix}batch_size", ini.get(f"{prefix}batch_size"), 20, 1),
+        poll_seconds=parse_seconds(f"{prefix}poll_seconds", ini.get(f"{prefix}poll_seconds"), 1.0, 0.01),
+        claim_seconds=parse_int(f"{prefix}claim_seconds", ini.get(f"{prefix}claim_seconds"), 300, 1),
+        allow_private_networks=parse_bool(
+            "WEBHOOKS_ALLOW_PRIVATE_NETWORKS",
+            _first(env, "WEBHOOKS_ALLOW_PRIVATE_NETWORKS") or ini.get("orbitflow.webhooks_allow_private_networks"),
+        ),
+        http_timeout_seconds=parse_seconds(
+            f"{prefix}http_timeout_seconds", ini.get(f"{prefix}http_timeout_seconds"), 10.0, 0.1
+        ),
+        smtp_url=validate_smtp_url(smtp_url) if smtp_url else None,
+        mail_from=mail_from,
+    )
+
+
 def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from INI values, the environment overriding them."""
     env = os.environ if environ is None else environ
@@ -232,6 +298,7 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
         lockout_seconds=parse_int("orbitflow.lockout_minutes", ini.get("orbitflow.lockout_minutes"), 15, 1) * 60,
         ratelimit_storage=ini.get("orbitflow.ratelimit_storage", "memory://"),
         extra={k: v for k, v in ini.items() if isinstance(v, str)},
+        deliveries=load_delivery_settings(ini, env),
     )
 
 

@@ -3,7 +3,8 @@
 Each hook is a plain function here; a plugin implements one by defining a function of the
 same name decorated with ``@orbitflow.hookimpl``. Hooks that return data return lists,
 which the core merges, validates and applies. Event hooks are called after the request's
-transaction committed, never for a change that rolled back.
+transaction committed, never for a change that rolled back, except
+``domain_event_in_transaction``, which runs inside it.
 """
 
 from __future__ import annotations
@@ -83,6 +84,31 @@ def lead_updated(event):
 def lead_moved(event):
     """A lead moved to another stage or position (:class:`orbitflow.events.LeadEvent`),
     after commit."""
+
+
+@hookspec
+def lead_deleted(event):
+    """A lead was deleted (:class:`orbitflow.events.LeadEvent`; ``event.lead`` holds its
+    fields as they were), after commit."""
+
+
+@hookspec
+def domain_event_in_transaction(session, name, event):
+    """A domain event (``name`` one of ``lead_created``, ``lead_updated``, ``lead_moved``,
+    ``lead_deleted``, ``quiz_submitted``), called inside the change's transaction, before
+    commit and before the event's after-commit hook is queued.
+
+    ``session`` is the change's session (bound to the event's company). Write rows here
+    that must exist exactly when the change does, above all outbox deliveries
+    (:func:`orbitflow.deliveries.enqueue`); never call the outside world. An exception
+    rolls the whole change back."""
+
+
+@hookspec
+def delivery_channels(registry):
+    """Return a list of :class:`orbitflow.deliveries.Channel` objects that send outbox
+    deliveries (``name``, ``max_batch``, ``send(deliveries) -> list[SendResult]``).
+    Called once at start-up with the Pyramid registry; channel names must be unique."""
 
 
 @hookspec

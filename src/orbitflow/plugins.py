@@ -142,13 +142,25 @@ def nav_items(request: Request, hook_name: str = "nav_items") -> list[NavItem]:
     return visible
 
 
-def notify_after_commit(request: Request, hook_name: str, event: Any) -> None:
-    """Call an event hook once the request's transaction has committed.
+def notify_in_transaction(pm: pluggy.PluginManager, session, hook_name: str, event: Any) -> None:
+    """Call ``domain_event_in_transaction`` now, inside the caller's transaction."""
+    pm.hook.domain_event_in_transaction(session=session, name=hook_name, event=event)
 
-    A failing hook is logged to the system log and does not affect the response.
+
+def notify_after_commit(request: Request, hook_name: str, event: Any) -> None:
+    """Announce an event: for a domain event (:data:`orbitflow.events.DOMAIN_EVENTS`)
+    ``domain_event_in_transaction`` runs at once in the request's transaction; the event's
+    own hook runs once that transaction has committed.
+
+    A failing after-commit hook is logged to the system log and does not affect the
+    response; a failing in-transaction hook fails the request.
     """
+    from orbitflow.events import DOMAIN_EVENTS
+
     pm = request.registry["plugin_manager"]
     registry = request.registry
+    if hook_name in DOMAIN_EVENTS:
+        notify_in_transaction(pm, request.dbsession, hook_name, event)
 
     def call(committed: bool) -> None:
         if not committed:

@@ -42,6 +42,7 @@ def settings_for(url: str, **extra: str) -> dict[str, str]:
         "orbitflow.plugins": ALL_PLUGINS,
         "orbitflow.db_pool_size": "3",
         "retry.attempts": "3",
+        "orbitflow.deliveries.worker_thread": "false",
         **extra,
     }
 

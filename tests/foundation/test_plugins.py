@@ -67,6 +67,7 @@ def hello_app(hello_database):
         "orbitflow.auth_secret": TEST_SECRET,
         "orbitflow.auth_url": "http://localhost",
         "orbitflow.plugins": PLUGINS,
+        "orbitflow.deliveries.worker_thread": "false",
     }
     engine = make_engine(load_settings(ini, environ={}).database)
     yield make_app(ini, environ={}, engine=engine), engine

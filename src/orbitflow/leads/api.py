@@ -14,6 +14,7 @@ from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
 from orbitflow.leads import stages as stage_services
 from orbitflow.leads.models import LEAD_SOURCES, STAGE_KINDS, Lead, LeadActivity, LeadNote, Stage
 from orbitflow.leads.queries import LeadFilters, Viewer, get_visible_lead, sorted_leads, stages_of
+from orbitflow.leads.representation import lead_json
 from orbitflow.leads.rules import actor_id, check_owner_change, phone_region
 from orbitflow.leads.services import (
     LeadError,
@@ -151,35 +152,6 @@ def _body(name: str) -> dict[str, Any]:
 
 def _ok(name: str, description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": ref(name)}}}
-
-
-def lead_json(lead: Lead) -> dict[str, Any]:
-    return {
-        "id": lead.id,
-        "name": lead.name,
-        "email": lead.email,
-        "phone": lead.phone,
-        "company_name": lead.company_name,
-        "value": None if lead.value is None else float(lead.value),
-        "source": lead.source,
-        "tags": lead.tags,
-        "stage_id": lead.stage_id,
-        "owner_id": lead.owner_id,
-        "position": lead.position,
-        "version": lead.version,
-        "utm": {
-            "source": lead.utm_source,
-            "medium": lead.utm_medium,
-            "campaign": lead.utm_campaign,
-            "term": lead.utm_term,
-            "content": lead.utm_content,
-        },
-        "referrer": lead.referrer,
-        "consent": lead.consent,
-        "consent_at": iso(lead.consent_at),
-        "created_at": iso(lead.created_at),
-        "updated_at": iso(lead.updated_at),
-    }
 
 
 def stage_json(stage: Stage) -> dict[str, Any]:
@@ -333,7 +305,9 @@ def patch_lead(request: Request):
 @view_config(route_name="api_lead", request_method="DELETE", permission="leads.delete")
 def delete_lead_api(request: Request):
     lead = _lead_or_404(request)
+    event = lead_event(lead, actor_id(request))
     delete_lead(request.dbsession, lead, actor_id=actor_id(request), audit_info=audit_info_from_request(request))
+    announce(request, "lead_deleted", event)
     return HTTPNoContent()
 
 

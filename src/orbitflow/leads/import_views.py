@@ -8,12 +8,12 @@ from pyramid.view import view_config
 
 from orbitflow.audit.services import audit
 from orbitflow.leads import csvio
-from orbitflow.leads.models import LeadImport
+from orbitflow.leads.models import Lead, LeadImport
 from orbitflow.leads.normalize import valid_region
 from orbitflow.leads.pages import TEMPLATES
 from orbitflow.leads.queries import stages_of
 from orbitflow.leads.rules import actor_id, phone_region
-from orbitflow.leads.services import audit_info_from_request, default_stage
+from orbitflow.leads.services import announce, audit_info_from_request, default_stage, lead_event
 from orbitflow.models.meta import utcnow
 from orbitflow.web.layout import flash
 
@@ -172,6 +172,7 @@ def run(request: Request):
         actor_id=actor_id(request),
         audit_info=audit_info_from_request(request),
     )
+    _announce(request, report)
     summary = report.as_json()
     record.status = "done"
     record.finished_at = utcnow()
@@ -205,6 +206,16 @@ def run(request: Request):
         "success" if not summary["errors"] else "info",
     )
     return HTTPSeeOther(request.route_url("leads_import_step", id=record.id))
+
+
+def _announce(request: Request, report: csvio.Report) -> None:
+    """One lead_created or lead_updated per imported row, like any other change."""
+    hooks = {"created": "lead_created", "updated": "lead_updated"}
+    for result in report.results:
+        hook = hooks.get(result.status)
+        lead = request.dbsession.get(Lead, result.lead_id) if hook and result.lead_id else None
+        if lead is not None:
+            announce(request, hook, lead_event(lead, actor_id(request)))
 
 
 def includeme(config) -> None:

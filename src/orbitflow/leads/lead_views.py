@@ -207,7 +207,9 @@ def delete_confirm(request: Request):
 def delete_submit(request: Request):
     lead = lead_or_404(request)
     name = lead.name
+    event = lead_event(lead, actor_id(request))
     delete_lead(request.dbsession, lead, actor_id=actor_id(request), audit_info=audit_info_from_request(request))
+    announce(request, "lead_deleted", event)
     flash(request, f"Lead {name} deleted.")
     return HTTPSeeOther(request.route_url("leads"))
 
@@ -223,9 +225,11 @@ def merge_submit(request: Request):
         flash(request, "Choose a duplicate of this lead to merge.", "error")
         return HTTPSeeOther(request.route_url("lead", id=lead.id))
     other_name = other.name
+    other_event = lead_event(other, actor_id(request))
     changes = merge_leads(
         request.dbsession, lead, other, actor_id=actor_id(request), audit_info=audit_info_from_request(request)
     )
+    announce(request, "lead_deleted", other_event)
     announce(request, "lead_updated", lead_event(lead, actor_id(request), changes=changes))
     flash(request, f"Merged {other_name} into this lead.")
     return HTTPSeeOther(request.route_url("lead", id=lead.id))

@@ -186,7 +186,9 @@ def _apply(request: Request, bulk: BulkRequest) -> int:
     for lead in bulk.leads:
         try:
             if bulk.action == "delete":
+                event = lead_event(lead, who)
                 delete_lead(session, lead, actor_id=who, audit_info=info)
+                announce(request, "lead_deleted", event)
                 done += 1
                 continue
             if bulk.action == "move":

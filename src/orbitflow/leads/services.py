@@ -36,7 +36,9 @@ The functions plugins use (many leads at once: :mod:`orbitflow.leads.capture`)::
 
     lead_event(lead, actor_id, ...) -> LeadEvent and announce(request, hook, event)
         Call ``announce(request, "lead_created", lead_event(lead, actor_id))`` after a
-        create so plugins hear of it once the transaction commits.
+        create: ``domain_event_in_transaction`` hears of it at once, in the same
+        transaction, and ``lead_created`` once the transaction commits. For a deletion,
+        build the event before deleting (``event.lead`` keeps the lead's fields).
 
 ``audit_info`` (:class:`AuditInfo`) says who to name in the audit log, from which address;
 :func:`audit_info_from_request` builds it for a signed-in user, and a public page passes
@@ -727,6 +729,9 @@ def lead_event(
     previous_stage_id: int | None = None,
     changes: dict[str, Any] | None = None,
 ) -> LeadEvent:
+    """The event of a change to ``lead``; for a deletion, build it before deleting."""
+    from orbitflow.leads.representation import lead_json
+
     return LeadEvent(
         company_id=lead.company_id,
         lead_id=lead.id,
@@ -735,11 +740,14 @@ def lead_event(
         previous_stage_id=previous_stage_id,
         source=lead.source,
         changes=changes or {},
+        lead=lead_json(lead),
     )
 
 
 def announce(request, hook_name: str, event: LeadEvent) -> None:
-    """Call ``lead_created``/``lead_updated``/``lead_moved`` once the request commits."""
+    """Announce ``lead_created``/``lead_updated``/``lead_moved``/``lead_deleted``:
+    ``domain_event_in_transaction`` runs now, in the request's transaction, and the
+    named hook once it commits."""
     from orbitflow.plugins import notify_after_commit
 
     notify_after_commit(request, hook_name, event)

@@ -2,6 +2,7 @@
 
 from orbitflow.accounts.models import ApiKey, User
 from orbitflow.audit.models import AuditEntry
+from orbitflow.deliveries.models import Delivery, DeliveryAttempt
 from orbitflow.leads.models import Lead, LeadActivity, LeadNote, LeadTag, Stage
 from orbitflow.models.meta import Base, TenantOwned, utcnow
 from orbitflow.syslog.models import SystemLogEntry
@@ -12,6 +13,8 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Company",
+    "Delivery",
+    "DeliveryAttempt",
     "Lead",
     "LeadActivity",
     "LeadNote",

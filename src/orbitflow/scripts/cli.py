@@ -3,15 +3,20 @@
 orbitflow check CONFIG_URI                  settings, database and migrations, exit 1 when not ready
 orbitflow create-superadmin CONFIG_URI --username NAME [--password P] [--email E]
 orbitflow purge-logs CONFIG_URI --older-than DAYS
+orbitflow worker CONFIG_URI [--once]        send outbox deliveries until SIGTERM (or until idle)
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import logging
+import os
+import signal
 import sys
 from datetime import timedelta
 
+import plaster
 from alembic.script import ScriptDirectory
 from sqlalchemy import delete, select
 
@@ -41,6 +46,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     purge = commands.add_parser("purge-logs", help="delete system log entries older than some days")
     purge.add_argument("config_uri")
     purge.add_argument("--older-than", type=int, required=True, metavar="DAYS")
+
+    worker = commands.add_parser("worker", help="send outbox deliveries (webhooks, e-mail, ...) until SIGTERM")
+    worker.add_argument("config_uri")
+    worker.add_argument("--once", action="store_true", help="send what is due now, then exit")
     return parser.parse_args(argv)
 
 
@@ -112,7 +121,37 @@ def purge_logs(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"check": check, "create-superadmin": create_superadmin, "purge-logs": purge_logs}
+def worker(args: argparse.Namespace) -> int:
+    """A dedicated delivery worker: the app's own set-up (plugins, channels, database),
+    no web server. SIGTERM and SIGINT let the current cycle finish, then it exits."""
+    from orbitflow.app import make_app
+    from orbitflow.deliveries import worker_for
+
+    settings_from_uri(args.config_uri)  # one clear line for a bad setting
+    loader = plaster.get_loader(args.config_uri, protocols=["wsgi"])
+    try:
+        app = make_app(loader.get_settings("app:main"))
+    except ConfigError as error:
+        fail(f"configuration error: {error}")
+    delivery_worker = worker_for(app.registry)
+    if args.once:
+        handled = delivery_worker.run_until_idle()
+        print(f"Handled {handled} deliveries.")
+        return 0
+
+    def stop(signum, _frame) -> None:
+        logging.getLogger(__name__).info("signal %s: stopping after the current cycle", signum)
+        delivery_worker.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    logging.getLogger(__name__).info("delivery worker running (pid %s)", os.getpid())
+    delivery_worker.run()
+    app.registry["dbengine"].dispose()
+    return 0
+
+
+COMMANDS = {"check": check, "create-superadmin": create_superadmin, "purge-logs": purge_logs, "worker": worker}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """The outbox: deliveries to send after commit, and every attempt to send them.
 
 Revision ID: 0010_deliveries
-Revises: 0003_leads
+Revises: 0007_signin
 Create Date: 2026-12-02 07:01:01.958924
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_deliveries"
-down_revision = "0003_leads"
+down_revision = "0007_signin"
 branch_labels = None
 depends_on = None
 

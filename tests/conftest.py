@@ -30,6 +30,7 @@ from orbitflow.config import load_settings
 from orbitflow.db import make_engine, make_session_factory, unscoped
 from orbitflow.migrations import alembic_config, upgrade_to_heads
 from orbitflow.models.meta import Base
+from orbitflow.ratelimit import rate_limiter
 from orbitflow.tenants.models import Company
 from orbitflow.tenants.services import create_company
 from support import PASSWORD
@@ -186,7 +187,7 @@ def db(backend):
 @pytest.fixture
 def testapp(wsgi_app, db) -> webtest.TestApp:
     # Rate-limit counters (sign-in attempts, quiz pages) start empty: the app lives for the session.
-    wsgi_app.registry["orbitflow.ratelimiter"].reset()
+    rate_limiter(wsgi_app.registry).reset()
     return webtest.TestApp(wsgi_app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.0.0.1"})
 
 

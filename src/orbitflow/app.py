@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from pluggy import PluginManager
 from pyramid.config import Configurator
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import configure_mappers
 
 from orbitflow.config import load_settings
+from orbitflow.shared import provide, shared
 
 CORE_PACKAGES = (
     "orbitflow.web",
@@ -34,16 +37,16 @@ def make_app(
     both)."""
     settings = load_settings(ini_settings, environ)
     with Configurator(settings=dict(ini_settings)) as config:
-        config.registry["orbitflow.settings"] = settings
+        provide(config.registry, settings)
         if engine is not None:
-            config.registry["dbengine"] = engine
+            provide(config.registry, engine, Engine)
         config.include("orbitflow.plugins")
         config.include("orbitflow.db")
         config.include("orbitflow.security")
         config.include("orbitflow.ratelimit")
         for package in CORE_PACKAGES:
             config.include(package)
-        config.registry["plugin_manager"].hook.add_routes(config=config)
+        shared(config.registry, PluginManager).hook.add_routes(config=config)
         for include in includes:
             config.include(include)
         configure_mappers()

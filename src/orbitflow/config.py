@@ -15,8 +15,12 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from sqlalchemy.engine import URL, make_url
 
+from orbitflow.shared import shared
+
 MIN_SECRET_LENGTH = 32
 DEFAULT_POOL_SIZE = 20
+DEFAULT_IMPORT_MAX_BYTES = 2 * 1024 * 1024
+DEFAULT_PHONE_REGION = "US"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
@@ -73,7 +77,11 @@ class Settings:
     lockout_threshold: int
     lockout_seconds: int
     ratelimit_storage: str
-    # The raw INI values (they may hold the secret too).
+    # Leads: the CSV import's size cap, and where numbers without a country code are read.
+    import_max_bytes: int
+    default_phone_region: str
+    # The raw INI values (they may hold the secret too), for plugins to parse their own
+    # settings from at start-up; never read in a request.
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
     deliveries: DeliverySettings = field(default_factory=DeliverySettings)
 
@@ -166,6 +174,18 @@ def parse_database_url(name: str, raw: str) -> tuple[URL, dict]:
         database=unquote(database),
     )
     return url, connect_args
+
+
+def parse_region(name: str, value: str | None, default: str) -> str:
+    """An ISO 3166 two-letter region that phonenumbers knows, upper-cased."""
+    import phonenumbers
+
+    if value is None or value.strip() == "":
+        return default
+    region = value.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(f"{name} must be a two-letter country code such as US or DE, got {value!r}")
+    return region
 
 
 def validate_auth_url(value: str, production: bool) -> str:
@@ -297,10 +317,17 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
         lockout_threshold=parse_int("orbitflow.lockout_threshold", ini.get("orbitflow.lockout_threshold"), 5, 1),
         lockout_seconds=parse_int("orbitflow.lockout_minutes", ini.get("orbitflow.lockout_minutes"), 15, 1) * 60,
         ratelimit_storage=ini.get("orbitflow.ratelimit_storage", "memory://"),
+        import_max_bytes=parse_int(
+            "orbitflow.leads.import_max_bytes", ini.get("orbitflow.leads.import_max_bytes"), DEFAULT_IMPORT_MAX_BYTES, 1
+        ),
+        default_phone_region=parse_region(
+            "orbitflow.default_phone_region", ini.get("orbitflow.default_phone_region"), DEFAULT_PHONE_REGION
+        ),
         extra={k: v for k, v in ini.items() if isinstance(v, str)},
         deliveries=load_delivery_settings(ini, env),
     )
 
 
 def get_settings(registry) -> Settings:
-    return registry["orbitflow.settings"]
+    """The application's settings (provided by :func:`orbitflow.app.make_app`)."""
+    return shared(registry, Settings)

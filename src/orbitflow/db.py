@@ -22,8 +22,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 from zope.sqlalchemy import datamanager
 
-from orbitflow.config import ConfigError, DatabaseSettings, Settings
+from orbitflow.config import ConfigError, DatabaseSettings, Settings, get_settings
 from orbitflow.models.meta import TenantOwned
+from orbitflow.shared import provide, provided, shared
 
 COMPANY_KEY = "company_id"
 BYPASS_KEY = "tenant_bypass"
@@ -205,12 +206,12 @@ def _request_dbsession(request: Request) -> Session:
     # Tests may hand in their own session through the environ.
     session = request.environ.get("app.dbsession")
     if session is None:
-        session = get_tm_session(request.registry["dbsession_factory"], request.tm)
+        session = get_tm_session(shared(request.registry, sessionmaker), request.tm)
     return session
 
 
 def includeme(config) -> None:
-    settings: Settings = config.registry["orbitflow.settings"]
+    settings: Settings = get_settings(config.registry)
     _mark_driver_errors_retryable()
     config.registry.settings.setdefault("tm.manager_hook", "pyramid_tm.explicit_manager")
     config.registry.settings.setdefault("retry.attempts", "3")
@@ -221,9 +222,9 @@ def includeme(config) -> None:
     config.registry.settings["tm.activate_hook"] = "orbitflow.db.tm_activate_hook"
     config.include("pyramid_tm")
     config.include("pyramid_retry")
-    engine = config.registry.get("dbengine") or make_engine(settings.database)
-    config.registry["dbengine"] = engine
-    config.registry["dbsession_factory"] = make_session_factory(engine)
+    engine = provided(config.registry, Engine) or make_engine(settings.database)
+    provide(config.registry, engine, Engine)
+    provide(config.registry, make_session_factory(engine), sessionmaker)
     config.add_request_method(_request_dbsession, "dbsession", reify=True)
 
 
@@ -236,6 +237,6 @@ def retry_activate_hook(request: Request) -> int | None:
     """One attempt only for a body over the limit: pyramid_retry would otherwise buffer it
     whole before the body-limit tween refuses it."""
     length = request.content_length
-    if length is not None and length > request.registry["orbitflow.settings"].max_body_bytes:
+    if length is not None and length > get_settings(request.registry).max_body_bytes:
         return 1
     return None

@@ -10,12 +10,20 @@ from importlib.metadata import entry_points
 from typing import Any
 
 import pluggy
+from pluggy import PluginManager
 from pyramid.request import Request
 
 from orbitflow import hookspecs
-from orbitflow.config import ConfigError
+from orbitflow.config import ConfigError, get_settings
+from orbitflow.shared import provide, shared
 
 ENTRY_POINT_GROUP = "orbitflow.plugins"
+
+
+class RolePermissions(dict[str, frozenset[str]]):
+    """Role name -> the permissions every grant gives it, merged once at start-up."""
+
+
 log = logging.getLogger(__name__)
 
 
@@ -116,7 +124,7 @@ def migration_locations(pm: pluggy.PluginManager) -> list[str]:
     return locations
 
 
-def role_permissions(pm: pluggy.PluginManager) -> dict[str, frozenset[str]]:
+def role_permissions(pm: pluggy.PluginManager) -> RolePermissions:
     """Merge every grant into role -> permissions."""
     from orbitflow.security import ROLES
 
@@ -126,11 +134,11 @@ def role_permissions(pm: pluggy.PluginManager) -> dict[str, frozenset[str]]:
             if role not in table:
                 raise ConfigError(f"permission {grant.permission!r} granted to unknown role {role!r}")
             table[role].add(grant.permission)
-    return {role: frozenset(perms) for role, perms in table.items()}
+    return RolePermissions({role: frozenset(perms) for role, perms in table.items()})
 
 
 def nav_items(request: Request, hook_name: str = "nav_items") -> list[NavItem]:
-    items = collect(request.registry["plugin_manager"], hook_name, request=request)
+    items = collect(shared(request.registry, PluginManager), hook_name, request=request)
     seen: set[str] = set()
     visible = []
     for item in sorted(items, key=lambda item: (item.order, item.label)):
@@ -157,7 +165,7 @@ def notify_after_commit(request: Request, hook_name: str, event: Any) -> None:
     """
     from orbitflow.events import DOMAIN_EVENTS
 
-    pm = request.registry["plugin_manager"]
+    pm = shared(request.registry, PluginManager)
     registry = request.registry
     if hook_name in DOMAIN_EVENTS:
         notify_in_transaction(pm, request.dbsession, hook_name, event)
@@ -176,8 +184,8 @@ def notify_after_commit(request: Request, hook_name: str, event: Any) -> None:
 
 
 def includeme(config) -> None:
-    settings = config.registry["orbitflow.settings"]
+    settings = get_settings(config.registry)
     pm = make_plugin_manager(settings.plugins)
-    config.registry["plugin_manager"] = pm
+    provide(config.registry, pm, PluginManager)
     import_model_modules(pm)
-    config.registry["role_permissions"] = role_permissions(pm)
+    provide(config.registry, role_permissions(pm))

@@ -23,11 +23,10 @@ from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
 
-from orbitflow.config import ConfigError
+from orbitflow.config import ConfigError, get_settings
+from orbitflow.shared import provide, shared
 
 log = logging.getLogger(__name__)
-
-REGISTRY_KEY = "orbitflow.ratelimiter"
 
 
 @dataclass(frozen=True)
@@ -135,9 +134,9 @@ class RateLimiter:
 
 
 def rate_limiter(registry) -> RateLimiter:
-    return registry[REGISTRY_KEY]
+    return shared(registry, RateLimiter)
 
 
 def includeme(config) -> None:
-    settings = config.registry["orbitflow.settings"]
-    config.registry[REGISTRY_KEY] = RateLimiter(settings.ratelimit_storage, settings.auth_secret)
+    settings = get_settings(config.registry)
+    provide(config.registry, RateLimiter(settings.ratelimit_storage, settings.auth_secret))

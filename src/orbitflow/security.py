@@ -15,7 +15,7 @@ from pyramid.request import Request, RequestLocalCache
 from pyramid.security import Allowed, Denied
 from webob.cookies import SignedCookieProfile
 
-from orbitflow.config import Settings
+from orbitflow.config import Settings, get_settings
 
 SUPER_ADMIN = "SUPER_ADMIN"
 OWNER = "OWNER"
@@ -132,7 +132,7 @@ def remember(
     if impersonator_id is not None:
         payload["imp"] = impersonator_id
         payload["iv"] = _session_version(request, impersonator_id)
-    profile = session_profile(request.registry["orbitflow.settings"]).bind(request)
+    profile = session_profile(get_settings(request.registry)).bind(request)
     return profile.get_headers(payload)
 
 
@@ -146,12 +146,12 @@ def _session_version(request: Request, user_id: int) -> int | None:
 
 
 def forget(request: Request) -> list[tuple[str, str]]:
-    profile = session_profile(request.registry["orbitflow.settings"]).bind(request)
+    profile = session_profile(get_settings(request.registry)).bind(request)
     return profile.get_headers(None)
 
 
 def read_session(request: Request) -> dict | None:
-    profile = session_profile(request.registry["orbitflow.settings"]).bind(request)
+    profile = session_profile(get_settings(request.registry)).bind(request)
     try:
         payload = profile.get_value()
     except Exception:
@@ -229,7 +229,7 @@ def includeme(config) -> None:
     from pyramid.csrf import CookieCSRFStoragePolicy
     from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
 
-    settings: Settings = config.registry["orbitflow.settings"]
+    settings: Settings = get_settings(config.registry)
     config.set_security_policy(SecurityPolicy())
     config.set_default_permission(UNDECLARED)
     config.set_csrf_storage_policy(

@@ -23,7 +23,11 @@ import time
 from collections.abc import Callable
 
 import waitress
+from sqlalchemy.engine import Engine
 from waitress.adjustments import Adjustments
+
+from orbitflow.config import Settings
+from orbitflow.shared import provided
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +57,7 @@ def _url(sock: socket.socket) -> str:
 def after_fork(app) -> None:
     """Drop what a worker must not share with its parent: pooled database connections."""
     registry = getattr(app, "registry", None)
-    engine = registry.get("dbengine") if registry is not None else None
+    engine = provided(registry, Engine) if registry is not None else None
     if engine is not None:
         # close=False: the sockets belong to the parent's copies; just forget them here.
         engine.dispose(close=False)
@@ -128,7 +132,7 @@ def serve_in_workers(
 
 def _warn_about_local_counters(app, workers: int) -> None:
     registry = getattr(app, "registry", None)
-    settings = registry.get("orbitflow.settings") if registry is not None else None
+    settings = provided(registry, Settings) if registry is not None else None
     storage = getattr(settings, "ratelimit_storage", "memory://") if settings is not None else None
     if storage is not None and storage.strip().lower().startswith("memory://"):
         log.warning(

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from accounts.helpers import audit_actions, bearer
 from orbitflow.accounts.apikeys import new_raw_key
 from orbitflow.accounts.models import ApiKey, User
+from orbitflow.ratelimit import rate_limiter
 from orbitflow.security import hash_api_key
 from support import csrf_token
 
@@ -38,7 +39,7 @@ def _in_parallel(calls):
 
 
 def test_parallel_wrong_passwords_all_count(wsgi_app, team, db):
-    wsgi_app.registry["orbitflow.ratelimiter"].reset()
+    rate_limiter(wsgi_app.registry).reset()
     owner = team["OWNER"]
     clients = [webtest.TestApp(wsgi_app, extra_environ={"HTTP_HOST": "localhost"}) for _ in range(THREADS)]
     forms = [

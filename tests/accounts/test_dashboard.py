@@ -7,12 +7,14 @@ from decimal import Decimal
 
 import pytest
 import webtest
+from pluggy import PluginManager
 from sqlalchemy import select
 
 from orbitflow import hookimpl
 from orbitflow.app import make_app
 from orbitflow.leads.models import Lead, Stage
 from orbitflow.plugins import Widget
+from orbitflow.shared import shared
 from support import login
 
 
@@ -116,7 +118,7 @@ class SampleWidgets:
 def test_plugins_add_dashboard_widgets(backend, db, team):
     def install(config):
         config.add_jinja2_search_path("accounts:templates", name=".jinja2")
-        config.registry["plugin_manager"].register(SampleWidgets(), name="sample-widgets")
+        shared(config.registry, PluginManager).register(SampleWidgets(), name="sample-widgets")
 
     app = make_app(backend.ini(), environ={}, engine=backend.engine, includes=[install])
     client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"})

@@ -22,7 +22,9 @@ from accounts.routewalk import (
 )
 from orbitflow.app import make_app
 from orbitflow.leads.models import Lead, Stage
+from orbitflow.plugins import RolePermissions
 from orbitflow.security import CORE_PERMISSIONS, CSRF_MESSAGE, ROLES, SESSION_COOKIE
+from orbitflow.shared import shared
 from support import csrf_token, login
 
 # Whom to ask when a permission is granted to several roles: the first that has it.
@@ -120,7 +122,7 @@ def _read_ids(view: View, rows: dict) -> dict[str, int]:
 def test_role_permission_matrix(wsgi_app, another_client, login_as, fixtures_for_walk):
     """Each role is refused (403) exactly where its role lacks the view's permission."""
     registry = wsgi_app.registry
-    grants = registry["role_permissions"]
+    grants = shared(registry, RolePermissions)
     users, rows = fixtures_for_walk
     clients = {role: login_as(user, another_client()) for role, user in users.items()}
     failures = []
@@ -145,7 +147,7 @@ def test_role_permission_matrix(wsgi_app, another_client, login_as, fixtures_for
 
 def test_unsafe_requests_without_csrf_token_are_refused(wsgi_app, another_client, login_as, fixtures_for_walk):
     registry = wsgi_app.registry
-    grants = registry["role_permissions"]
+    grants = shared(registry, RolePermissions)
     users, _ = fixtures_for_walk
     clients: dict[str, webtest.TestApp] = {}
     failures = []
@@ -173,7 +175,7 @@ def test_unsafe_requests_without_csrf_token_are_refused(wsgi_app, another_client
 
 
 def test_core_permission_table_and_plugin_grants_make_the_role_table(wsgi_app):
-    grants = wsgi_app.registry["role_permissions"]
+    grants = shared(wsgi_app.registry, RolePermissions)
     for permission, (roles, _description) in CORE_PERMISSIONS.items():
         assert {role for role in ROLES if permission in grants[role]} == roles, permission
     # Plugins add theirs through the permissions hook (the bundled quiz plugin here).

@@ -9,9 +9,11 @@ from datetime import datetime, timedelta
 import pytest
 from pyramid.interfaces import IRoutesMapper
 from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
 
 from orbitflow.audit.models import AuditEntry
 from orbitflow.audit.services import AuditEntryIsAppendOnly, record
+from orbitflow.shared import shared
 from support import csrf_token
 
 DAY = datetime(2026, 3, 10, 12, 0)
@@ -256,7 +258,7 @@ def test_unsafe_methods_on_the_audit_log_are_refused(owner_client, history, db):
 
 
 def test_audit_entries_cannot_be_changed_through_the_application_session(history, wsgi_app):
-    session = wsgi_app.registry["dbsession_factory"]()
+    session = shared(wsgi_app.registry, sessionmaker)()
     session.info["tenant_bypass"] = True
     try:
         entry = session.scalars(select(AuditEntry)).first()

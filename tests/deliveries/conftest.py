@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import webtest
+from pluggy import PluginManager
 from sqlalchemy import select
 
 from orbitflow import hookimpl
@@ -15,6 +16,7 @@ from orbitflow.app import make_app
 from orbitflow.db import make_session_factory
 from orbitflow.deliveries import Delivery, SendResult, Worker, enqueue
 from orbitflow.leads.models import Stage
+from orbitflow.shared import shared
 
 
 @dataclass
@@ -104,7 +106,7 @@ def _fresh_probes(scripted_channel, outbox_plugin):
 @pytest.fixture(scope="session")
 def outbox_app(backend, outbox_plugin):
     def register(config) -> None:
-        config.registry["plugin_manager"].register(outbox_plugin, name="outbox-probe")
+        shared(config.registry, PluginManager).register(outbox_plugin, name="outbox-probe")
         config.add_route("outbox_probe_fail", "/outbox-probe/create-then-fail")
         config.add_view(create_then_fail, route_name="outbox_probe_fail", permission="leads.create", require_csrf=False)
 

@@ -9,11 +9,13 @@ import time
 
 import pytest
 import webtest
+from pluggy import PluginManager
 from sqlalchemy import select
 
 from foundation.helpers import ROOT, base_env, run
 from orbitflow.app import make_app
-from orbitflow.deliveries import Delivery
+from orbitflow.deliveries import Delivery, WorkerThread
+from orbitflow.shared import shared
 
 
 def _wait_for(predicate, timeout: float = 20.0) -> None:
@@ -36,13 +38,13 @@ def _status(db, delivery_id: int) -> str:
 
 def test_app_process_runs_a_worker_thread_from_its_first_request(backend, outbox_plugin, add_delivery, db):
     def register(config) -> None:
-        config.registry["plugin_manager"].register(outbox_plugin, name="outbox-probe")
+        shared(config.registry, PluginManager).register(outbox_plugin, name="outbox-probe")
 
     settings = backend.ini(
         **{"orbitflow.deliveries.worker_thread": "true", "orbitflow.deliveries.poll_seconds": "0.05"}
     )
     app = make_app(settings, environ={}, engine=backend.engine, includes=[register])
-    thread = app.registry["deliveries.thread"]
+    thread = shared(app.registry, WorkerThread)
     try:
         delivery_id = add_delivery()
         assert thread.thread is None, "nothing runs before the first request"

@@ -9,6 +9,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
+from pluggy import PluginManager
 from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
 from sqlalchemy import func, select, text
@@ -18,6 +19,7 @@ from orbitflow import hookimpl
 from orbitflow.db import unscoped
 from orbitflow.events import LeadEvent, QuizEvent
 from orbitflow.plugins import notify_after_commit
+from orbitflow.shared import shared
 from orbitflow.tenants.models import Company
 from orbitflow.tenants.services import create_company
 
@@ -139,7 +141,7 @@ def tenancy(request):
 
 def probe_routes(recorder: EventRecorder):
     def includeme(config) -> None:
-        config.registry["plugin_manager"].register(recorder, name="probe-recorder")
+        shared(config.registry, PluginManager).register(recorder, name="probe-recorder")
         for name, path, view in (
             ("probe_boom", "/probe/boom", boom),
             ("probe_api_boom", "/api/probe/boom", boom),

@@ -274,3 +274,47 @@ def test_pserve_with_web_concurrency_serves_from_that_many_workers(good_env, tmp
     # The workers stop with the server, and say why the rate limits are per worker.
     assert all(not os.path.exists(f"/proc/{pid}") for pid in workers)
     assert "count rate limits each on its own" in output
+
+
+# INI settings that requests use: each is parsed at start-up, so a bad one is one line.
+BAD_INI_VALUES = {
+    "quiz.min_fill_seconds": ("soon", ["quiz.min_fill_seconds", "whole number"]),
+    "orbitflow.leads.import_max_bytes": ("2MB", ["orbitflow.leads.import_max_bytes", "whole number"]),
+    "orbitflow.default_phone_region": ("Narnia", ["orbitflow.default_phone_region", "two-letter"]),
+    "quiz.ratelimit.view": ("lots", ["quiz.ratelimit.view", "20/minute"]),
+}
+
+
+@pytest.mark.parametrize("name", BAD_INI_VALUES)
+def test_a_bad_ini_setting_used_by_requests_stops_pserve_with_one_line(name, good_env, tmp_path):
+    value, words = BAD_INI_VALUES[name]
+    ini = tmp_path / "production.ini"
+    ini.write_text(PRODUCTION_INI.read_text().replace("[app:main]\n", f"[app:main]\n{name} = {value}\n", 1))
+    result = run(["pserve", ini], good_env, cwd=tmp_path, timeout=60)
+    assert_one_clear_line(result, words, [])
+
+
+def test_ini_settings_used_by_requests_are_typed_once():
+    parsed = settings(**{})
+    assert (parsed.import_max_bytes, parsed.default_phone_region) == (2 * 1024 * 1024, "US")
+    ini = {"sqlalchemy.url": "sqlite://", "orbitflow.auth_secret": TEST_SECRET}
+    custom = load_settings(
+        {**ini, "orbitflow.leads.import_max_bytes": "4096", "orbitflow.default_phone_region": " de "}, environ={}
+    )
+    assert (custom.import_max_bytes, custom.default_phone_region) == (4096, "DE")
+
+
+def test_requests_reach_shared_objects_by_type_not_by_string():
+    """Start-up code provides shared objects with orbitflow.shared.provide; nothing looks
+    one up by a string key, so a misspelt name cannot wait for a visitor to fail."""
+    import re
+
+    pattern = re.compile(r"registry(\.get\(|\[)\s*['\"]")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for folder in ("src", "tests", "bench")
+        for path in (ROOT / folder).rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert offenders == []

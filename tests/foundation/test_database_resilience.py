@@ -18,6 +18,7 @@ import webtest
 from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from foundation.helpers import ALL_PLUGINS, REQUIRE_MARIADB, TEST_SECRET, password_hash
@@ -27,6 +28,7 @@ from orbitflow.app import make_app
 from orbitflow.config import load_settings
 from orbitflow.db import get_tm_session, make_engine, make_session_factory, unscoped
 from orbitflow.migrations import alembic_config, upgrade_to_heads
+from orbitflow.shared import shared
 from orbitflow.syslog.models import SystemLogEntry
 from orbitflow.tenants.services import create_company
 from support import login
@@ -115,7 +117,7 @@ def test_health_is_503_while_the_server_is_down_and_the_app_recovers_by_itself(p
     up = balancer.get("/api/health", status=200)
     assert up.json == {**up.json, "status": "ok", "database": "ok", "migrations": "current"}
     assert "Resilient Ltd" in client.get("/dashboard", status=200).text
-    app.registry["dbengine"].dispose()
+    shared(app.registry, Engine).dispose()
 
 
 @pytest.mark.slow
@@ -137,7 +139,7 @@ def test_health_does_not_hang_when_the_server_stops_answering(private_mariadb):
     finally:
         private_mariadb.resume()
     assert balancer.get("/api/health", status=200).json["database"] == "ok"
-    app.registry["dbengine"].dispose()
+    shared(app.registry, Engine).dispose()
 
 
 # The shared server: connections killed under the app, deadlocks, lost connections.
@@ -227,7 +229,7 @@ def resilient_app(mariadb_database, mariadb_admin):
 
     app = make_app(settings_for(url), environ={}, includes=[includeme])
     yield app, probes, owner
-    app.registry["dbengine"].dispose()
+    shared(app.registry, Engine).dispose()
     helper_engine.dispose()
 
 
@@ -241,7 +243,7 @@ def app_connection_ids(mariadb_admin, database: str) -> set[int]:
 
 
 def system_log_count(app) -> int:
-    with app.registry["dbengine"].connect() as connection:
+    with shared(app.registry, Engine).connect() as connection:
         return connection.scalar(select(func.count()).select_from(SystemLogEntry))
 
 
@@ -253,7 +255,7 @@ def test_connections_killed_between_requests_do_not_fail_the_next_request(
     client = browser(app)
     login(client, owner)
     client.get("/dashboard", status=200)
-    app.registry["dbengine"].dispose()  # only the app's connections from here on
+    shared(app.registry, Engine).dispose()  # only the app's connections from here on
     client.get("/dashboard", status=200)
     client.get("/api/health", status=200)
     killed = app_connection_ids(mariadb_admin, database)
@@ -284,14 +286,14 @@ def test_a_request_that_hits_a_deadlock_is_retried_and_succeeds(resilient_app):
     probe = probes["deadlock"]
     probe.attempts.clear()
     probe.helper_result.clear()
-    with app.registry["dbengine"].connect() as connection:
+    with shared(app.registry, Engine).connect() as connection:
         before = dict(connection.execute(text("SELECT id, n FROM probe_locks")).all())
     errors_before = system_log_count(app)
     response = browser(app).get("/api/probe/deadlock", status=200)
     assert response.text == "attempt 1"
     assert probe.attempts == [0, 1]
     assert probe.helper_result == ["committed"]
-    with app.registry["dbengine"].connect() as connection:
+    with shared(app.registry, Engine).connect() as connection:
         after = dict(connection.execute(text("SELECT id, n FROM probe_locks")).all())
     # The helper's +10s and the retried request's +1s, nothing of the deadlocked attempt.
     assert after == {1: before[1] + 1, 2: before[2] + 11, 3: before[3] + 10}

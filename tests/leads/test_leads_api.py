@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from pluggy import PluginManager
 from sqlalchemy import select
 
 from orbitflow import hookimpl
@@ -12,6 +13,7 @@ from orbitflow.accounts.models import ApiKey
 from orbitflow.audit.models import AuditEntry
 from orbitflow.leads.models import Lead, LeadActivity, Stage
 from orbitflow.security import hash_api_key
+from orbitflow.shared import shared
 
 # The lead fields the public API contract promises integrators.
 LEAD_CONTRACT_FIELDS = {
@@ -73,7 +75,7 @@ def test_create_normalises_audits_and_notifies(owner_api, db, stages, owner, wsg
         def lead_created(self, event):
             heard.append(event)
 
-    pm = wsgi_app.registry["plugin_manager"]
+    pm = shared(wsgi_app.registry, PluginManager)
     listener = Listener()
     pm.register(listener)
     try:
@@ -158,7 +160,7 @@ def test_patch_with_version_and_stale_version(owner_api, make_lead, db, stages, 
         def lead_moved(self, event):
             heard.append(("moved", event.previous_stage_id, event.stage_id))
 
-    pm = wsgi_app.registry["plugin_manager"]
+    pm = shared(wsgi_app.registry, PluginManager)
     listener = Listener()
     pm.register(listener)
     try:
@@ -314,7 +316,7 @@ def test_lead_moved_is_announced_after_commit_only(owner_api, make_lead, stages,
         def lead_moved(self, event):
             heard.append((event.lead_id, event.previous_stage_id, event.stage_id, event.actor_id))
 
-    pm = wsgi_app.registry["plugin_manager"]
+    pm = shared(wsgi_app.registry, PluginManager)
     listener = Listener()
     pm.register(listener)
     try:

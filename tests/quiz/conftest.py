@@ -8,15 +8,18 @@ import pytest
 from quizkit import good_answers, make_quiz
 from webob.multidict import MultiDict
 
+from orbitflow.shared import shared
 from orbitflow_plugins.quiz.answers import read_answers
+from orbitflow_plugins.quiz.cache import DefinitionCache
+from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter
 from orbitflow_plugins.quiz.submissions import Draft, Tracking
 
 
 @pytest.fixture(autouse=True)
 def fresh_rate_limits(wsgi_app):
     """Each test starts with empty rate-limit counters (the app lives for the session)."""
-    wsgi_app.registry["quiz.ratelimiter"].reset()
-    wsgi_app.registry["quiz.definitions"].clear()
+    shared(wsgi_app.registry, QuizRateLimiter).reset()
+    shared(wsgi_app.registry, DefinitionCache).clear()
     yield
 
 

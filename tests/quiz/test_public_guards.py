@@ -12,9 +12,11 @@ from sqlalchemy import func, select, update
 from orbitflow.app import make_app
 from orbitflow.leads.models import Lead, LeadActivity
 from orbitflow.models.meta import utcnow
+from orbitflow.shared import shared
 from orbitflow.tenants.models import Company
+from orbitflow_plugins.quiz.cache import DefinitionCache
 from orbitflow_plugins.quiz.models import Quiz, QuizSubmission
-from orbitflow_plugins.quiz.ratelimit import parse_limits
+from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter, parse_limits
 
 
 def leads(db) -> int:
@@ -96,7 +98,7 @@ def apps(backend):
 @pytest.mark.parametrize("trust", [True, False], ids=["AUTH_TRUST_HOST=true", "untrusted"])
 def test_forwarded_for_counts_only_behind_a_trusted_proxy(apps, db, company, quiz, trust):
     app = apps[0] if trust else apps[1]
-    app.registry["quiz.ratelimiter"].reset()
+    shared(app.registry, QuizRateLimiter).reset()
     client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.0.0.5"})
     path = public_path(company, quiz)
     for _ in range(2):
@@ -177,7 +179,7 @@ def test_a_cached_quiz_changed_elsewhere_is_checked_before_its_answers_are_store
     settled(db, company, quiz)
     path = public_path(company, quiz)
     page = testapp.get(path)
-    assert wsgi_app.registry["quiz.definitions"].peek((company.subscription_id, quiz.slug)) is not None
+    assert shared(wsgi_app.registry, DefinitionCache).peek((company.subscription_id, quiz.slug)) is not None
     # The change as another process makes it: straight in the database, this app's cache untouched.
     if change == "company deactivated":
         db.execute(update(Company).where(Company.id == company.id).values(is_active=False, updated_at=utcnow()))

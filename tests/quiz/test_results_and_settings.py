@@ -7,12 +7,14 @@ import csv
 import io
 
 import pytest
+from pluggy import PluginManager
 from quizkit import good_answers, public_path, submit
 from sqlalchemy import select
 
 from orbitflow import hookimpl
 from orbitflow.audit.models import AuditEntry
 from orbitflow.ratelimit import RateLimiter
+from orbitflow.shared import shared
 from orbitflow.tenants.models import Company
 from orbitflow_plugins.quiz.demo import create_demo_quizzes
 from orbitflow_plugins.quiz.models import Quiz, QuizSubmission
@@ -136,7 +138,7 @@ class Listener:
 
 def test_event_hooks_are_called_after_commit(testapp, wsgi_app, db, company, quiz):
     listener = Listener()
-    pm = wsgi_app.registry["plugin_manager"]
+    pm = shared(wsgi_app.registry, PluginManager)
     pm.register(listener, name="quiz-test-listener")
     try:
         path = public_path(company, quiz)

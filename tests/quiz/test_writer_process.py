@@ -14,7 +14,8 @@ from orbitflow.app import make_app
 from orbitflow.config import ConfigError, load_settings
 from orbitflow.db import DatabaseUnavailable
 from orbitflow.leads.models import Lead
-from orbitflow_plugins.quiz.intake import LostRace, QuizChanged, SubmissionWriter, current_stamps
+from orbitflow.shared import shared
+from orbitflow_plugins.quiz.intake import LostRace, QuizChanged, SubmissionStore, SubmissionWriter, current_stamps
 from orbitflow_plugins.quiz.models import QuizSubmission
 from orbitflow_plugins.quiz.submissions import Stored
 from orbitflow_plugins.quiz.writer_process import ProcessWriter
@@ -97,8 +98,8 @@ def test_a_writer_process_that_dies_fails_what_waits_and_is_started_again(writer
 
 def test_the_writer_is_chosen_in_the_ini(backend):
     threaded = make_app(backend.ini(**{"quiz.writer": "thread"}), environ={}, engine=backend.engine)
-    assert isinstance(threaded.registry["quiz.writer"], SubmissionWriter)
+    assert isinstance(shared(threaded.registry, SubmissionStore), SubmissionWriter)
     default = make_app(backend.ini(), environ={}, engine=backend.engine)
-    assert isinstance(default.registry["quiz.writer"], ProcessWriter)
+    assert isinstance(shared(default.registry, SubmissionStore), ProcessWriter)
     with pytest.raises(ConfigError, match=r"quiz\.writer must be one of process, thread"):
         make_app(backend.ini(**{"quiz.writer": "fork"}), environ={}, engine=backend.engine)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from pluggy import PluginManager
 from pyramid.request import Request
 from sqlalchemy import and_, func, or_, select
 
@@ -13,6 +14,7 @@ from orbitflow.accounts.models import User
 from orbitflow.audit.models import AuditEntry
 from orbitflow.leads.models import Lead, Stage
 from orbitflow.plugins import collect
+from orbitflow.shared import shared
 
 RECENT_ACTIVITY = 10
 
@@ -73,7 +75,7 @@ def dashboard_context(request: Request) -> dict[str, Any]:
     stages = stage_counts(request) if "leads.view" in request.identity.permissions else []
     activity_title, recent = recent_activity(request)
     widgets = sorted(
-        collect(request.registry["plugin_manager"], "dashboard_widgets", request=request),
+        collect(shared(request.registry, PluginManager), "dashboard_widgets", request=request),
         key=lambda widget: (widget.order, widget.title),
     )
     return {

@@ -11,6 +11,8 @@ from pyramid.httpexceptions import HTTPForbidden, HTTPFound
 from pyramid.registry import Registry
 from pyramid.security import NO_PERMISSION_REQUIRED
 
+from orbitflow.shared import provide, provided
+
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Routes a user who must change the password may still reach (besides public routes).
 PASSWORD_CHANGE_ROUTES = {"password_change", "logout", "api_me", "api_me_password"}
@@ -18,15 +20,18 @@ PASSWORD_CHANGE_ROUTES = {"password_change", "logout", "api_me", "api_me_passwor
 IMPERSONATION_EXITS = {"impersonation_stop", "logout"}
 READ_ONLY_MESSAGE = "Read-only while impersonating: stop impersonating to make changes."
 CHANGE_PASSWORD_MESSAGE = "Change your password first (POST /api/v1/me/password)."
-PUBLIC_ROUTES_KEY = "orbitflow.public_routes"
 
 
-def public_routes(registry: Registry) -> frozenset[str]:
+class PublicRoutes(frozenset[str]):
+    """Names of the routes whose every view is public."""
+
+
+def public_routes(registry: Registry) -> PublicRoutes:
     """Routes whose every view is public (login, health, public quiz pages...).
 
     Computed once from the introspector, so routes added by plugins count too.
     """
-    routes = registry.get(PUBLIC_ROUTES_KEY)
+    routes = provided(registry, PublicRoutes)
     if routes is None:
         permissions: dict[str, set] = {}
         introspector = registry.introspector
@@ -36,8 +41,9 @@ def public_routes(registry: Registry) -> frozenset[str]:
                 continue
             declared = {perm["value"] for perm in view["related"] if perm.category_name == "permissions"}
             permissions.setdefault(route_name, set()).update(declared or {None})
-        routes = frozenset(name for name, perms in permissions.items() if perms == {NO_PERMISSION_REQUIRED})
-        registry[PUBLIC_ROUTES_KEY] = routes
+        routes = provide(
+            registry, PublicRoutes(name for name, perms in permissions.items() if perms == {NO_PERMISSION_REQUIRED})
+        )
     return routes
 
 

@@ -6,11 +6,14 @@ import time
 
 from pyramid.request import Request
 from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
 
 from orbitflow.accounts.apikeys import acting_role
 from orbitflow.accounts.models import ApiKey, User
+from orbitflow.config import get_settings
 from orbitflow.db import bind_company, unscoped
 from orbitflow.models.meta import utcnow
+from orbitflow.plugins import RolePermissions
 from orbitflow.security import (
     SESSION_COOKIE,
     SESSION_REFRESH_SECONDS,
@@ -21,6 +24,7 @@ from orbitflow.security import (
     remember,
     uses_api_key,
 )
+from orbitflow.shared import shared
 
 # Last-used times of API keys are written at most this often, to keep API reads cheap.
 API_KEY_TOUCH_SECONDS = 60
@@ -38,7 +42,7 @@ def load_identity(request: Request) -> Identity | None:
 
 
 def _permissions(request: Request, role: str) -> frozenset[str]:
-    return request.registry["role_permissions"].get(role, frozenset())
+    return shared(request.registry, RolePermissions).get(role, frozenset())
 
 
 def _identity_from_api_key(request: Request, raw_key: str) -> Identity | None:
@@ -77,7 +81,7 @@ def _touch_api_key(request: Request, key: ApiKey) -> None:
     now = utcnow()
     if key.last_used_at is not None and (now - key.last_used_at).total_seconds() < API_KEY_TOUCH_SECONDS:
         return
-    with request.registry["dbengine"].begin() as connection:
+    with shared(request.registry, Engine).begin() as connection:
         connection.execute(update(ApiKey.__table__).where(ApiKey.__table__.c.id == key.id).values(last_used_at=now))
 
 
@@ -85,7 +89,7 @@ def _identity_from_session(request: Request) -> Identity | None:
     payload = read_session(request)
     if not payload:
         return None
-    settings = request.registry["orbitflow.settings"]
+    settings = get_settings(request.registry)
     now = int(time.time())
     try:
         user_id, version = int(payload["u"]), int(payload["v"])

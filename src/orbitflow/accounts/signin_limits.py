@@ -22,14 +22,14 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
 
-from orbitflow.config import Settings
+from orbitflow.config import Settings, get_settings
 from orbitflow.ratelimit import RateLimiter, parse_limit_setting, rate_limiter
+from orbitflow.shared import provide, shared
 
 DEFAULT_ADDRESS_LIMIT = "20/minute;100/hour"
 DEFAULT_SUBSCRIPTION_LIMIT = "100/minute;1000/hour"
 # A flood of refused attempts leaves one audit entry per key and minute, not one per request.
 REFUSAL_AUDIT_LIMIT = parse("1/minute")
-REGISTRY_KEY = "orbitflow.signin_guard"
 
 ACCOUNT = "account"
 ADDRESS = "address"
@@ -139,9 +139,9 @@ def wait_message(seconds: int) -> str:
 
 
 def signin_guard(registry) -> SignInGuard:
-    return registry[REGISTRY_KEY]
+    return shared(registry, SignInGuard)
 
 
 def includeme(config) -> None:
     registry = config.registry
-    registry[REGISTRY_KEY] = SignInGuard.from_settings(rate_limiter(registry), registry["orbitflow.settings"])
+    provide(registry, SignInGuard.from_settings(rate_limiter(registry), get_settings(registry)))

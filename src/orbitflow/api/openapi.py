@@ -19,6 +19,7 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
 from orbitflow import __version__
+from orbitflow.shared import provide, provided
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -99,6 +100,10 @@ def with_path_parameters(path: str, parameters: list[dict[str, Any]]) -> list[di
     return [*parameters, *added]
 
 
+class OpenAPIDocument(dict[str, Any]):
+    """The OpenAPI document of the routes this application has, built on first use."""
+
+
 def build_spec(route_names: set[str]) -> dict[str, Any]:
     spec = APISpec(
         title="OrbitFlow API",
@@ -148,12 +153,11 @@ def build_spec(route_names: set[str]) -> dict[str, Any]:
 )
 @view_config(route_name="api_openapi", request_method="GET", renderer="json", permission=NO_PERMISSION_REQUIRED)
 def openapi_document(request: Request):
-    document = request.registry.get("openapi_document")
+    document = provided(request.registry, OpenAPIDocument)
     if document is None:
         mapper = request.registry.queryUtility(IRoutesMapper)
         names = {route.name for route in mapper.get_routes()}
-        document = build_spec(names)
-        request.registry["openapi_document"] = document
+        document = provide(request.registry, OpenAPIDocument(build_spec(names)))
     return document
 
 

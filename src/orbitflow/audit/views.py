@@ -13,6 +13,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import event, func, select
+from sqlalchemy.orm import sessionmaker
 
 from orbitflow.audit.export import MAX_EXPORT_ROWS, stream_csv
 from orbitflow.audit.paging import paged
@@ -27,6 +28,7 @@ from orbitflow.audit.queries import (
 )
 from orbitflow.audit.services import audit, refuse_audit_changes
 from orbitflow.db import unscoped
+from orbitflow.shared import shared
 from orbitflow.tenants.models import Company
 from orbitflow.web.layout import flash
 
@@ -104,7 +106,7 @@ def _export(request: Request, admin: bool) -> Response:
     )
     response = Response(content_type="text/csv", charset="utf-8")
     response.content_disposition = f'attachment; filename="audit-{scope_name}-{date.today().isoformat()}.csv"'
-    response.app_iter = stream_csv(request.registry["dbsession_factory"], query)
+    response.app_iter = stream_csv(shared(request.registry, sessionmaker), query)
     return response
 
 
@@ -136,5 +138,5 @@ def includeme(config) -> None:
     config.add_route("audit_export", "/audit/export.csv")
     config.add_route("admin_audit", "/admin/audit")
     config.add_route("admin_audit_export", "/admin/audit/export.csv")
-    event.listen(config.registry["dbsession_factory"], "before_flush", refuse_audit_changes)
+    event.listen(shared(config.registry, sessionmaker), "before_flush", refuse_audit_changes)
     config.scan(__name__)

@@ -12,13 +12,17 @@ import atexit
 import logging
 import threading
 
+from pluggy import PluginManager
 from pyramid.events import NewRequest
+from sqlalchemy.orm import sessionmaker
 
+from orbitflow.config import get_settings
 from orbitflow.deliveries.backoff import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS
 from orbitflow.deliveries.channels import Channel, SendResult, http_outcome
 from orbitflow.deliveries.models import Delivery, DeliveryAttempt
 from orbitflow.deliveries.outbox import enqueue, resend
 from orbitflow.deliveries.worker import Worker
+from orbitflow.shared import provide, shared
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -34,19 +38,22 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-CHANNELS_KEY = "deliveries.channels"
 
 
-def channels_of(registry) -> dict[str, Channel]:
-    return registry[CHANNELS_KEY]
+class DeliveryChannels(dict[str, Channel]):
+    """Channel name -> channel, collected from the plugins at start-up."""
 
 
-def collect_channels(registry) -> dict[str, Channel]:
+def channels_of(registry) -> DeliveryChannels:
+    return shared(registry, DeliveryChannels)
+
+
+def collect_channels(registry) -> DeliveryChannels:
     from orbitflow.config import ConfigError
     from orbitflow.plugins import collect
 
-    channels: dict[str, Channel] = {}
-    for channel in collect(registry["plugin_manager"], "delivery_channels", registry=registry):
+    channels = DeliveryChannels()
+    for channel in collect(shared(registry, PluginManager), "delivery_channels", registry=registry):
         if not isinstance(channel, Channel):
             raise ConfigError(f"delivery_channels returned {channel!r}, which is not a Channel")
         if channel.name in channels:
@@ -57,9 +64,9 @@ def collect_channels(registry) -> dict[str, Channel]:
 
 def worker_for(registry) -> Worker:
     """A worker over the app's database and channels, with the INI's settings."""
-    settings = registry["orbitflow.settings"].deliveries
+    settings = get_settings(registry).deliveries
     return Worker(
-        registry["dbsession_factory"],
+        shared(registry, sessionmaker),
         lambda: channels_of(registry),
         batch_size=settings.batch_size,
         poll_seconds=settings.poll_seconds,
@@ -100,11 +107,11 @@ def includeme(config) -> None:
     registry = config.registry
 
     def register_channels() -> None:
-        registry[CHANNELS_KEY] = collect_channels(registry)
+        provide(registry, collect_channels(registry))
 
     # At commit, so plugins registered by later includes are asked too.
     config.action("orbitflow.deliveries.channels", register_channels, order=10)
-    if registry["orbitflow.settings"].deliveries.worker_thread:
+    if get_settings(registry).deliveries.worker_thread:
         thread = WorkerThread(registry)
-        registry["deliveries.thread"] = thread
+        provide(registry, thread)
         config.add_subscriber(thread.ensure_started, NewRequest)

@@ -9,10 +9,13 @@ from pyramid.request import Request
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from orbitflow import __version__
+from orbitflow.config import get_settings
 from orbitflow.migrations import alembic_config, migration_state
+from orbitflow.shared import provide, shared
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +25,7 @@ def health(request: Request):
     body = {"status": "ok", "database": "ok", "version": __version__, "migrations": "current"}
     request.response.cache_control = "no-store"
     try:
-        with request.registry["dbengine"].connect() as connection:
+        with shared(request.registry, Engine).connect() as connection:
             connection.execute(text("SELECT 1"))
             applied = _applied_heads(connection)
     except Exception as error:
@@ -31,7 +34,7 @@ def health(request: Request):
         body.update(status="error", database="unreachable", migrations="unknown")
         request.response.status_int = 503
         return body
-    state = migration_state(request.registry["migration_script"], applied)
+    state = migration_state(shared(request.registry, ScriptDirectory), applied)
     if state != "current":
         body.update(status="error", migrations=state)
         request.response.status_int = 503
@@ -51,7 +54,7 @@ def _applied_heads(connection) -> frozenset[str]:
 
 
 def includeme(config) -> None:
-    cfg = alembic_config(config.registry["orbitflow.settings"])
-    config.registry["migration_script"] = ScriptDirectory.from_config(cfg)
+    cfg = alembic_config(get_settings(config.registry))
+    provide(config.registry, ScriptDirectory.from_config(cfg), ScriptDirectory)
     config.add_route("health", "/api/health")
     config.scan(__name__)

@@ -17,12 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orbitflow.accounts.models import User
+from orbitflow.config import DEFAULT_IMPORT_MAX_BYTES
 from orbitflow.leads import normalize as norm
 from orbitflow.leads.models import LEAD_SOURCES, Lead, Stage
 from orbitflow.leads.positions import GAP, lock_stage, top_position
 from orbitflow.leads.services import AuditInfo, LeadError, clean_fields, create_lead, update_lead
 
-DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+DEFAULT_MAX_BYTES = DEFAULT_IMPORT_MAX_BYTES
 MAX_ROWS = 10_000
 DUPLICATE_MODES = {
     "skip": "Skip rows whose email is already a lead",

@@ -7,6 +7,7 @@ from pyramid.request import Request
 from pyramid.view import view_config
 
 from orbitflow.audit.services import audit
+from orbitflow.config import get_settings
 from orbitflow.leads import csvio
 from orbitflow.leads.models import Lead, LeadImport
 from orbitflow.leads.normalize import valid_region
@@ -19,11 +20,7 @@ from orbitflow.web.layout import flash
 
 
 def max_bytes(request: Request) -> int:
-    raw = request.registry["orbitflow.settings"].extra.get("orbitflow.leads.import_max_bytes")
-    try:
-        return int(raw) if raw else csvio.DEFAULT_MAX_BYTES
-    except ValueError:
-        return csvio.DEFAULT_MAX_BYTES
+    return get_settings(request.registry).import_max_bytes
 
 
 def _upload_context(request: Request, error: str | None = None) -> dict:

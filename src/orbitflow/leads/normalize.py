@@ -14,7 +14,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-DEFAULT_PHONE_REGION = "US"
+from orbitflow import config
+
+DEFAULT_PHONE_REGION = config.DEFAULT_PHONE_REGION
 MAX_VALUE = Decimal("999999999999.99")
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 50

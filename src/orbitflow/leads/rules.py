@@ -6,7 +6,7 @@ from typing import Any
 
 from pyramid.request import Request
 
-from orbitflow.leads.normalize import DEFAULT_PHONE_REGION, valid_region
+from orbitflow.config import get_settings
 from orbitflow.web.errors import APIError
 
 ASSIGN_MESSAGE = "Assigning leads to other people needs the leads.assign permission."
@@ -19,8 +19,7 @@ def actor_id(request: Request) -> int | None:
 
 def phone_region(request: Request) -> str:
     """Where numbers without a country code are read: INI ``orbitflow.default_phone_region``."""
-    configured = request.registry["orbitflow.settings"].extra.get("orbitflow.default_phone_region")
-    return valid_region(configured) or DEFAULT_PHONE_REGION
+    return get_settings(request.registry).default_phone_region
 
 
 def _as_owner(value: Any) -> int | None:

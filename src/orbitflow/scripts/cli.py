@@ -19,6 +19,7 @@ from datetime import timedelta
 import plaster
 from alembic.script import ScriptDirectory
 from sqlalchemy import delete, select
+from sqlalchemy.engine import Engine
 
 from orbitflow.accounts.passwords import password_problems
 from orbitflow.config import ConfigError
@@ -26,6 +27,7 @@ from orbitflow.db import make_session_factory, unscoped
 from orbitflow.migrations import alembic_config, current_heads, migration_state
 from orbitflow.models.meta import utcnow
 from orbitflow.scripts.common import engine_from_settings, fail, one_line, settings_from_uri
+from orbitflow.shared import shared
 from orbitflow.syslog.models import SystemLogEntry
 from orbitflow.tenants.models import PLATFORM_SUBSCRIPTION_ID, Company
 
@@ -147,7 +149,7 @@ def worker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     logging.getLogger(__name__).info("delivery worker running (pid %s)", os.getpid())
     delivery_worker.run()
-    app.registry["dbengine"].dispose()
+    shared(app.registry, Engine).dispose()
     return 0
 
 

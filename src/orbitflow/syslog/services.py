@@ -7,7 +7,9 @@ import secrets
 import traceback
 
 from pyramid.request import Request
+from sqlalchemy.orm import sessionmaker
 
+from orbitflow.shared import shared
 from orbitflow.syslog.models import SystemLogEntry
 
 log = logging.getLogger(__name__)
@@ -21,7 +23,7 @@ def write_entry(registry, **fields) -> str | None:
     """Insert one entry through a fresh session and commit it; never raises."""
     error_id = fields.setdefault("error_id", new_error_id())
     try:
-        session = registry["dbsession_factory"]()
+        session = shared(registry, sessionmaker)()
         try:
             session.info["tenant_bypass"] = True
             session.add(SystemLogEntry(**fields))

@@ -6,14 +6,16 @@ import hashlib
 import secrets
 from functools import lru_cache
 
+from pluggy import PluginManager
 from pyramid.path import AssetResolver
 from pyramid.request import Request
 from pyramid.session import JSONSerializer, SignedCookieSessionFactory
 from pyramid.static import QueryStringCacheBuster
 from pyramid.tweens import EXCVIEW
 
-from orbitflow.config import Settings
+from orbitflow.config import Settings, get_settings
 from orbitflow.plugins import collect
+from orbitflow.shared import shared
 
 
 class ContentHashCacheBuster(QueryStringCacheBuster):
@@ -37,7 +39,7 @@ def _file_hash(pathspec: str) -> str:
 
 def client_ip(request: Request) -> str:
     """The visitor's address; X-Forwarded-For counts only behind a trusted proxy."""
-    settings: Settings = request.registry["orbitflow.settings"]
+    settings: Settings = get_settings(request.registry)
     if settings.trust_host:
         forwarded = request.headers.get("X-Forwarded-For", "")
         # The proxy appends the address it saw; the left-most is the original client.
@@ -56,10 +58,10 @@ def is_api_request(request: Request) -> bool:
 
 
 def includeme(config) -> None:
-    settings: Settings = config.registry["orbitflow.settings"]
+    settings: Settings = get_settings(config.registry)
     config.include("pyramid_jinja2")
     config.add_jinja2_renderer(".jinja2")
-    search_path = ["orbitflow:web/templates", *collect(config.registry["plugin_manager"], "template_dirs")]
+    search_path = ["orbitflow:web/templates", *collect(shared(config.registry, PluginManager), "template_dirs")]
     config.add_jinja2_search_path(search_path, name=".jinja2")
     # The renderer and search path are deferred actions: commit so the environment exists.
     config.commit()

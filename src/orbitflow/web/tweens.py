@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pyramid.httpexceptions import HTTPRequestEntityTooLarge
 
-from orbitflow.config import Settings
+from orbitflow.config import Settings, get_settings
 
 
 def security_headers_tween_factory(handler, registry):
-    settings: Settings = registry["orbitflow.settings"]
+    settings: Settings = get_settings(registry)
 
     def tween(request):
         response = handler(request)
@@ -37,7 +37,7 @@ def security_headers_tween_factory(handler, registry):
 
 
 def body_limit_tween_factory(handler, registry):
-    limit = registry["orbitflow.settings"].max_body_bytes
+    limit = get_settings(registry).max_body_bytes
 
     def tween(request):
         length = request.content_length

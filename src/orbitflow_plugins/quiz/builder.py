@@ -11,6 +11,7 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from orbitflow.audit.services import audit, diff
+from orbitflow.config import get_settings
 from orbitflow.tenants.models import Company
 from orbitflow.web.layout import flash
 from orbitflow_plugins.quiz import answers as answers_module
@@ -466,7 +467,7 @@ def _preview_context(request: Request, quiz: Quiz, **kw: Any) -> dict[str, Any]:
     context = page_context(
         request,
         PublicQuiz(company, quiz),
-        token=issue_token(request.registry["orbitflow.settings"].auth_secret, quiz.id),
+        token=issue_token(get_settings(request.registry).auth_secret, quiz.id),
         tracking=Tracking(),
         preview=True,
         submit_url=request.route_url("quiz_preview", quiz_id=quiz.id),

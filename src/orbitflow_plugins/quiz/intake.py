@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import compress
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.engine import Engine
@@ -102,8 +102,14 @@ class _Queued:
         return self.outcome
 
 
+class SubmissionStore(Protocol):
+    """What stores a submission: one per app process."""
+
+    def store(self, draft: Draft) -> Stored: ...
+
+
 class SubmissionWriter:
-    """One per app process (``registry["quiz.writer"]``)."""
+    """Writes submissions from the request threads, one transaction at a time."""
 
     # The writer keeps its connection between transactions, handing it back to the pool
     # (which checks and recycles connections) after this long unused.

@@ -20,14 +20,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from webob.multidict import MultiDict
 
+from orbitflow.config import get_settings
 from orbitflow.db import bind_company, unscoped
 from orbitflow.events import LeadEvent, QuizEvent
 from orbitflow.leads.services import announce
 from orbitflow.plugins import notify_after_commit
+from orbitflow.shared import shared
 from orbitflow.tenants.models import PLATFORM_SUBSCRIPTION_ID, Company
 from orbitflow_plugins.quiz import answers as answers_module
-from orbitflow_plugins.quiz.intake import LostRace, QuizChanged, WriteConflict
+from orbitflow_plugins.quiz.cache import DefinitionCache
+from orbitflow_plugins.quiz.intake import LostRace, QuizChanged, SubmissionStore, WriteConflict
 from orbitflow_plugins.quiz.models import PUBLISHED, Quiz, QuizQuestion
+from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter
+from orbitflow_plugins.quiz.settings import QuizSettings
 from orbitflow_plugins.quiz.submissions import (
     Draft,
     Tracking,
@@ -41,7 +46,6 @@ PUBLIC_TEMPLATE = "quiz_public.jinja2"
 HONEYPOT = "leave_blank"
 # Bodies of the public submit larger than this are refused before they are parsed.
 MAX_SUBMIT_BYTES = 64 * 1024
-DEFAULT_MIN_FILL_SECONDS = 3
 
 
 class PublicQuiz:
@@ -54,7 +58,7 @@ class PublicQuiz:
 
 
 def secret(request: Request) -> str:
-    return request.registry["orbitflow.settings"].auth_secret
+    return get_settings(request.registry).auth_secret
 
 
 def visitor_hash(request: Request) -> str:
@@ -62,11 +66,11 @@ def visitor_hash(request: Request) -> str:
 
 
 def min_fill_seconds(request: Request) -> int:
-    return int(request.registry["orbitflow.settings"].extra.get("quiz.min_fill_seconds", DEFAULT_MIN_FILL_SECONDS))
+    return shared(request.registry, QuizSettings).min_fill_seconds
 
 
 def rate_limited(request: Request, scope: str) -> Response | None:
-    verdict = request.registry["quiz.ratelimiter"].hit(scope, visitor_hash(request))
+    verdict = shared(request.registry, QuizRateLimiter).hit(scope, visitor_hash(request))
     if verdict.allowed:
         return None
     if scope == "event":
@@ -89,7 +93,7 @@ def load_public_quiz(request: Request, *, published_only: bool = True, cached: b
     ``cached``, a cached published quiz is taken without asking the database: the caller
     checks it is still current when it writes (the submission writer does)."""
     key = (request.matchdict["subscription_id"], request.matchdict["slug"])
-    public = request.registry["quiz.definitions"].peek(key) if cached else None
+    public = shared(request.registry, DefinitionCache).peek(key) if cached else None
     if public is None or public.quiz.status != PUBLISHED:
         public = _load_current(request, key, published_only)
     # Public quiz pages may be framed by the sites the company allows; nothing else may.
@@ -119,7 +123,7 @@ def _load_current(request: Request, key: tuple[str, str], published_only: bool) 
     if not active or subscription_id == PLATFORM_SUBSCRIPTION_ID or (published_only and status != PUBLISHED):
         raise HTTPNotFound()
     bind_company(session, company_id)
-    cache = request.registry["quiz.definitions"]
+    cache = shared(request.registry, DefinitionCache)
     stamp = (company_changed, quiz_changed, status)
     public = cache.get(key, stamp)
     if public is None:
@@ -309,9 +313,9 @@ def submit_quiz(request: Request):
         stamp=public.stamp,
     )
     try:
-        stored = request.registry["quiz.writer"].store(draft)
+        stored = shared(request.registry, SubmissionStore).store(draft)
     except QuizChanged as error:
-        request.registry["quiz.definitions"].discard((public.company.subscription_id, quiz.slug))
+        shared(request.registry, DefinitionCache).discard((public.company.subscription_id, quiz.slug))
         raise RetryableException("the quiz changed while it was answered") from error
     except (LostRace, WriteConflict) as error:
         # A concurrent request with this token or address got there first, or the write

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from orbitflow.config import ConfigError
-from orbitflow.ratelimit import rate_limiter
+from sqlalchemy.engine import Engine
+
+from orbitflow.config import ConfigError, get_settings
+from orbitflow.ratelimit import RateLimiter
+from orbitflow.shared import provide, shared
 from orbitflow.web import ContentHashCacheBuster
 from orbitflow_plugins.quiz.cache import DefinitionCache
-from orbitflow_plugins.quiz.intake import SubmissionWriter
-from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter, parse_limits
+from orbitflow_plugins.quiz.intake import SubmissionStore, SubmissionWriter
+from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter
+from orbitflow_plugins.quiz.settings import load_quiz_settings
 from orbitflow_plugins.quiz.writer_process import ProcessWriter
 
 QUIZ_ID = r"{quiz_id:\d+}"
@@ -23,15 +27,16 @@ def make_writer(registry, settings):
     if mode not in WRITERS:
         raise ConfigError(f"quiz.writer must be one of {', '.join(WRITERS)}, got {mode!r}")
     if mode == "thread":
-        return SubmissionWriter(registry["dbengine"], settings.auth_secret)
+        return SubmissionWriter(shared(registry, Engine), settings.auth_secret)
     return ProcessWriter(settings.database, settings.auth_secret)
 
 
 def includeme(config) -> None:
-    settings = config.registry["orbitflow.settings"]
-    config.registry["quiz.ratelimiter"] = QuizRateLimiter(rate_limiter(config.registry), parse_limits(settings.extra))
-    config.registry["quiz.definitions"] = DefinitionCache()
-    config.registry["quiz.writer"] = make_writer(config.registry, settings)
+    settings = get_settings(config.registry)
+    quiz_settings = provide(config.registry, load_quiz_settings(settings.extra))
+    provide(config.registry, QuizRateLimiter(shared(config.registry, RateLimiter), quiz_settings.limits))
+    provide(config.registry, DefinitionCache())
+    provide(config.registry, make_writer(config.registry, settings), SubmissionStore)
     config.add_static_view("quiz-static", "orbitflow_plugins.quiz:static", cache_max_age=31536000)
     config.add_cache_buster("orbitflow_plugins.quiz:static/", ContentHashCacheBuster())
 

@@ -94,7 +94,7 @@ class _Waiting:
 
 
 class ProcessWriter:
-    """One per app process (``registry["quiz.writer"]``); the same ``store`` as
+    """One per app process; the same ``store`` as
     :class:`~orbitflow_plugins.quiz.intake.SubmissionWriter`."""
 
     def __init__(self, database: DatabaseSettings, secret: str):

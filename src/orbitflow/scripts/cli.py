@@ -4,6 +4,8 @@ orbitflow check CONFIG_URI                  settings, database and migrations, e
 orbitflow create-superadmin CONFIG_URI --username NAME [--password P] [--email E]
 orbitflow purge-logs CONFIG_URI --older-than DAYS
 orbitflow worker CONFIG_URI [--once]        send outbox deliveries until SIGTERM (or until idle)
+orbitflow backup CONFIG_URI --output FILE [--keep-days N] [--format auto|logical|mariadb-dump]
+orbitflow restore CONFIG_URI FILE [--force]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import signal
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import plaster
 from alembic.script import ScriptDirectory
@@ -52,6 +55,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     worker = commands.add_parser("worker", help="send outbox deliveries (webhooks, e-mail, ...) until SIGTERM")
     worker.add_argument("config_uri")
     worker.add_argument("--once", action="store_true", help="send what is due now, then exit")
+    backup = commands.add_parser("backup", help="write a gzip'd consistent dump of the database")
+    backup.add_argument("config_uri")
+    backup.add_argument("--output", required=True, type=Path, metavar="FILE")
+    backup.add_argument("--keep-days", type=int, metavar="N", help="then prune older backups there")
+    backup.add_argument("--format", choices=("auto", "logical", "mariadb-dump"), default="auto")
+
+    restore = commands.add_parser("restore", help="restore a backup into an empty database")
+    restore.add_argument("config_uri")
+    restore.add_argument("file", type=Path)
+    restore.add_argument("--force", action="store_true", help="replace everything in a database that is not empty")
     return parser.parse_args(argv)
 
 
@@ -153,7 +166,61 @@ def worker(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"check": check, "create-superadmin": create_superadmin, "purge-logs": purge_logs, "worker": worker}
+def backup(args: argparse.Namespace) -> int:
+    from orbitflow.backups import BackupFailed, write_backup
+    from orbitflow.backups.retention import prune
+
+    if args.keep_days is not None and args.keep_days < 1:
+        fail("--keep-days must be at least 1")
+    settings = settings_from_uri(args.config_uri)
+    engine = engine_from_settings(settings)
+    try:
+        result = write_backup(settings, engine, args.output, args.format)
+    except BackupFailed as error:
+        fail(f"backup failed: {error}", code=1)
+    except Exception as error:
+        fail(f"backup failed: {one_line(error)}", code=1)
+    finally:
+        engine.dispose()
+    counts = f", {result.rows} rows in {result.tables} tables" if result.rows is not None else ""
+    print(f"Backup written: {result.path} ({result.format}{counts}, {result.size} bytes).")
+    if args.keep_days is not None:
+        deleted = prune(result.path.parent, args.keep_days, keep=result.path)
+        print(f"Deleted {len(deleted)} backups older than {args.keep_days} days.")
+    return 0
+
+
+def restore(args: argparse.Namespace) -> int:
+    from orbitflow.backups import RestoreRefused, restore_backup
+
+    if not args.file.is_file():
+        fail(f"no such backup file: {args.file}")
+    settings = settings_from_uri(args.config_uri)
+    engine = engine_from_settings(settings)
+    try:
+        result = restore_backup(settings, engine, args.file, force=args.force)
+    except RestoreRefused as error:
+        fail(f"restore refused: {error}", code=1)
+    except Exception as error:
+        fail(f"restore failed: {one_line(error)}", code=1)
+    finally:
+        engine.dispose()
+    counts = f"{result.rows} rows in {result.tables} tables" if result.rows is not None else "the SQL dump"
+    taken = f"taken {result.header.created_at} by OrbitFlow {result.header.orbitflow_version}"
+    print(f"Restored {counts} from {args.file} ({taken}).")
+    if result.migrated:
+        print("The database was then migrated to this version's newest revision.")
+    return 0
+
+
+COMMANDS = {
+    "check": check,
+    "create-superadmin": create_superadmin,
+    "purge-logs": purge_logs,
+    "backup": backup,
+    "restore": restore,
+    "worker": worker,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -102,7 +102,7 @@ def formats_for(url: str) -> list[str]:
 def test_round_trip_gives_back_every_row_of_every_table(source, target, tmp_path, new_mariadb_database):
     before = every_row(source)
     assert all(before[name] for name in FILLED_BY_TEST)
-    assert sum(1 for rows in before.values() if rows) >= len(before) - 1
+    assert sum(1 for rows in before.values() if rows) >= 19
     for number, format in enumerate(formats_for(source)):
         destination = target if number == 0 else new_mariadb_database()
         backup = tmp_path / f"orbitflow-{format}.sql.gz"

@@ -19,6 +19,10 @@ from orbitflow.shared import shared
 
 MIN_SECRET_LENGTH = 32
 DEFAULT_POOL_SIZE = 20
+DEFAULT_POOL_TIMEOUT = 10
+# Prisma's connection-pool options in a DATABASE_URL written for the original: read by
+# pool_options(), so parse_database_url() accepts them.
+PRISMA_POOL_OPTIONS = {"connection_limit", "pool_timeout"}
 DEFAULT_IMPORT_MAX_BYTES = 2 * 1024 * 1024
 DEFAULT_PHONE_REGION = "US"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -36,6 +40,8 @@ class DatabaseSettings:
     replica_url: URL | None = None
     pool_size: int = DEFAULT_POOL_SIZE
     connect_args: dict = field(default_factory=dict)
+    # Seconds a request waits for a free pooled connection before giving up (503).
+    pool_timeout: int = DEFAULT_POOL_TIMEOUT
 
     @property
     def is_sqlite(self) -> bool:
@@ -163,6 +169,13 @@ def parse_database_url(name: str, raw: str) -> tuple[URL, dict]:
             connect_args["connect_timeout"] = parse_int(f"{name} connect_timeout", value, 10, 1)
         elif key in {"read_timeout", "write_timeout"}:
             connect_args[key] = parse_int(f"{name} {key}", value, 60, 1)
+        elif key == "socket_timeout":
+            # Prisma's socket_timeout: how long to wait for the server on a connection.
+            seconds = parse_int(f"{name} socket_timeout", value, 60, 1)
+            connect_args.setdefault("read_timeout", seconds)
+            connect_args.setdefault("write_timeout", seconds)
+        elif key in PRISMA_POOL_OPTIONS:
+            pass
         else:
             raise ConfigError(f"{name} has an unknown option {key!r}")
     url = URL.create(
@@ -174,6 +187,20 @@ def parse_database_url(name: str, raw: str) -> tuple[URL, dict]:
         database=unquote(database),
     )
     return url, connect_args
+
+
+def pool_options(name: str, raw: str) -> dict[str, int]:
+    """Prisma's ``connection_limit`` (the pool size) and ``pool_timeout`` (seconds to wait
+    for a free connection) from a DATABASE_URL's query, when it has them."""
+    options: dict[str, int] = {}
+    for key, value in parse_qsl(urlsplit(raw.strip()).query):
+        key = key.lower()
+        if key == "connection_limit":
+            options["pool_size"] = parse_int(f"{name} connection_limit", value, DEFAULT_POOL_SIZE, 1)
+        elif key == "pool_timeout":
+            # Prisma's 0 means "wait for ever"; a request that waits for ever helps no one.
+            options["pool_timeout"] = parse_int(f"{name} pool_timeout", value, DEFAULT_POOL_TIMEOUT, 1)
+    return options
 
 
 def parse_region(name: str, value: str | None, default: str) -> str:
@@ -260,12 +287,15 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
     url, connect_args = parse_database_url("DATABASE_URL", raw_db)
     replica_raw = _first(env, "DATABASE_REPLICA_URL") or ini.get("sqlalchemy.replica_url")
     replica = parse_database_url("DATABASE_REPLICA_URL", replica_raw)[0] if replica_raw else None
-    pool_size = parse_int(
-        "DB_POOL_SIZE",
-        _first(env, "DB_POOL_SIZE") or ini.get("orbitflow.db_pool_size"),
-        DEFAULT_POOL_SIZE,
-        minimum=1,
-    )
+    from_url = pool_options("DATABASE_URL", raw_db)
+    # DB_POOL_SIZE when set, else Prisma's connection_limit in the URL, else the INI's value.
+    explicit_pool_size = _first(env, "DB_POOL_SIZE")
+    if explicit_pool_size is None and "pool_size" in from_url:
+        pool_size = from_url["pool_size"]
+    else:
+        pool_size = parse_int(
+            "DB_POOL_SIZE", explicit_pool_size or ini.get("orbitflow.db_pool_size"), DEFAULT_POOL_SIZE, minimum=1
+        )
 
     secret = _first(env, "AUTH_SECRET") or ini.get("orbitflow.auth_secret")
     if not secret:
@@ -292,7 +322,9 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
     plugins = tuple(dict.fromkeys(plugin_names.replace(",", " ").split()))
 
     return Settings(
-        database=DatabaseSettings(url, replica, pool_size, connect_args),
+        database=DatabaseSettings(
+            url, replica, pool_size, connect_args, from_url.get("pool_timeout", DEFAULT_POOL_TIMEOUT)
+        ),
         auth_secret=secret,
         auth_url=auth_url,
         trust_host=parse_bool("AUTH_TRUST_HOST", _first(env, "AUTH_TRUST_HOST") or ini.get("orbitflow.trust_host")),

@@ -104,7 +104,7 @@ def make_engine(settings: DatabaseSettings, **overrides) -> Engine:
         "pool_pre_ping": True,
         # Below MariaDB's default wait_timeout (8 h) and typical proxy idle limits.
         "pool_recycle": 1800,
-        "pool_timeout": 10,
+        "pool_timeout": settings.pool_timeout,
         "isolation_level": "READ COMMITTED",
         # Without read/write timeouts a server that stops answering (paused, or cut off
         # by the network) hangs every request, the pool's pre-ping included, for ever.

@@ -318,3 +318,46 @@ def test_requests_reach_shared_objects_by_type_not_by_string():
         if pattern.search(line)
     ]
     assert offenders == []
+
+
+def test_prisma_pool_options_of_the_original_url_set_the_pool_and_time_outs():
+    """A DATABASE_URL written for the original carries Prisma's options; they map to the
+    pool size, the wait for a free connection and the driver's socket time-outs."""
+    url = "mysql://user:pw@db:3306/crm?connection_limit=7&pool_timeout=3&socket_timeout=25&connect_timeout=4"
+    config = settings(DATABASE_URL=url, DB_POOL_SIZE="")
+    assert config.database.pool_size == 7
+    assert config.database.pool_timeout == 3
+    assert config.database.connect_args == {"read_timeout": 25, "write_timeout": 25, "connect_timeout": 4}
+    engine = make_engine(config.database)
+    seen = {}
+
+    @event.listens_for(engine, "do_connect")
+    def capture(dialect, conn_rec, cargs, cparams):
+        seen.update(cparams)
+        raise ConnectionAbortedError("captured")
+
+    with pytest.raises(Exception, match="captured"):
+        engine.connect()
+    assert (seen["connect_timeout"], seen["read_timeout"], seen["write_timeout"]) == (4, 25, 25)
+    assert "connection_limit" not in seen and "pool_timeout" not in seen
+    assert engine.pool.size() == 7
+    assert engine.pool.timeout() == 3
+    # DB_POOL_SIZE, when set, is the operator's last word.
+    assert settings(DATABASE_URL=url, DB_POOL_SIZE="12").database.pool_size == 12
+    # Without them: the defaults.
+    plain = settings(DATABASE_URL="mysql://user:pw@db:3306/crm", DB_POOL_SIZE="")
+    assert (plain.database.pool_size, plain.database.pool_timeout) == (20, 10)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("connection_limit=0", "DATABASE_URL connection_limit must be at least 1, got 0"),
+        ("pool_timeout=soon", "DATABASE_URL pool_timeout must be a whole number, got 'soon'"),
+        ("socket_timeout=-1", "DATABASE_URL socket_timeout must be at least 1, got -1"),
+    ],
+)
+def test_bad_prisma_pool_options_stop_start_up_with_one_line(query, message):
+    with pytest.raises(ConfigError) as caught:
+        settings(DATABASE_URL=f"mysql://user:pw@db:3306/crm?{query}")
+    assert str(caught.value) == message

@@ -23,6 +23,7 @@ CORE_PACKAGES = (
     "orbitflow.superadmin",
     "orbitflow.api",
     "orbitflow.deliveries",
+    "orbitflow.webhooks",
 )
 
 

@@ -43,4 +43,19 @@ def settings_pages(request):
         NavItem("Pipeline stages", "stages", "stages.manage", order=30),
         NavItem("Users", "users", "users.view", order=10),
         NavItem("API keys", "apikeys", "apikeys.manage", order=20),
+        NavItem("Webhooks", "webhooks", "webhooks.manage", order=25),
     ]
+
+
+@hookimpl
+def delivery_channels(registry):
+    from orbitflow.webhooks.channel import WebhookChannel
+
+    return [WebhookChannel(registry)]
+
+
+@hookimpl
+def domain_event_in_transaction(session, name, event):
+    from orbitflow.webhooks.services import enqueue_for_domain_event
+
+    enqueue_for_domain_event(session, name, event)

@@ -60,6 +60,7 @@ CORE_PERMISSIONS: dict[str, tuple[set[str], str]] = {
     "users.manage": (_ADMINS, "Create, edit and deactivate users"),
     "owners.manage": ({OWNER}, "Create, edit and deactivate owners"),
     "apikeys.manage": (_ADMINS, "Create and revoke API keys"),
+    "webhooks.manage": (_ADMINS, "Create, test and delete webhooks; read and resend their deliveries"),
     "audit.view": (_ADMINS | {SUPER_ADMIN}, "Read the audit log"),
     "company.settings": (_ADMINS, "Edit the company's settings"),
     "platform.admin": ({SUPER_ADMIN}, "Manage companies, users and logs of the platform"),

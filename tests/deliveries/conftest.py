@@ -115,6 +115,7 @@ def outbox_app(backend, outbox_plugin):
 
 @pytest.fixture
 def outbox_client(outbox_app, db) -> webtest.TestApp:
+    outbox_app.registry["orbitflow.ratelimiter"].reset()
     return webtest.TestApp(outbox_app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.0.0.1"})
 
 

@@ -7,6 +7,7 @@ from orbitflow.leads.models import Lead, LeadActivity, LeadNote, LeadTag, Stage
 from orbitflow.models.meta import Base, TenantOwned, utcnow
 from orbitflow.syslog.models import SystemLogEntry
 from orbitflow.tenants.models import Company, Plan
+from orbitflow.webhooks.models import Webhook
 
 __all__ = [
     "ApiKey",
@@ -24,5 +25,6 @@ __all__ = [
     "SystemLogEntry",
     "TenantOwned",
     "User",
+    "Webhook",
     "utcnow",
 ]

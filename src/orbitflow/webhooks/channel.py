@@ -1,0 +1,106 @@
+"""The ``webhook`` delivery channel: one signed JSON POST per delivery.
+
+Signatures follow Standard Webhooks (through the ``standardwebhooks`` library):
+``webhook-id`` is the event id (the same on every retry, so receivers can drop
+duplicates), ``webhook-timestamp`` the attempt's time, ``webhook-signature`` one
+``v1,<base64>`` per valid secret (two for a day after a rotation).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from standardwebhooks.webhooks import Webhook as Signer
+
+from orbitflow.audit.services import record
+from orbitflow.db import unscoped
+from orbitflow.deliveries import Delivery, SendResult
+from orbitflow.deliveries.http import post_for_result
+from orbitflow.models.meta import utcnow
+from orbitflow.webhooks.models import Webhook
+from orbitflow.webhooks.services import CHANNEL, webhook_of_destination
+
+DEFAULT_DISABLE_AFTER = 20
+
+
+def signed_headers(webhook: Webhook, message_id: str, data: str, when: datetime) -> dict[str, str]:
+    secrets = [webhook.secret]
+    if webhook.previous_secret and webhook.previous_secret_until and webhook.previous_secret_until > utcnow():
+        secrets.append(webhook.previous_secret)
+    signatures = " ".join(Signer(secret).sign(message_id, when, data) for secret in secrets)
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(when.timestamp())),
+        "webhook-signature": signatures,
+    }
+
+
+def encode(payload: dict) -> str:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class WebhookChannel:
+    name = CHANNEL
+    max_batch = 1
+
+    def __init__(self, registry):
+        self.registry = registry
+        settings = registry["orbitflow.settings"]
+        self.timeout = settings.deliveries.http_timeout_seconds
+        self.allow_private = settings.deliveries.allow_private_networks
+        self.disable_after = int(settings.extra.get("orbitflow.webhooks.disable_after_failures", DEFAULT_DISABLE_AFTER))
+
+    def _webhook(self, destination: str) -> Webhook | None:
+        with self.registry["dbsession_factory"]() as session, unscoped(session):
+            webhook = webhook_of_destination(session, destination)
+            if webhook is not None:
+                session.expunge(webhook)
+            return webhook
+
+    def send(self, deliveries: Sequence[Delivery]) -> list[SendResult]:
+        return [self.send_one(delivery) for delivery in deliveries]
+
+    def send_one(self, delivery: Delivery) -> SendResult:
+        webhook = self._webhook(delivery.destination)
+        if webhook is None:
+            return SendResult("failed", None, "the webhook was deleted")
+        if not webhook.is_active:
+            return SendResult("failed", None, "the webhook is disabled")
+        data = encode(delivery.payload)
+        headers = signed_headers(webhook, delivery.event_id, data, datetime.now(UTC))
+        return post_for_result(
+            webhook.url, data.encode(), headers, timeout=self.timeout, allow_private=self.allow_private
+        )
+
+    def settled(self, session, delivery: Delivery, status: str, result: SendResult) -> None:
+        """Count consecutive failed deliveries; disable the webhook after too many."""
+        if status not in ("delivered", "failed", "dead"):
+            return
+        webhook = webhook_of_destination(session, delivery.destination)
+        if webhook is None:
+            return
+        now = utcnow()
+        if status == "delivered":
+            webhook.consecutive_failures = 0
+            webhook.last_success_at = now
+            return
+        webhook.consecutive_failures += 1
+        webhook.last_failure_at = now
+        if webhook.is_active and webhook.consecutive_failures >= self.disable_after:
+            webhook.is_active = False
+            webhook.disabled_reason = (
+                f"Disabled after {webhook.consecutive_failures} failed deliveries in a row "
+                f"(last answer: {result.status_code or 'none'} {result.excerpt[:120]})."
+            )
+            record(
+                session,
+                "webhook.disable",
+                company_id=webhook.company_id,
+                actor_id=None,
+                actor_name="system",
+                target_type="webhook",
+                target_id=webhook.id,
+                changes={"is_active": {"from": True, "to": False}, "reason": webhook.disabled_reason},
+            )

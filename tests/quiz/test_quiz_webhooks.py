@@ -1,0 +1,51 @@
+"""A completed quiz reaches a company's webhook as lead.created and quiz.submitted, once
+each, signed; nothing for a refused submission."""
+
+from __future__ import annotations
+
+import pytest
+import webtest
+from quizkit import good_answers, make_quiz, public_path, submit
+
+from orbitflow.app import make_app
+from orbitflow.deliveries import worker_for
+from orbitflow.webhooks import services as webhook_services
+from webhooks.hookkit import Receiver, deliveries
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    started = Receiver().start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def hooks_app(backend):
+    return make_app(backend.ini(), environ={"WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "true"}, engine=backend.engine)
+
+
+def test_a_completed_quiz_is_sent_to_the_webhook(hooks_app, receiver, db, company):
+    receiver.reset()
+    quiz = make_quiz(db, company)
+    hook = webhook_services.create_webhook(
+        db,
+        company_id=company.id,
+        created_by_id=None,
+        data={"url": receiver.url, "events": ["lead.created", "quiz.submitted"]},
+        allow_private=True,
+    )
+    db.commit()
+    receiver.secret = hook.secret
+    visitor = webtest.TestApp(hooks_app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.9.9.9"})
+    hooks_app.registry["orbitflow.ratelimiter"].reset()
+    submit(visitor, public_path(company, quiz), good_answers(quiz), status=303)
+    submit(visitor, public_path(company, quiz), good_answers(quiz, email="not-an-address"), status=400)
+    worker_for(hooks_app.registry).run_until_idle()
+    assert sorted(r.json["type"] for r in receiver.received) == ["lead.created", "quiz.submitted"]
+    assert all(r.verified for r in receiver.received)
+    submitted = next(r.json["data"] for r in receiver.received if r.json["type"] == "quiz.submitted")
+    assert submitted["quiz_id"] == quiz.id and submitted["email"] == "ada@example.com"
+    assert submitted["score"] == 12 and submitted["outcome"] == "Growth"
+    assert submitted["submission_id"] is not None
+    assert len(deliveries(db)) == 2

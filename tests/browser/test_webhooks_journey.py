@@ -12,8 +12,9 @@ import waitress
 from sqlalchemy import update
 
 from orbitflow.app import make_app
-from orbitflow.deliveries import Delivery
+from orbitflow.deliveries import Delivery, WorkerThread
 from orbitflow.models.meta import utcnow
+from orbitflow.shared import shared
 from support import PASSWORD
 from webhooks.hookkit import Answer, Receiver
 
@@ -32,7 +33,7 @@ def hooks_server(backend):
     threading.Thread(target=server.run, daemon=True).start()
     yield f"http://127.0.0.1:{server.effective_port}"
     server.close()
-    app.registry["deliveries.thread"].stop()
+    shared(app.registry, WorkerThread).stop()
 
 
 def _reload_until(page, selector: str, timeout: float = 20.0) -> None:

@@ -16,6 +16,7 @@ from orbitflow.app import make_app
 from orbitflow.db import make_session_factory
 from orbitflow.deliveries import Delivery, SendResult, Worker, enqueue
 from orbitflow.leads.models import Stage
+from orbitflow.ratelimit import rate_limiter
 from orbitflow.shared import shared
 
 
@@ -115,7 +116,7 @@ def outbox_app(backend, outbox_plugin):
 
 @pytest.fixture
 def outbox_client(outbox_app, db) -> webtest.TestApp:
-    outbox_app.registry["orbitflow.ratelimiter"].reset()
+    rate_limiter(outbox_app.registry).reset()
     return webtest.TestApp(outbox_app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.0.0.1"})
 
 

@@ -9,6 +9,7 @@ from quizkit import good_answers, make_quiz, public_path, submit
 
 from orbitflow.app import make_app
 from orbitflow.deliveries import worker_for
+from orbitflow.ratelimit import rate_limiter
 from orbitflow.webhooks import services as webhook_services
 from webhooks.hookkit import Receiver, deliveries
 
@@ -38,7 +39,7 @@ def test_a_completed_quiz_is_sent_to_the_webhook(hooks_app, receiver, db, compan
     db.commit()
     receiver.secret = hook.secret
     visitor = webtest.TestApp(hooks_app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.9.9.9"})
-    hooks_app.registry["orbitflow.ratelimiter"].reset()
+    rate_limiter(hooks_app.registry).reset()
     submit(visitor, public_path(company, quiz), good_answers(quiz), status=303)
     submit(visitor, public_path(company, quiz), good_answers(quiz, email="not-an-address"), status=400)
     worker_for(hooks_app.registry).run_until_idle()

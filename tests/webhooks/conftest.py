@@ -8,6 +8,7 @@ import webtest
 
 from orbitflow.app import make_app
 from orbitflow.deliveries import worker_for
+from orbitflow.ratelimit import rate_limiter
 from support import login
 from webhooks.hookkit import Api, Receiver
 
@@ -63,7 +64,7 @@ def other_receiver(_receivers) -> Receiver:
 def client_for(hooks_app, strict_app, db):
     # The apps live for the session: sign-in rate limits start empty for each test.
     for app in (hooks_app, strict_app):
-        app.registry["orbitflow.ratelimiter"].reset()
+        rate_limiter(app.registry).reset()
 
     def make(user, app=None) -> webtest.TestApp:
         client = webtest.TestApp(app or hooks_app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.0.0.1"})

@@ -11,6 +11,7 @@ from pyramid.view import view_config
 from orbitflow.api.helpers import int_param, iso, json_body
 from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
 from orbitflow.audit.services import audit
+from orbitflow.config import get_settings
 from orbitflow.deliveries import Delivery, DeliveryAttempt
 from orbitflow.web.errors import APIError
 from orbitflow.webhooks import services
@@ -153,7 +154,7 @@ def delivery_json(delivery: Delivery, attempts: list[DeliveryAttempt]) -> dict[s
 
 
 def allow_private(request: Request) -> bool:
-    return request.registry["orbitflow.settings"].deliveries.allow_private_networks
+    return get_settings(request.registry).deliveries.allow_private_networks
 
 
 def _id(raw: str) -> int | None:

@@ -12,13 +12,16 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from sqlalchemy.orm import sessionmaker
 from standardwebhooks.webhooks import Webhook as Signer
 
 from orbitflow.audit.services import record
+from orbitflow.config import get_settings
 from orbitflow.db import unscoped
 from orbitflow.deliveries import Delivery, SendResult
 from orbitflow.deliveries.http import post_for_result
 from orbitflow.models.meta import utcnow
+from orbitflow.shared import shared
 from orbitflow.webhooks.models import Webhook
 from orbitflow.webhooks.services import CHANNEL, webhook_of_destination
 
@@ -47,13 +50,13 @@ class WebhookChannel:
 
     def __init__(self, registry):
         self.registry = registry
-        settings = registry["orbitflow.settings"]
+        settings = get_settings(registry)
         self.timeout = settings.deliveries.http_timeout_seconds
         self.allow_private = settings.deliveries.allow_private_networks
         self.disable_after = int(settings.extra.get("orbitflow.webhooks.disable_after_failures", DEFAULT_DISABLE_AFTER))
 
     def _webhook(self, destination: str) -> Webhook | None:
-        with self.registry["dbsession_factory"]() as session, unscoped(session):
+        with shared(self.registry, sessionmaker)() as session, unscoped(session):
             webhook = webhook_of_destination(session, destination)
             if webhook is not None:
                 session.expunge(webhook)

@@ -4,9 +4,22 @@ Each backend's database is created once per test session and migrated with Alemb
 the migrations are tested too); after every test the rows are deleted, so tests commit
 for real and read back through new connections.
 
-``--backend=sqlite|mariadb|all`` picks the backends (all by default). When MariaDB cannot
-be reached its tests are skipped with a loud warning, unless ORBITFLOW_REQUIRE_MARIADB=1
-(as in CI), which turns that into a failure.
+Backends. Every test runs on one backend or on none:
+- a test that uses the ``backend`` fixture (or ``backend_name``, for a database of its
+  own) runs once per backend;
+- a test marked ``mariadb_only`` runs on MariaDB only: its SQLite case is not collected;
+- a test that uses the MariaDB server directly (``mariadb_admin``, ``new_mariadb_database``)
+  must be marked ``mariadb_only`` or take ``backend_name``; collection stops otherwise;
+- any other test uses no database backend.
+``--backend=sqlite|mariadb`` runs the tests of that backend and those of none; nothing of
+the other backend is collected, so ``--backend=sqlite`` never connects to MariaDB. When
+MariaDB cannot be reached its tests are skipped with a loud warning, unless
+ORBITFLOW_REQUIRE_MARIADB=1 (as in CI), which turns that into a failure.
+
+Passwords are hashed at argon2's cheapest cost (``TEST_PASSWORD_HASHING``); an app made
+with settings of its own gets the library's defaults, as production does. Tests sign in
+with ``login_as`` (the session cookie a successful sign-in issues, without the form);
+the sign-in tests use ``support.login`` (the form).
 """
 
 from __future__ import annotations
@@ -24,16 +37,19 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from orbitflow.accounts.models import User
-from orbitflow.accounts.passwords import hash_password
+from orbitflow.accounts.passwords import hash_password, use_password_hashing
 from orbitflow.app import make_app
-from orbitflow.config import load_settings
+from orbitflow.config import PasswordHashing, load_settings
 from orbitflow.db import make_engine, make_session_factory, unscoped
 from orbitflow.migrations import alembic_config, upgrade_to_heads
 from orbitflow.models.meta import Base
 from orbitflow.ratelimit import rate_limiter
 from orbitflow.tenants.models import Company
 from orbitflow.tenants.services import create_company
-from support import PASSWORD
+from support import PASSWORD, sign_in
+
+# pytester runs pytest on sample files with this conftest (tests of the backend options).
+pytest_plugins = ("pytester",)
 
 BACKENDS = ("sqlite", "mariadb")
 MARIADB_SERVER = os.environ.get("ORBITFLOW_TEST_MARIADB", "mysql://root@127.0.0.1:3306")
@@ -41,21 +57,56 @@ REQUIRE_MARIADB = os.environ.get("ORBITFLOW_REQUIRE_MARIADB") == "1"
 TEST_SECRET = "test-secret-0123456789-0123456789-abcdef"
 
 ALL_PLUGINS = "quiz pixels analytics"
+# argon2's cheapest parameters: a hash costs microseconds instead of a tenth of a second.
+TEST_PASSWORD_HASHING = PasswordHashing(time_cost=1, memory_kib=8, parallelism=1)
+TEST_PASSWORD_HASHING_INI = {
+    "orbitflow.password_time_cost": str(TEST_PASSWORD_HASHING.time_cost),
+    "orbitflow.password_memory_kib": str(TEST_PASSWORD_HASHING.memory_kib),
+    "orbitflow.password_parallelism": str(TEST_PASSWORD_HASHING.parallelism),
+}
+MARIADB_FIXTURES = ("mariadb_admin", "new_mariadb_database")
 
 
 def pytest_addoption(parser):
-    parser.addoption("--backend", default="all", choices=("all", *BACKENDS), help="database backends to test")
+    parser.addoption(
+        "--backend",
+        default="all",
+        choices=("all", *BACKENDS),
+        help="run the tests of this database backend (and those that use none); all by default",
+    )
+
+
+def pytest_configure(config):
+    use_password_hashing(TEST_PASSWORD_HASHING)
+
+
+def backend_of(item: pytest.Item) -> str | None:
+    """The backend ``item`` runs on, or None when it uses no database backend."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "backend_name" in callspec.params:
+        return callspec.params["backend_name"]
+    if item.get_closest_marker("mariadb_only") or any(name in item.fixturenames for name in MARIADB_FIXTURES):
+        return "mariadb"
+    return None
 
 
 def pytest_collection_modifyitems(config, items):
     wanted = config.getoption("--backend")
-    if wanted == "all":
-        return
-    keep, drop = [], []
+    keep, drop, unmarked = [], [], []
     for item in items:
-        params = getattr(item, "callspec", None)
-        backend = params.params.get("backend") if params else None
-        (drop if backend not in (None, wanted) else keep).append(item)
+        backend = backend_of(item)
+        marked = item.get_closest_marker("mariadb_only") is not None
+        has_parameter = "backend_name" in getattr(getattr(item, "callspec", None), "params", {})
+        if backend == "mariadb" and not marked and not has_parameter:
+            unmarked.append(item.nodeid)
+        if (marked and backend != "mariadb") or (backend is not None and wanted not in ("all", backend)):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use the MariaDB server directly; mark them mariadb_only:\n  " + "\n  ".join(unmarked)
+        )
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
@@ -86,6 +137,7 @@ class Backend:
             "retry.attempts": "3",
             # Tests drive the delivery worker themselves.
             "orbitflow.deliveries.worker_thread": "false",
+            **TEST_PASSWORD_HASHING_INI,
         }
         settings.update(extra)
         return settings
@@ -139,8 +191,21 @@ def new_mariadb_database(mariadb_admin):
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def backend(request, tmp_path_factory) -> Backend:
-    if request.param == "sqlite":
+def backend_name(request) -> str:
+    """One of BACKENDS: a test (or fixture) that makes a database of its own takes this to
+    run once per backend and to be selected by ``--backend``."""
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing():
+    """Each test starts at the tests' hashing cost, whatever app an earlier one made."""
+    use_password_hashing(TEST_PASSWORD_HASHING)
+
+
+@pytest.fixture(scope="session")
+def backend(backend_name, request, tmp_path_factory) -> Backend:
+    if backend_name == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'orbitflow.sqlite'}"
     else:
         url = request.getfixturevalue("new_mariadb_database")()
@@ -149,7 +214,7 @@ def backend(request, tmp_path_factory) -> Backend:
     )
     engine = make_engine(settings.database)
     upgrade_to_heads(alembic_config(settings, engine))
-    yield Backend(request.param, url, engine)
+    yield Backend(backend_name, url, engine)
     engine.dispose()
 
 
@@ -251,12 +316,10 @@ def platform(make_company) -> Company:
 
 @pytest.fixture
 def login_as(testapp, db):
-    from support import login
+    """Sign a browser (``testapp`` unless given) in as ``user``, without the login form."""
 
     def do(user: User, client: webtest.TestApp | None = None):
-        client = client or testapp
-        login(client, user)
-        return client
+        return sign_in(client or testapp, user)
 
     return do
 

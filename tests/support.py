@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+from http.cookies import SimpleCookie
 
 import webtest
+from pyramid.request import Request
+from pyramid.scripting import prepare
 
 from orbitflow.accounts.models import User
+from orbitflow.db import unscoped
+from orbitflow.security import remember
 
 PASSWORD = "Correct-Horse-42"
 
@@ -33,3 +38,28 @@ def login(testapp: webtest.TestApp, user: User, password: str = PASSWORD, status
         },
         status=status,
     )
+
+
+def sign_in(testapp: webtest.TestApp, user: User) -> webtest.TestApp:
+    """Sign ``testapp`` in as ``user`` with the session cookie a successful sign-in issues,
+    made by the app's own function, without the form (so without an argon2 check).
+    tests/test_login.py and the other sign-in tests use the form through :func:`login`."""
+    csrf_token(testapp)  # the visitor's CSRF cookie, from the login page, as before a sign-in
+    router = testapp.app
+    with prepare(request=Request.blank("/", base_url="http://localhost"), registry=router.registry) as env:
+        request = env["request"]
+        request.tm.begin()
+        try:
+            # As the sign-in does: the user as the database has them now (session version).
+            with unscoped(request.dbsession) as session:
+                current = session.get(User, user.id)
+            headers = remember(request, current)
+            request.tm.commit()
+        except BaseException:
+            request.tm.abort()
+            raise
+    for name, value in headers:
+        if name.lower() == "set-cookie":
+            for morsel in SimpleCookie(value).values():
+                testapp.set_cookie(morsel.key, morsel.value)
+    return testapp

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from argon2.profiles import get_default_parameters
 from sqlalchemy.engine import URL, make_url
 
 from orbitflow.shared import shared
@@ -66,6 +67,23 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class PasswordHashing:
+    """The argon2id cost of a password hash. The library's defaults unless the INI says
+    otherwise; cheaper values are refused in production (the tests use the cheapest)."""
+
+    time_cost: int
+    memory_kib: int
+    parallelism: int
+
+
+LIBRARY_PASSWORD_HASHING = PasswordHashing(
+    time_cost=get_default_parameters().time_cost,
+    memory_kib=get_default_parameters().memory_cost,
+    parallelism=get_default_parameters().parallelism,
+)
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     # Kept out of repr() so a logged or printed Settings never shows the secret.
@@ -86,6 +104,7 @@ class Settings:
     # Leads: the CSV import's size cap, and where numbers without a country code are read.
     import_max_bytes: int
     default_phone_region: str
+    password_hashing: PasswordHashing
     # The raw INI values (they may hold the secret too), for plugins to parse their own
     # settings from at start-up; never read in a request.
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -276,6 +295,35 @@ def load_delivery_settings(ini: Mapping[str, str], env: Mapping[str, str]) -> De
     )
 
 
+def parse_password_hashing(ini: Mapping[str, str], production: bool) -> PasswordHashing:
+    """``orbitflow.password_time_cost``, ``orbitflow.password_memory_kib`` and
+    ``orbitflow.password_parallelism``; in production none may be below the library's
+    default, so a test setting copied into production.ini stops start-up."""
+    default = LIBRARY_PASSWORD_HASHING
+
+    def read(name: str, minimum: int) -> int:
+        key = f"orbitflow.password_{name}"
+        return parse_int(key, ini.get(key), getattr(default, name), minimum)
+
+    cost = PasswordHashing(
+        time_cost=read("time_cost", 1), memory_kib=read("memory_kib", 8), parallelism=read("parallelism", 1)
+    )
+    # argon2's own rule: at least 8 KiB of memory per lane.
+    if cost.memory_kib < 8 * cost.parallelism:
+        raise ConfigError(
+            f"orbitflow.password_memory_kib must be at least 8 x orbitflow.password_parallelism "
+            f"({8 * cost.parallelism}), got {cost.memory_kib}"
+        )
+    if production:
+        for name in ("time_cost", "memory_kib", "parallelism"):
+            if getattr(cost, name) < getattr(default, name):
+                raise ConfigError(
+                    f"orbitflow.password_{name} must be at least the argon2 default {getattr(default, name)} "
+                    f"in production, got {getattr(cost, name)}"
+                )
+    return cost
+
+
 def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from INI values, the environment overriding them."""
     env = os.environ if environ is None else environ
@@ -355,6 +403,7 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
         default_phone_region=parse_region(
             "orbitflow.default_phone_region", ini.get("orbitflow.default_phone_region"), DEFAULT_PHONE_REGION
         ),
+        password_hashing=parse_password_hashing(ini, production),
         extra={k: v for k, v in ini.items() if isinstance(v, str)},
         deliveries=load_delivery_settings(ini, env),
     )

@@ -7,11 +7,9 @@ from dataclasses import dataclass
 import pytest
 import webtest
 
-from accounts.helpers import session_cookie, session_payload
 from orbitflow.accounts.models import User
-from orbitflow.security import SESSION_COOKIE
 from orbitflow.tenants.models import Company
-from support import csrf_token
+from support import sign_in
 
 ROLE_NAMES = ("OWNER", "ADMIN", "MANAGER", "AGENT", "VIEWER")
 
@@ -33,18 +31,10 @@ def team(make_company, make_user) -> Team:
 
 
 @pytest.fixture
-def browser(another_client, backend):
-    """A new browser signed in as ``user``.
-
-    It holds the session cookie the login form would have given it (signed with the tests'
-    secret), which spares an argon2 verification per browser; test_login.py signs in
-    through the form.
-    """
+def browser(another_client):
+    """A new browser signed in as ``user`` (see ``support.sign_in``)."""
 
     def open_as(user: User) -> webtest.TestApp:
-        client = another_client()
-        csrf_token(client)  # the visitor's CSRF cookie, from the login page
-        client.set_cookie(SESSION_COOKIE, session_cookie(backend, session_payload(user)))
-        return client
+        return sign_in(another_client(), user)
 
     return open_as

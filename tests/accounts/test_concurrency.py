@@ -21,12 +21,6 @@ pytestmark = pytest.mark.mariadb_only
 THREADS = 8
 
 
-@pytest.fixture(autouse=True)
-def mariadb_only(backend):
-    if backend.name != "mariadb":
-        pytest.skip("row locks are tested on MariaDB")
-
-
 def _in_parallel(calls):
     start = threading.Barrier(len(calls))
 

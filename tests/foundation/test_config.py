@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 
+import argon2
 import pytest
 from sqlalchemy import event
 
@@ -25,7 +26,7 @@ from foundation.helpers import (
     stop,
     wait_for_http,
 )
-from orbitflow.config import ConfigError, load_settings, parse_database_url
+from orbitflow.config import ConfigError, PasswordHashing, load_settings, parse_database_url
 from orbitflow.db import make_engine
 
 PRODUCTION_INI = ROOT / "production.ini"
@@ -361,3 +362,60 @@ def test_bad_prisma_pool_options_stop_start_up_with_one_line(query, message):
     with pytest.raises(ConfigError) as caught:
         settings(DATABASE_URL=f"mysql://user:pw@db:3306/crm?{query}")
     assert str(caught.value) == message
+
+
+# The cost of password hashing.
+
+
+def test_password_hashing_is_the_library_default_unless_the_ini_says_otherwise():
+    defaults = argon2.profiles.get_default_parameters()
+    assert settings().password_hashing == PasswordHashing(
+        defaults.time_cost, defaults.memory_cost, defaults.parallelism
+    )
+    outside_production = load_settings(
+        {
+            "orbitflow.password_time_cost": "1",
+            "orbitflow.password_memory_kib": "16",
+            "orbitflow.password_parallelism": "2",
+        },
+        {"DATABASE_URL": "sqlite://", "AUTH_SECRET": TEST_SECRET},
+    )
+    assert outside_production.password_hashing == PasswordHashing(time_cost=1, memory_kib=16, parallelism=2)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("orbitflow.password_time_cost", "1", ["orbitflow.password_time_cost", "argon2 default 3", "production"]),
+        ("orbitflow.password_memory_kib", "1024", ["orbitflow.password_memory_kib", "argon2 default 65536"]),
+        ("orbitflow.password_parallelism", "1", ["orbitflow.password_parallelism", "argon2 default 4"]),
+        ("orbitflow.password_time_cost", "cheap", ["orbitflow.password_time_cost", "whole number"]),
+        ("orbitflow.password_memory_kib", "4", ["orbitflow.password_memory_kib", "at least 8"]),
+        ("orbitflow.password_memory_kib", "65536 KiB", ["orbitflow.password_memory_kib", "whole number"]),
+    ],
+)
+def test_a_cheaper_or_bad_hashing_cost_is_refused_in_production(name, value, words):
+    with pytest.raises(ConfigError) as refused:
+        load_settings(
+            {"orbitflow.production": "true", name: value},
+            {"DATABASE_URL": "sqlite://", "AUTH_SECRET": TEST_SECRET, "AUTH_URL": "https://crm.example.com"},
+        )
+    for word in words:
+        assert word in str(refused.value)
+
+
+def test_memory_below_eight_kib_a_lane_is_refused_anywhere():
+    with pytest.raises(ConfigError, match=r"orbitflow.password_memory_kib must be at least 8 x .* \(32\), got 16"):
+        load_settings(
+            {"orbitflow.password_memory_kib": "16", "orbitflow.password_parallelism": "4"},
+            {"DATABASE_URL": "sqlite://", "AUTH_SECRET": TEST_SECRET},
+        )
+
+
+def test_pserve_refuses_test_hashing_costs_in_production(good_env, tmp_path):
+    ini = tmp_path / "production.ini"
+    ini.write_text(
+        PRODUCTION_INI.read_text().replace("[app:main]\n", "[app:main]\norbitflow.password_memory_kib = 1024\n", 1)
+    )
+    result = run(["pserve", ini], good_env, cwd=tmp_path, timeout=60)
+    assert_one_clear_line(result, ["orbitflow.password_memory_kib", "argon2 default 65536", "production"], [])

@@ -18,9 +18,9 @@ DEVELOPMENT_INI = ROOT / "development.ini"
 ROLES = {"OWNER", "ADMIN", "MANAGER", "AGENT", "VIEWER"}
 
 
-@pytest.fixture(params=["sqlite", "mariadb"])
-def database_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
+@pytest.fixture
+def database_url(backend_name, request, tmp_path) -> str:
+    if backend_name == "sqlite":
         return f"sqlite:///{tmp_path / 'init.sqlite'}"
     return request.getfixturevalue("new_mariadb_database")()
 

@@ -193,7 +193,6 @@ def test_the_installed_code_is_the_wheel_not_the_checkout(installed, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend_name", ["sqlite", "mariadb"])
 def test_installed_wheel_initialises_a_database_and_serves_health(installed, backend_name, tmp_path, request):
     if backend_name == "sqlite":
         url = f"sqlite:///{tmp_path / 'installed.sqlite'}"

@@ -43,11 +43,11 @@ def hello_site(tmp_path_factory):
         Base.metadata.remove(table)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "mariadb"])
-def hello_database(request, hello_site, tmp_path_factory):
+@pytest.fixture(scope="module")
+def hello_database(backend_name, request, hello_site, tmp_path_factory):
     """A new database, initialised by the ``initializedb`` console script with the plugin
     enabled and ``--demo``, in a process that finds the plugin on its PYTHONPATH."""
-    if request.param == "sqlite":
+    if backend_name == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('hello-db') / 'hello.sqlite'}"
     else:
         url = request.getfixturevalue("new_mariadb_database")()

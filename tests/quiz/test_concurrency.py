@@ -28,8 +28,6 @@ THREADS = 12
 
 @pytest.fixture
 def server(backend):
-    if backend.name != "mariadb":
-        pytest.skip("concurrency is tested on MariaDB")
     settings = backend.ini(**{"quiz.ratelimit.submit": "100000/minute", "orbitflow.db_pool_size": "10"})
     app = make_app(settings, environ={}, engine=backend.engine)
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)

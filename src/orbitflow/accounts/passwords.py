@@ -1,31 +1,55 @@
-"""Password hashing (argon2) and the password rules."""
+"""Password hashing (argon2id) and the password rules.
+
+The hashing cost is one per process, set from the settings when the app (or a console
+script) starts: :func:`use_password_hashing`. Until then the library's defaults apply.
+"""
 
 from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from orbitflow.config import LIBRARY_PASSWORD_HASHING, PasswordHashing
+
 MIN_LENGTH = 10
 MAX_LENGTH = 256
 
-_hasher = PasswordHasher()
-# Verified against when the user does not exist, so both paths cost the same time.
-_DUMMY_HASH = _hasher.hash("orbitflow-timing-equaliser")
+
+class _Hashing:
+    def __init__(self, cost: PasswordHashing) -> None:
+        self.cost = cost
+        self.hasher = PasswordHasher(
+            time_cost=cost.time_cost, memory_cost=cost.memory_kib, parallelism=cost.parallelism
+        )
+        # Verified against when the user does not exist, so both paths cost the same time.
+        self.dummy_hash = self.hasher.hash("orbitflow-timing-equaliser")
+
+
+_current = _Hashing(LIBRARY_PASSWORD_HASHING)
+
+
+def use_password_hashing(cost: PasswordHashing) -> None:
+    """Hash new passwords at ``cost`` from now on; hashes made at another cost still verify
+    and are rehashed at the next sign-in."""
+    global _current
+    if _current.cost != cost:
+        _current = _Hashing(cost)
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _current.hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
+    hashing = _current
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return hashing.hasher.verify(password_hash or hashing.dummy_hash, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    return _current.hasher.check_needs_rehash(password_hash)
 
 
 def password_problems(password: str, *, username: str, company_slug: str) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import plaster
 
+from orbitflow.accounts.passwords import use_password_hashing
 from orbitflow.config import ConfigError, Settings, load_settings
 
 
@@ -21,9 +22,11 @@ def settings_from_uri(config_uri: str) -> Settings:
     except Exception:
         logging.basicConfig(level=logging.INFO)
     try:
-        return load_settings(loader.get_settings("app:main"))
+        settings = load_settings(loader.get_settings("app:main"))
     except ConfigError as error:
         fail(f"configuration error: {error}")
+    use_password_hashing(settings.password_hashing)
+    return settings
 
 
 def fail(message: str, code: int = 2):

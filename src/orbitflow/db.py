@@ -25,6 +25,7 @@ from zope.sqlalchemy import datamanager
 from orbitflow.config import ConfigError, DatabaseSettings, Settings, get_settings
 from orbitflow.models.meta import TenantOwned
 from orbitflow.shared import provide, provided, shared
+from orbitflow.web.body_limit import body_over_limit
 
 COMPANY_KEY = "company_id"
 BYPASS_KEY = "tenant_bypass"
@@ -235,8 +236,6 @@ def tm_activate_hook(request: Request) -> bool:
 
 def retry_activate_hook(request: Request) -> int | None:
     """One attempt only for a body over the limit: pyramid_retry would otherwise buffer it
-    whole before the body-limit tween refuses it."""
-    length = request.content_length
-    if length is not None and length > get_settings(request.registry).max_body_bytes:
-        return 1
-    return None
+    whole before the body-limit tween refuses it. Runs before pyramid_retry touches the
+    body, so this is where a chunked body is measured."""
+    return 1 if body_over_limit(request) else None

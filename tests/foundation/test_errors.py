@@ -180,17 +180,51 @@ def test_oversized_form_is_refused_with_a_page(probe_client, make_company, make_
     assert "orbitflow_session" not in probe_client.cookies
 
 
-def test_chunked_body_without_a_length_is_capped_too(probe_client, backend):
-    token = csrf_token(probe_client)
-    body = b'{"message": "' + b"y" * (PROBE_MAX_BODY * 2) + b'"}'
+class CountingStream(io.RawIOBase):
+    """A chunked upload as a server hands it over: no length, cannot seek; counts what the
+    app reads of it."""
+
+    def __init__(self, body: bytes) -> None:
+        self._source = io.BytesIO(body)
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._source.read(len(buffer))
+        buffer[: len(data)] = data
+        self.bytes_read += len(data)
+        return len(data)
+
+
+def chunked_request(token: str, body: bytes) -> tuple[TestRequest, CountingStream]:
     request = TestRequest.blank("/api/client-errors", method="POST", headers={"X-CSRF-Token": token})
-    # As a server hands over a chunked upload: no length, a stream that cannot seek.
     request.environ.pop("CONTENT_LENGTH", None)
     request.environ.pop("webob.is_body_seekable", None)
     request.environ["HTTP_TRANSFER_ENCODING"] = "chunked"
     request.environ["wsgi.input_terminated"] = True  # as waitress says of a chunked body
     request.environ["CONTENT_TYPE"] = "application/json"
-    request.environ["wsgi.input"] = io.BytesIO(body)
+    stream = CountingStream(body)
+    request.environ["wsgi.input"] = stream
+    return request, stream
+
+
+def test_chunked_body_without_a_length_is_capped_too(probe_client, backend):
+    """Refused after reading one byte past the limit, not after buffering the whole body
+    (the app retries requests, as production.ini says: ``retry.attempts = 3``)."""
+    assert int(probe_client.app.registry.settings["retry.attempts"]) == 3
+    token = csrf_token(probe_client)
+    body = b'{"message": "' + b"y" * 800_000 + b'"}'
+    request, stream = chunked_request(token, body)
     response = probe_client.do_request(request, status=413)
     assert response.json["error"]["code"] == "payload_too_large"
+    assert stream.bytes_read <= PROBE_MAX_BODY + 1
     assert log_entries(backend) == []
+
+
+def test_a_chunked_body_under_the_limit_reaches_the_view(probe_client, backend):
+    token = csrf_token(probe_client)
+    request, _ = chunked_request(token, b'{"message": "chunked and small"}')
+    probe_client.do_request(request, status=201)
+    assert [entry.message for entry in log_entries(backend, source="CLIENT")] == ["chunked and small (:0)"]

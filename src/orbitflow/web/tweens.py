@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyramid.httpexceptions import HTTPRequestEntityTooLarge
 
 from orbitflow.config import Settings, get_settings
+from orbitflow.web.body_limit import body_over_limit
 
 
 def security_headers_tween_factory(handler, registry):
@@ -40,14 +41,7 @@ def body_limit_tween_factory(handler, registry):
     limit = get_settings(registry).max_body_bytes
 
     def tween(request):
-        length = request.content_length
-        if length is None and request.is_body_readable:
-            # A chunked body has no declared length: read one byte past the limit at most.
-            data = request.body_file_raw.read(limit + 1)
-            length = len(data)
-            if length <= limit:
-                request.body = data
-        if length is not None and length > limit:
+        if body_over_limit(request):
             raise HTTPRequestEntityTooLarge(f"The request body is too large: the limit is {limit} bytes.")
         return handler(request)
 

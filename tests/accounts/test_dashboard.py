@@ -46,8 +46,8 @@ def pipeline(db, team, make_company):
     return stages
 
 
-def test_dashboard_shows_company_counts_pipeline_and_activity(testapp, login_as, team, pipeline):
-    login_as(team["OWNER"])
+def test_dashboard_shows_company_counts_pipeline_and_activity(testapp, team, pipeline):
+    login(testapp, team["OWNER"])  # through the form: the sign-in is the activity shown
     page = testapp.get("/dashboard")
     assert "<h1>Acme Rockets</h1>" in page.text
     assert _stat(page, "users") == "5"

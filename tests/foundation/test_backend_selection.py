@@ -41,12 +41,17 @@ def suite_pytest(tmp_path, *args: str, env_extra: dict[str, str]) -> subprocess.
     )
 
 
+def run_with_the_suites_conftest(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """pytest on pytester's files, with a copy of the suite's conftest.py beside them."""
+    pytester.syspathinsert(TESTS)  # for the modules it imports (support.py)
+    pytester.makeconftest((TESTS / "conftest.py").read_text())
+    return pytester.runpytest_inprocess("-c", str(ROOT / "pyproject.toml"), "--rootdir", str(pytester.path), *args)
+
+
 def collected(pytester: pytest.Pytester, *args: str) -> set[str]:
-    """The tests pytest collects from the sample file, with the suite's conftest.py."""
+    """The tests pytest collects from the sample file."""
     pytester.makepyfile(test_sample=SAMPLE)
-    result = pytester.runpytest_inprocess(
-        "-p", "conftest", "-c", str(ROOT / "pyproject.toml"), "--collect-only", "-q", *args
-    )
+    result = run_with_the_suites_conftest(pytester, "--collect-only", "-q", *args)
     assert result.ret in (0, 5), result.stdout.str()
     return {line.split("::", 1)[1] for line in result.outlines if "::" in line}
 
@@ -82,7 +87,7 @@ def test_backend_option_and_marker_select_what_they_name(pytester, option, expec
 
 def test_a_test_using_the_mariadb_server_unmarked_stops_collection(pytester):
     pytester.makepyfile(test_direct="def test_direct(mariadb_admin):\n    pass\n")
-    result = pytester.runpytest_inprocess("-p", "conftest", "-c", str(ROOT / "pyproject.toml"), "--collect-only")
+    result = run_with_the_suites_conftest(pytester, "--collect-only")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         ["*use the MariaDB server directly; mark them mariadb_only*", "*test_direct.py::test_direct"]

@@ -24,6 +24,7 @@ CORE_PACKAGES = (
     "orbitflow.api",
     "orbitflow.deliveries",
     "orbitflow.webhooks",
+    "orbitflow.mail",
 )
 
 

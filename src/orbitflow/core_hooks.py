@@ -44,18 +44,22 @@ def settings_pages(request):
         NavItem("Users", "users", "users.view", order=10),
         NavItem("API keys", "apikeys", "apikeys.manage", order=20),
         NavItem("Webhooks", "webhooks", "webhooks.manage", order=25),
+        NavItem("Notifications", "notifications", "users.manage", order=15),
     ]
 
 
 @hookimpl
 def delivery_channels(registry):
+    from orbitflow.mail.channel import MailChannel
     from orbitflow.webhooks.channel import WebhookChannel
 
-    return [WebhookChannel(registry)]
+    return [WebhookChannel(registry), MailChannel(registry)]
 
 
 @hookimpl
 def domain_event_in_transaction(session, name, event):
+    from orbitflow.mail.notifications import notify_for_domain_event
     from orbitflow.webhooks.services import enqueue_for_domain_event
 
     enqueue_for_domain_event(session, name, event)
+    notify_for_domain_event(session, name, event)

@@ -81,7 +81,7 @@ def company(make_company):
 
 @pytest.fixture
 def owner(make_user, company):
-    return make_user(company, "OWNER", username="olivia")
+    return make_user(company, "OWNER", username="olivia", email="olivia@example.com")
 
 
 @pytest.fixture

@@ -254,5 +254,7 @@ def test_a_webhook_that_keeps_failing_is_disabled(api, make_webhook, receiver, w
     assert worker.run_until_idle() == 0
     entry = db.query(AuditEntry).filter(AuditEntry.action == "webhook.disable").one()
     assert entry.target_id == str(hook["id"])
+    notices = [(row.destination, row.payload["template"]) for row in deliveries(db) if row.channel == "email"]
+    assert notices == [("olivia@example.com", "webhook_disabled")], "the owners are told"
     enabled = api.patch(f"/api/v1/webhooks/{hook['id']}", {"is_active": True}).json
     assert enabled["is_active"] is True and enabled["consecutive_failures"] == 0

@@ -4,6 +4,7 @@ from orbitflow.accounts.models import ApiKey, User
 from orbitflow.audit.models import AuditEntry
 from orbitflow.deliveries.models import Delivery, DeliveryAttempt
 from orbitflow.leads.models import Lead, LeadActivity, LeadNote, LeadTag, Stage
+from orbitflow.mail.models import NotificationSettings
 from orbitflow.models.meta import Base, TenantOwned, utcnow
 from orbitflow.syslog.models import SystemLogEntry
 from orbitflow.tenants.models import Company, Plan
@@ -20,6 +21,7 @@ __all__ = [
     "LeadActivity",
     "LeadNote",
     "LeadTag",
+    "NotificationSettings",
     "Plan",
     "Stage",
     "SystemLogEntry",

@@ -20,6 +20,7 @@ from orbitflow.config import get_settings
 from orbitflow.db import unscoped
 from orbitflow.deliveries import Delivery, SendResult
 from orbitflow.deliveries.http import post_for_result
+from orbitflow.mail.notifications import notify_webhook_disabled
 from orbitflow.models.meta import utcnow
 from orbitflow.shared import shared
 from orbitflow.webhooks.models import Webhook
@@ -107,3 +108,4 @@ class WebhookChannel:
                 target_id=webhook.id,
                 changes={"is_active": {"from": True, "to": False}, "reason": webhook.disabled_reason},
             )
+            notify_webhook_disabled(session, webhook)

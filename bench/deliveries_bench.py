@@ -1,0 +1,253 @@
+"""Outbox throughput and cost: deliveries per second to a local receiver with 1 and 2
+worker processes, and what a configured webhook adds to creating a lead.
+
+Creates its own MariaDB database (dropped afterwards), migrates it, and:
+
+1. enqueues ``--deliveries`` webhook deliveries, starts N worker processes (the same
+   :class:`orbitflow.deliveries.Worker` that ``orbitflow worker`` runs) and times until
+   every one is delivered to a receiver on 127.0.0.1 (a threaded HTTP server in this
+   process answering 200), which also checks that each arrived exactly once; the floor
+   is the receiver itself: the same number of POSTs sent by one client thread with
+   keep-alive;
+2. times ``POST /api/v1/leads`` through the real WSGI app (webtest) without a webhook
+   and with one subscribed to ``lead.created`` (the request only enqueues; no worker
+   runs), median and p95 over ``--repeat`` requests, and prints the ratio (target <= 1.10).
+
+    .venv/bin/python bench/deliveries_bench.py
+    .venv/bin/python bench/deliveries_bench.py --deliveries 2000 --repeat 400
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import http.client
+import multiprocessing
+import os
+import re
+import statistics
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import webtest
+from sqlalchemy import create_engine, func, select, text
+
+from orbitflow.accounts.models import User
+from orbitflow.accounts.passwords import hash_password
+from orbitflow.app import make_app
+from orbitflow.config import load_settings, parse_database_url
+from orbitflow.db import make_engine, make_session_factory, unscoped
+from orbitflow.deliveries import Delivery, enqueue, worker_for
+from orbitflow.migrations import alembic_config, upgrade_to_heads
+from orbitflow.tenants.services import create_company
+from orbitflow.webhooks import services as webhook_services
+
+SECRET = "bench-secret-0123456789-0123456789-abcdef"
+PASSWORD = "Bench-Password-42"
+TARGET_RATIO = 1.10
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", default=os.environ.get("ORBITFLOW_BENCH_MARIADB", "mysql://root@127.0.0.1:3306"))
+    parser.add_argument("--deliveries", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=200, help="timed lead creations per set-up")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=20, help="orbitflow.deliveries.batch_size")
+    return parser.parse_args(argv)
+
+
+class Counter(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    seen: collections.Counter = collections.Counter()
+    lock = threading.Lock()
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with self.lock:
+            self.seen[self.headers.get("webhook-id", "")] += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+
+def ini_for(url: str, batch: int) -> dict[str, str]:
+    return {
+        "sqlalchemy.url": url,
+        "orbitflow.auth_secret": SECRET,
+        "orbitflow.auth_url": "http://localhost",
+        "orbitflow.plugins": "quiz pixels analytics",
+        "orbitflow.deliveries.worker_thread": "false",
+        "orbitflow.deliveries.batch_size": str(batch),
+        "orbitflow.ratelimit_storage": "memory://",
+    }
+
+
+def _worker_process(url: str, batch: int, start: multiprocessing.Event) -> None:
+    app = make_app(ini_for(url, batch), environ={"WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "true"})
+    worker = worker_for(app.registry)
+    start.wait()
+    worker.run_until_idle(max_cycles=10**9)
+
+
+def fill(factory, company_id: int, destination: str, count: int) -> None:
+    session = factory()
+    session.info["tenant_bypass"] = True
+    with session.begin():
+        for number in range(count):
+            enqueue(
+                session,
+                company_id=company_id,
+                channel="webhook",
+                destination=destination,
+                payload={"type": "lead.created", "timestamp": "2026-12-02T00:00:00Z", "data": {"n": number}},
+                event_id=f"evt_bench_{uuid.uuid4().hex}",
+            )
+    session.close()
+
+
+def deliveries_per_second(
+    url: str, factory, company_id: int, destination: str, count: int, workers: int, batch: int
+) -> tuple[float, int]:
+    Counter.seen.clear()
+    fill(factory, company_id, destination, count)
+    start = multiprocessing.Event()
+    processes = [multiprocessing.Process(target=_worker_process, args=(url, batch, start)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    time.sleep(3)  # let them import and connect before the clock starts
+    began = time.perf_counter()
+    start.set()
+    for process in processes:
+        process.join()
+    elapsed = time.perf_counter() - began
+    with factory() as session, unscoped(session):
+        left = session.scalar(select(func.count()).select_from(Delivery).where(Delivery.status != "delivered"))
+    duplicates = sum(1 for value in Counter.seen.values() if value != 1)
+    if left or duplicates or len(Counter.seen) != count:
+        raise SystemExit(f"outbox run wrong: {left} left, {duplicates} duplicates, {len(Counter.seen)} received")
+    with factory() as session, unscoped(session), session.begin():
+        session.execute(text("DELETE FROM delivery_attempts"))
+        session.execute(text("DELETE FROM deliveries"))
+    return count / elapsed, len(Counter.seen)
+
+
+def receiver_floor(port: int, count: int) -> float:
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    body = b'{"type":"lead.created","data":{}}'
+    began = time.perf_counter()
+    for number in range(count):
+        connection.request("POST", "/", body, {"Content-Type": "application/json", "webhook-id": f"floor{number}"})
+        connection.getresponse().read()
+    elapsed = time.perf_counter() - began
+    connection.close()
+    return count / elapsed
+
+
+def lead_creation_ms(app, subscription_id: str, repeat: int, warmup: int) -> list[float]:
+    client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.0.0.1"})
+    page = client.get("/login")
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+    client.post(
+        "/login",
+        {"subscription_id": subscription_id, "username": "owner", "password": PASSWORD, "csrf_token": token},
+        status=303,
+    )
+    token = client.cookies["orbitflow_csrf"]
+    headers = {"X-CSRF-Token": token}
+    times = []
+    for number in range(warmup + repeat):
+        began = time.perf_counter()
+        client.post_json(
+            "/api/v1/leads", {"name": f"Bench {number}", "email": f"b{number}@example.com"}, headers=headers, status=201
+        )
+        if number >= warmup:
+            times.append((time.perf_counter() - began) * 1000)
+    return times
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    name = f"orbitflow_bench_{uuid.uuid4().hex[:8]}"
+    admin_url, _ = parse_database_url("server", args.server.rstrip("/") + "/mysql")
+    admin = create_engine(admin_url.set(database=None), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+    url = f"{args.server.rstrip('/')}/{name}"
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Counter)
+    receiver.daemon_threads = True
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    port = receiver.server_address[1]
+    try:
+        settings = load_settings(ini_for(url, args.batch), environ={})
+        engine = make_engine(settings.database)
+        upgrade_to_heads(alembic_config(settings, engine))
+        factory = make_session_factory(engine)
+        session = factory()
+        session.info["tenant_bypass"] = True
+        plain = create_company(session, name="Plain", subscription_id="plain", plan="ENTERPRISE")
+        hooked = create_company(session, name="Hooked", subscription_id="hooked", plan="ENTERPRISE")
+        password = hash_password(PASSWORD)
+        for company in (plain, hooked):
+            session.add(
+                User(company_id=company.id, username="owner", name="Owner", role="OWNER", password_hash=password)
+            )
+        session.flush()
+        hook = webhook_services.create_webhook(
+            session,
+            company_id=hooked.id,
+            created_by_id=None,
+            data={"url": f"http://127.0.0.1:{port}/hook", "events": ["lead.created"]},
+            allow_private=True,
+        )
+        session.commit()
+        destination, hooked_id = hook.destination, hooked.id
+        session.close()
+
+        floor = receiver_floor(port, args.deliveries)
+        print(f"receiver floor (1 client, keep-alive): {floor:8.0f} POST/s")
+        rates = {}
+        for workers in (1, 2):
+            rate, received = deliveries_per_second(
+                url, factory, hooked_id, destination, args.deliveries, workers, args.batch
+            )
+            rates[workers] = rate
+            print(
+                f"{workers} worker process{'es' if workers > 1 else ''}: {rate:8.0f} deliveries/s "
+                f"({received} received once each; {rate / floor:.0%} of the floor)"
+            )
+        print(f"2 workers / 1 worker: {rates[2] / rates[1]:.2f}x")
+
+        app = make_app(ini_for(url, args.batch), environ={}, engine=engine)
+        results = {}
+        for label, subscription in (("no webhook", "plain"), ("one webhook", "hooked"), ("no webhook again", "plain")):
+            times = lead_creation_ms(app, subscription, args.repeat, args.warmup)
+            results[label] = times
+            print(f"create a lead, {label:16s}: median {statistics.median(times):6.2f} ms, p95 {p95(times):6.2f} ms")
+        base = statistics.median(results["no webhook"] + results["no webhook again"])
+        ratio = statistics.median(results["one webhook"]) / base
+        verdict = "within" if ratio <= TARGET_RATIO else "OVER"
+        print(f"a configured webhook costs {ratio:.3f}x the lead creation ({verdict} the {TARGET_RATIO:.2f}x target)")
+        engine.dispose()
+    finally:
+        receiver.shutdown()
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -360,3 +360,12 @@ def test_an_agent_cannot_merge_because_merging_deletes(testapp, login_as, make_u
     db.expire_all()
     assert db.get(Lead, dup.id) is not None
     assert db.scalars(select(AuditEntry.action).where(AuditEntry.action == "lead.merge")).all() == []
+
+
+def test_lead_form_fields_carry_their_limits_as_attributes(signed_in, make_lead):
+    """Length limits and autocomplete-off reach the browser as attributes, not as text."""
+    for page in (signed_in.get("/leads/new"), signed_in.get(f"/leads/{make_lead(name='Limits').id}")):
+        name = re.search(r'<input id="f-name"[^>]*>', page.text).group(0)
+        assert 'maxlength="200"' in name and 'required="required"' in name and 'autocomplete="off"' in name
+        assert 'maxlength="254"' in re.search(r'<input id="f-email"[^>]*>', page.text).group(0)
+        assert "&#34;" not in page.text

@@ -22,6 +22,7 @@ PUBLIC_ROUTES = {
     "client_errors",  # browser errors reach the system log from any page, the login page too
     "impersonation_stop",  # leaving an impersonation, whatever the impersonated role
     "quiz_theme",  # the stylesheet of public quiz pages
+    "favicon",  # browsers ask every site for /favicon.ico
 }
 # Public quiz pages live under this prefix.
 PUBLIC_PREFIXES = ("/q/",)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 import waitress
 
 from orbitflow.config import ConfigError, parse_bool
+from orbitflow.logs import announce_listening
 
 MAX_WORKERS = 64
 
@@ -84,6 +85,8 @@ def server_factory(
         raise SystemExit(2) from None
 
     def serve_app(app) -> None:
+        host, _, bound_port = address.rpartition(":")
+        announce_listening(host, bound_port)
         if processes == 1:
             waitress.serve(app, listen=address, **options)
             return

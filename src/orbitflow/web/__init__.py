@@ -11,7 +11,7 @@ from pyramid.path import AssetResolver
 from pyramid.request import Request
 from pyramid.session import JSONSerializer, SignedCookieSessionFactory
 from pyramid.static import QueryStringCacheBuster
-from pyramid.tweens import EXCVIEW
+from pyramid.tweens import EXCVIEW, INGRESS
 
 from orbitflow.config import Settings, get_settings
 from orbitflow.plugins import collect
@@ -86,6 +86,8 @@ def includeme(config) -> None:
     config.add_request_method(is_api_request, "is_api", reify=True)
     config.add_static_view("static", "orbitflow:web/static", cache_max_age=31536000)
     config.add_cache_buster("orbitflow:web/static/", ContentHashCacheBuster())
+    config.add_request_method("orbitflow.web.requestid.request_id", "request_id", reify=True)
+    config.add_tween("orbitflow.web.requestid.request_id_tween_factory", under=INGRESS)
     config.add_tween("orbitflow.web.tweens.security_headers_tween_factory", over=EXCVIEW)
     config.add_tween("orbitflow.web.tweens.body_limit_tween_factory", under=EXCVIEW)
     config.add_subscriber("orbitflow.web.layout.add_layout_globals", "pyramid.events.BeforeRender")

@@ -93,7 +93,7 @@ def _html_server_error(request: Request, error_id: str, status: int, title: str,
     response = request.response
     response.status_int = status
     response.content_type = "text/plain"
-    response.text = f"{title} (error id {error_id})."
+    response.text = f"{title} (error id {error_id}, request id {request.environ.get('orbitflow.request_id', '-')})."
     return response
 
 

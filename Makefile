@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run install test test-fast lint wheel bench clean
+.PHONY: run install test test-fast lint wheel bench clean lock image
 
 run: $(VENV)/.installed var/orbitflow.sqlite
 	$(BIN)/pserve development.ini
@@ -48,3 +48,18 @@ bench: $(VENV)/.installed-test
 
 clean:
 	rm -rf build dist var .pytest_cache src/*.egg-info
+
+# requirements.lock: every package the image installs, pinned with hashes (from PyPI, not
+# this machine's wheel folders). Refresh after changing install_requires in setup.cfg.
+LOCK_ENV := env -u PIP_FIND_LINKS -u PIP_CONSTRAINT PIP_CONFIG_FILE=/dev/null
+lock: $(VENV)/.installed-test
+	$(LOCK_ENV) $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-find-links --no-emit-index-url --extra mariadb --extra redis \
+		--output-file requirements.lock setup.cfg requirements-platform.in
+	$(LOCK_ENV) $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-find-links --no-emit-index-url --output-file requirements-build.lock requirements-build.in
+
+# The production image (Dockerfile); BASE_IMAGE=localhost/debian:bookworm-slim for a local base.
+BASE_IMAGE ?= debian:bookworm-slim
+image:
+	BUILDAH_FORMAT=docker podman build --build-arg BASE_IMAGE=$(BASE_IMAGE) -t orbitflow:latest .

@@ -222,6 +222,16 @@ def pool_options(name: str, raw: str) -> dict[str, int]:
     return options
 
 
+def parse_redis_url(value: str | None) -> str | None:
+    """REDIS_URL: where every app process and replica shares its rate-limit counters."""
+    if value is None:
+        return None
+    value = value.strip()
+    if urlsplit(value).scheme not in {"redis", "rediss"} or not urlsplit(value).hostname:
+        raise ConfigError("REDIS_URL must be a URL like redis://redis:6379/0 (or rediss:// for TLS)")
+    return value
+
+
 def parse_region(name: str, value: str | None, default: str) -> str:
     """An ISO 3166 two-letter region that phonenumbers knows, upper-cased."""
     import phonenumbers
@@ -396,7 +406,8 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
         * 3600,
         lockout_threshold=parse_int("orbitflow.lockout_threshold", ini.get("orbitflow.lockout_threshold"), 5, 1),
         lockout_seconds=parse_int("orbitflow.lockout_minutes", ini.get("orbitflow.lockout_minutes"), 15, 1) * 60,
-        ratelimit_storage=ini.get("orbitflow.ratelimit_storage", "memory://"),
+        ratelimit_storage=parse_redis_url(_first(env, "REDIS_URL"))
+        or ini.get("orbitflow.ratelimit_storage", "memory://"),
         import_max_bytes=parse_int(
             "orbitflow.leads.import_max_bytes", ini.get("orbitflow.leads.import_max_bytes"), DEFAULT_IMPORT_MAX_BYTES, 1
         ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -101,3 +102,24 @@ def test_purge_logs_deletes_only_old_entries(initialised):
         assert connection.scalar(select(func.count()).select_from(SystemLogEntry)) == 2
     engine.dispose()
     assert left == ["29 days old", "1 days old"]
+
+
+def test_migrate_migrates_without_creating_anyone(tmp_path):
+    first = orbitflow(tmp_path, "migrate", str(INI))
+    assert first.returncode == 0, first.stderr
+    assert nonblank_lines(first.stdout)[-1].startswith("Migrated the database to ")
+    again = orbitflow(tmp_path, "migrate", str(INI))
+    assert nonblank_lines(again.stdout)[-1].startswith("Database schema is current (")
+    engine = create_engine(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM users")).scalar() == 0
+    engine.dispose()
+
+
+def test_migrate_waits_for_the_database_then_says_why_it_gave_up(tmp_path):
+    env = base_env(tmp_path, DATABASE_URL="mysql://u:p@127.0.0.1:1/orbitflow")
+    started = time.monotonic()
+    result = run(["orbitflow", "migrate", str(INI), "--wait", "2"], env, cwd=tmp_path, timeout=120)
+    assert result.returncode == 1
+    assert time.monotonic() - started >= 2
+    assert nonblank_lines(result.stderr)[-1].startswith("orbitflow: cannot reach the database: ")

@@ -419,3 +419,11 @@ def test_pserve_refuses_test_hashing_costs_in_production(good_env, tmp_path):
     )
     result = run(["pserve", ini], good_env, cwd=tmp_path, timeout=60)
     assert_one_clear_line(result, ["orbitflow.password_memory_kib", "argon2 default 65536", "production"], [])
+
+
+def test_redis_url_shares_the_rate_limit_counters():
+    assert settings(REDIS_URL="redis://cache:6379/0").ratelimit_storage == "redis://cache:6379/0"
+    assert settings().ratelimit_storage == "memory://"
+    with pytest.raises(ConfigError) as caught:
+        settings(REDIS_URL="cache:6379")
+    assert str(caught.value) == "REDIS_URL must be a URL like redis://redis:6379/0 (or rediss:// for TLS)"

@@ -4,6 +4,7 @@ orbitflow check CONFIG_URI                  settings, database and migrations, e
 orbitflow create-superadmin CONFIG_URI --username NAME [--password P] [--email E]
 orbitflow purge-logs CONFIG_URI --older-than DAYS
 orbitflow worker CONFIG_URI [--once]        send outbox deliveries until SIGTERM (or until idle)
+orbitflow migrate CONFIG_URI                migrate the core and the enabled plugins to their newest revision
 orbitflow backup CONFIG_URI --output FILE [--keep-days N] [--format auto|logical|mariadb-dump]
 orbitflow restore CONFIG_URI FILE [--force]
 """
@@ -16,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from sqlalchemy.engine import Engine
 from orbitflow.accounts.passwords import password_problems
 from orbitflow.config import ConfigError
 from orbitflow.db import make_session_factory, unscoped
-from orbitflow.migrations import alembic_config, current_heads, migration_state
+from orbitflow.migrations import alembic_config, current_heads, migration_state, upgrade_to_heads
 from orbitflow.models.meta import utcnow
 from orbitflow.scripts.common import engine_from_settings, fail, one_line, settings_from_uri
 from orbitflow.shared import shared
@@ -55,6 +57,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     worker = commands.add_parser("worker", help="send outbox deliveries (webhooks, e-mail, ...) until SIGTERM")
     worker.add_argument("config_uri")
     worker.add_argument("--once", action="store_true", help="send what is due now, then exit")
+    migrate = commands.add_parser("migrate", help="migrate the database to the newest revision (no users created)")
+    migrate.add_argument("config_uri")
+    migrate.add_argument(
+        "--wait", type=int, default=0, metavar="SECONDS", help="wait that long for the database to accept connections"
+    )
+
     backup = commands.add_parser("backup", help="write a gzip'd consistent dump of the database")
     backup.add_argument("config_uri")
     backup.add_argument("--output", required=True, type=Path, metavar="FILE")
@@ -166,6 +174,38 @@ def worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def migrate(args: argparse.Namespace) -> int:
+    """Only the migrations of ``initializedb``: what the container runs with MIGRATE_ON_START."""
+    settings = settings_from_uri(args.config_uri)
+    engine = engine_from_settings(settings)
+    try:
+        cfg = alembic_config(settings, engine)
+    except ConfigError as error:
+        fail(f"configuration error: {error}")
+    deadline = time.monotonic() + max(args.wait, 0)
+    while True:
+        try:
+            with engine.connect() as connection:
+                before = current_heads(connection)
+            break
+        except Exception as error:
+            if time.monotonic() >= deadline:
+                fail(f"cannot reach the database: {one_line(error)}", code=1)
+            # A database container that starts beside the app takes a few seconds.
+            time.sleep(1)
+    try:
+        upgrade_to_heads(cfg)
+        with engine.connect() as connection:
+            after = current_heads(connection)
+    finally:
+        engine.dispose()
+    if before == after:
+        print(f"Database schema is current ({', '.join(sorted(after))}).")
+    else:
+        print(f"Migrated the database to {', '.join(sorted(after))}.")
+    return 0
+
+
 def backup(args: argparse.Namespace) -> int:
     from orbitflow.backups import BackupFailed, write_backup
     from orbitflow.backups.retention import prune
@@ -217,6 +257,7 @@ COMMANDS = {
     "check": check,
     "create-superadmin": create_superadmin,
     "purge-logs": purge_logs,
+    "migrate": migrate,
     "backup": backup,
     "restore": restore,
     "worker": worker,

@@ -105,6 +105,8 @@ class Settings:
     import_max_bytes: int
     default_phone_region: str
     password_hashing: PasswordHashing
+    # Shared buffers and caches across processes and replicas (None: each process's own).
+    redis_url: str | None = field(default=None, repr=False)
     # The raw INI values (they may hold the secret too), for plugins to parse their own
     # settings from at start-up; never read in a request.
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -242,6 +244,15 @@ def parse_region(name: str, value: str | None, default: str) -> str:
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise ConfigError(f"{name} must be a two-letter country code such as US or DE, got {value!r}")
     return region
+
+
+def parse_redis_url(name: str, value: str | None) -> str | None:
+    if value is None or value.strip() == "":
+        return None
+    value = value.strip()
+    if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+        raise ConfigError(f"{name} must be a redis://host:6379/0, rediss:// or unix:// URL")
+    return value
 
 
 def validate_auth_url(value: str, production: bool) -> str:
@@ -411,6 +422,7 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
         import_max_bytes=parse_int(
             "orbitflow.leads.import_max_bytes", ini.get("orbitflow.leads.import_max_bytes"), DEFAULT_IMPORT_MAX_BYTES, 1
         ),
+        redis_url=parse_redis_url("REDIS_URL", _first(env, "REDIS_URL") or ini.get("orbitflow.redis_url")),
         default_phone_region=parse_region(
             "orbitflow.default_phone_region", ini.get("orbitflow.default_phone_region"), DEFAULT_PHONE_REGION
         ),

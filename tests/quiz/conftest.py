@@ -12,15 +12,26 @@ from orbitflow.shared import shared
 from orbitflow_plugins.quiz.answers import read_answers
 from orbitflow_plugins.quiz.cache import DefinitionCache
 from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter
+from orbitflow_plugins.quiz.recorder import FunnelRecorder
 from orbitflow_plugins.quiz.submissions import Draft, Tracking
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_limits(wsgi_app):
-    """Each test starts with empty rate-limit counters (the app lives for the session)."""
+def fresh_quiz_state(wsgi_app, db):
+    """Each test starts with empty rate-limit counters and caches (the app lives for the
+    session), and its funnel events are written before its rows are deleted."""
     shared(wsgi_app.registry, QuizRateLimiter).reset()
     shared(wsgi_app.registry, DefinitionCache).clear()
+    recorder = shared(wsgi_app.registry, FunnelRecorder)
     yield
+    recorder.flush()
+    recorder.forget_steps()
+
+
+@pytest.fixture
+def funnel(wsgi_app):
+    """The app's funnel-event recorder; ``funnel.flush()`` before reading its rows."""
+    return shared(wsgi_app.registry, FunnelRecorder)
 
 
 @pytest.fixture

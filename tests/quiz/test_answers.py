@@ -91,7 +91,7 @@ def test_redirect_url_replaces_the_thank_you_page(testapp, db, company, quiz):
     assert response.location == "https://acme.example/thanks?from=quiz"
 
 
-def test_funnel_steps_from_the_script(testapp, db, company, quiz):
+def test_funnel_steps_from_the_script(testapp, db, company, quiz, funnel):
     from quizkit import token_of
 
     from orbitflow_plugins.quiz.models import QuizFunnelEvent
@@ -108,12 +108,13 @@ def test_funnel_steps_from_the_script(testapp, db, company, quiz):
     testapp.post_json(events, {"token": token, "kind": "answer", "question_id": 999999}, status=400)
     testapp.post_json(events, {"token": "forged.1.x.y", "kind": "start"}, status=400)
     testapp.post_json(events, {"token": token, "kind": "complete"}, status=400)
+    funnel.flush()
     rows = db.scalars(select(QuizFunnelEvent).order_by(QuizFunnelEvent.id)).all()
     assert [(r.kind, r.question_id) for r in rows] == [("view", None), ("start", None), ("answer", first)]
     assert rows[1].utm_source == "tiktok"
 
 
-def test_steps_reported_by_the_script_are_not_stored_twice(testapp, db, company, quiz):
+def test_steps_reported_by_the_script_are_not_stored_twice(testapp, db, company, quiz, funnel):
     from quizkit import token_of
 
     from orbitflow_plugins.quiz.models import QuizFunnelEvent
@@ -123,6 +124,7 @@ def test_steps_reported_by_the_script_are_not_stored_twice(testapp, db, company,
     testapp.post_json(path + "/events", {"token": token, "kind": "start"})
     testapp.post_json(path + "/events", {"token": token, "kind": "answer", "question_id": quiz.questions[0].id})
     submit(testapp, path, [*good_answers(quiz), ("steps", "reported")], token=token, status=303)
+    funnel.flush()
     kinds = sorted((e.kind, e.question_id or 0) for e in db.scalars(select(QuizFunnelEvent)))
     expected = sorted([("view", 0), ("start", 0), ("complete", 0)] + [("answer", q.id) for q in quiz.questions])
     assert kinds == expected

@@ -221,7 +221,7 @@ def test_other_company_quiz_is_404_in_the_builder(testapp, db, make_company, mak
     assert db.get(Quiz, quiz.id).status == "published"
 
 
-def test_list_shows_views_completions_leads_and_conversion(testapp, db, company, manager, login_as, quiz):
+def test_list_shows_views_completions_leads_and_conversion(testapp, db, company, manager, login_as, quiz, funnel):
     from quizkit import good_answers, public_path, submit
 
     path = public_path(company, quiz)
@@ -230,6 +230,7 @@ def test_list_shows_views_completions_leads_and_conversion(testapp, db, company,
     submit(visitor, path, good_answers(quiz), status=303)
     visitor.get(path)
     visitor.get(path)
+    funnel.flush()
     login_as(manager)
     page = testapp.get("/quizzes")
     row = re.search(r"Find your plan.*?</tr>", page.text, re.S).group(0)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from orbitflow.app import make_app
 from orbitflow.leads.models import Lead
+from orbitflow.lifecycle import shut_down
 from orbitflow_plugins.quiz.models import QuizSubmission
 from orbitflow_plugins.quiz.tokens import issue_token
 
@@ -35,6 +36,7 @@ def server(backend):
     thread.start()
     yield server.effective_port
     server.close()
+    shut_down(app.registry)
 
 
 def test_200_concurrent_submissions_give_200_submissions_and_one_lead_per_address(server, db, company, quiz):

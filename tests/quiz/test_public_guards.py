@@ -17,6 +17,7 @@ from orbitflow.tenants.models import Company
 from orbitflow_plugins.quiz.cache import DefinitionCache
 from orbitflow_plugins.quiz.models import Quiz, QuizSubmission
 from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter, parse_limits
+from orbitflow_plugins.quiz.recorder import FunnelRecorder
 
 
 def leads(db) -> int:
@@ -95,9 +96,17 @@ def apps(backend):
     return trusted, direct
 
 
+@pytest.fixture
+def app_of(apps, db):
+    """One of ``apps``; its funnel events are written before the test's rows are deleted."""
+    yield lambda trust: apps[0] if trust else apps[1]
+    for app in apps:
+        shared(app.registry, FunnelRecorder).flush()
+
+
 @pytest.mark.parametrize("trust", [True, False], ids=["AUTH_TRUST_HOST=true", "untrusted"])
-def test_forwarded_for_counts_only_behind_a_trusted_proxy(apps, db, company, quiz, trust):
-    app = apps[0] if trust else apps[1]
+def test_forwarded_for_counts_only_behind_a_trusted_proxy(app_of, db, company, quiz, trust):
+    app = app_of(trust)
     shared(app.registry, QuizRateLimiter).reset()
     client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.0.0.5"})
     path = public_path(company, quiz)

@@ -13,8 +13,8 @@ from orbitflow.models.meta import utcnow
 from orbitflow.tenants.models import Company
 from orbitflow_plugins.quiz import services
 from orbitflow_plugins.quiz.answers import read_answers
-from orbitflow_plugins.quiz.models import MULTIPLE, NUMBER, RATING, SINGLE, TEXT, Quiz
-from orbitflow_plugins.quiz.submissions import Draft, Tracking, funnel_event, store_submissions
+from orbitflow_plugins.quiz.models import MULTIPLE, NUMBER, RATING, SINGLE, TEXT, Quiz, QuizFunnelEvent
+from orbitflow_plugins.quiz.submissions import Draft, Tracking, completion_events, funnel_event, store_submissions
 
 PLAN_QUIZ = {
     "title": "Which plan fits your team?",
@@ -171,7 +171,11 @@ def create_demo_quizzes(session: Session, company: Company) -> list[str]:
             source, medium, campaign = rng.choice(CAMPAIGNS)
             tracking = Tracking({"utm_source": source, "utm_medium": medium, "utm_campaign": campaign})
             nonce = secrets.token_urlsafe(12)
-            session.add(funnel_event(company.id, quiz.id, nonce, "view", tracking, None, created_at=when))
+            session.add(
+                QuizFunnelEvent(
+                    **funnel_event(company.id, quiz.id, nonce, "view", tracking, None, created_at=when).row()
+                )
+            )
             if number >= submissions:
                 continue
             # Every fifth visitor answers a second time with the same address.
@@ -186,6 +190,7 @@ def create_demo_quizzes(session: Session, company: Company) -> list[str]:
                 created_at=when + timedelta(seconds=60),
             )
             store_submissions(session.connection(), [draft], secret=None)
+            session.add_all(QuizFunnelEvent(**e.row()) for e in completion_events(draft, lambda *_: True))
         session.flush()
         lines.append(f"Published demo quiz /q/{company.subscription_id}/{quiz.slug} with {submissions} submissions.")
     return lines

@@ -32,13 +32,14 @@ from orbitflow_plugins.quiz.cache import DefinitionCache
 from orbitflow_plugins.quiz.intake import LostRace, QuizChanged, SubmissionStore, WriteConflict
 from orbitflow_plugins.quiz.models import PUBLISHED, Quiz, QuizQuestion
 from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter
+from orbitflow_plugins.quiz.recorder import FunnelRecorder
 from orbitflow_plugins.quiz.settings import QuizSettings
 from orbitflow_plugins.quiz.submissions import (
     Draft,
     Tracking,
+    completion_events,
     find_submission,
     funnel_event,
-    record_step,
 )
 from orbitflow_plugins.quiz.tokens import MAX_TOKEN_AGE_SECONDS, hash_ip, issue_token, read_token
 
@@ -203,10 +204,10 @@ def show_quiz(request: Request):
     token = issue_token(secret(request), public.quiz.id)
     nonce = token.split(".")[2]
     tracking = Tracking.from_params(request.GET, request.referer)
-    request.dbsession.add(
+    # Handed to the recorder: the page never waits for the write.
+    shared(request.registry, FunnelRecorder).record(
         funnel_event(public.company.id, public.quiz.id, nonce, "view", tracking, visitor_hash(request))
     )
-    request.dbsession.flush()
     notify_after_commit(request, "quiz_viewed", _quiz_event(public, nonce, tracking))
     return _render(request, page_context(request, public, token=token, tracking=tracking))
 
@@ -321,7 +322,13 @@ def submit_quiz(request: Request):
         # A concurrent request with this token or address got there first, or the write
         # met a deadlock: run this request again, and it finds that request's rows.
         raise RetryableException("concurrent quiz submission") from error
-    if stored.started_now:
+    recorder = shared(request.registry, FunnelRecorder)
+    events = completion_events(
+        draft, lambda kind, question_id: not recorder.seen(quiz.id, token.nonce, kind, question_id)
+    )
+    # Recorded once the submission is stored: a form that was not stored is not complete.
+    request.tm.get().addAfterCommitHook(lambda committed: committed and recorder.record_steps(events))
+    if events[0].kind == "start":
         notify_after_commit(request, "quiz_started", _quiz_event(public, token.nonce, tracking))
     if stored.created_lead:
         announce(
@@ -419,16 +426,16 @@ def step_event(request: Request):
         if question_id not in ids:
             return _json_error(request, 400, "question_id must be a question of this quiz.")
     tracking = Tracking.from_params({k: v for k, v in body.items() if isinstance(v, str)})
-    new = record_step(
-        request.dbsession,
-        public.company.id,
-        public.quiz,
-        token.nonce,
-        kind,
-        question_id,
-        tracking,
-        visitor_hash(request),
-    )
+    recorder = shared(request.registry, FunnelRecorder)
+    # A step the page reports twice is recorded once by this process; funnel readers count
+    # distinct forms, so one reported to two processes still counts once.
+    new = recorder.first_time(public.quiz.id, token.nonce, kind, question_id)
+    if new:
+        recorder.record(
+            funnel_event(
+                public.company.id, public.quiz.id, token.nonce, kind, tracking, visitor_hash(request), question_id
+            )
+        )
     if new and kind == "start":
         notify_after_commit(request, "quiz_started", _quiz_event(public, token.nonce, tracking))
     return {"recorded": new}

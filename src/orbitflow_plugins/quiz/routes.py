@@ -5,12 +5,14 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from orbitflow.config import ConfigError, get_settings
+from orbitflow.lifecycle import on_shutdown
 from orbitflow.ratelimit import RateLimiter
 from orbitflow.shared import provide, shared
 from orbitflow.web import ContentHashCacheBuster
 from orbitflow_plugins.quiz.cache import DefinitionCache
 from orbitflow_plugins.quiz.intake import SubmissionStore, SubmissionWriter
 from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter
+from orbitflow_plugins.quiz.recorder import FunnelRecorder, MemoryBuffer, RedisBuffer
 from orbitflow_plugins.quiz.settings import load_quiz_settings
 from orbitflow_plugins.quiz.writer_process import ProcessWriter
 
@@ -36,6 +38,15 @@ def includeme(config) -> None:
     quiz_settings = provide(config.registry, load_quiz_settings(settings.extra))
     provide(config.registry, QuizRateLimiter(shared(config.registry, RateLimiter), quiz_settings.limits))
     provide(config.registry, DefinitionCache())
+    # One list per database, so installations sharing a Redis keep their events apart.
+    database = settings.database.url.database or "orbitflow"
+    buffer = (
+        RedisBuffer(settings.redis_url, f"orbitflow:{database}:quiz-funnel") if settings.redis_url else MemoryBuffer()
+    )
+    recorder = provide(
+        config.registry, FunnelRecorder(shared(config.registry, Engine), buffer, quiz_settings.funnel_flush_seconds)
+    )
+    on_shutdown(config.registry, recorder.close)
     provide(config.registry, make_writer(config.registry, settings), SubmissionStore)
     config.add_static_view("quiz-static", "orbitflow_plugins.quiz:static", cache_max_age=31536000)
     config.add_cache_buster("orbitflow_plugins.quiz:static/", ContentHashCacheBuster())

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem
 
-from orbitflow.config import parse_int
+from orbitflow.config import ConfigError, parse_int
 from orbitflow_plugins.quiz.ratelimit import parse_limits
 
 DEFAULT_MIN_FILL_SECONDS = 3
+DEFAULT_FUNNEL_FLUSH_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class QuizSettings:
     min_fill_seconds: int
     # quiz.ratelimit.view / submit / event, per visitor address.
     limits: dict[str, list[RateLimitItem]]
+    # How often the funnel-event recorder writes what it has gathered.
+    funnel_flush_seconds: float = DEFAULT_FUNNEL_FLUSH_SECONDS
 
 
 def load_quiz_settings(ini: Mapping[str, str]) -> QuizSettings:
@@ -30,4 +33,17 @@ def load_quiz_settings(ini: Mapping[str, str]) -> QuizSettings:
             "quiz.min_fill_seconds", ini.get("quiz.min_fill_seconds"), DEFAULT_MIN_FILL_SECONDS, 0
         ),
         limits=parse_limits(ini),
+        funnel_flush_seconds=parse_seconds("quiz.funnel_flush_seconds", ini.get("quiz.funnel_flush_seconds")),
     )
+
+
+def parse_seconds(name: str, value: str | None) -> float:
+    if value is None or value.strip() == "":
+        return DEFAULT_FUNNEL_FLUSH_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds such as 1 or 0.5, got {value!r}") from None
+    if not 0.01 <= seconds <= 60:
+        raise ConfigError(f"{name} must be from 0.01 to 60 seconds, got {value!r}")
+    return seconds

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 from orbitflow.leads.capture import CapturedLead, NewLead, add_activities, capture_leads
 from orbitflow.models.meta import utcnow
 from orbitflow_plugins.quiz.answers import Result
-from orbitflow_plugins.quiz.models import Quiz, QuizContactKey, QuizFunnelEvent, QuizSubmission
+from orbitflow_plugins.quiz.models import Quiz, QuizContactKey, QuizSubmission
+from orbitflow_plugins.quiz.recorder import FunnelEvent
 from orbitflow_plugins.quiz.tokens import hash_value
 
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
@@ -36,7 +37,6 @@ CLICK_ID_KEYS = ("fbclid", "ttclid", "gclid")
 RACE_CONSTRAINTS = ("uq_quiz_submissions_token", "quiz_submissions.token", "uq_quiz_contact_keys", "quiz_contact_keys.")
 
 SUBMISSIONS = QuizSubmission.__table__
-FUNNEL = QuizFunnelEvent.__table__
 CONTACT_KEYS = QuizContactKey.__table__
 
 # Built once: they run on every batch of public submissions.
@@ -45,7 +45,6 @@ LOCK_CONTACT_MARIADB = _upsert_contact.on_duplicate_key_update(email_hash=_upser
 # SQLite runs one writer at a time: the write lock the insert takes does the serialising.
 LOCK_CONTACT_SQLITE = sqlite_insert(CONTACT_KEYS).on_conflict_do_nothing()
 INSERT_SUBMISSIONS = insert(SUBMISSIONS).returning(SUBMISSIONS.c.id, sort_by_parameter_order=True)
-INSERT_FUNNEL = insert(FUNNEL)
 
 
 @dataclass(frozen=True)
@@ -126,8 +125,6 @@ class Stored:
     # The lead's stage and source, for the lead_created event.
     stage_id: int
     source: str
-    # "start" was recorded with the submission (the page's script did not report it).
-    started_now: bool
 
 
 def is_race(error: IntegrityError) -> bool:
@@ -190,7 +187,6 @@ def store_submissions(connection: Connection, drafts: Sequence[Draft], *, secret
         for index, draft in enumerate(drafts)
     ]
     add_activities(connection, timeline)
-    started = _complete_funnels(connection, drafts)
     return [
         Stored(
             submission_id=submission_ids[index],
@@ -198,7 +194,6 @@ def store_submissions(connection: Connection, drafts: Sequence[Draft], *, secret
             created_lead=created[index],
             stage_id=lead_of[index].stage_id,
             source=lead_of[index].source,
-            started_now=started[index],
         )
         for index in range(len(drafts))
     ]
@@ -287,51 +282,27 @@ def _timeline_row(draft: Draft, lead_id: int, submission_id: int, created_lead: 
     }
 
 
-def _complete_funnels(connection: Connection, drafts: Sequence[Draft]) -> list[bool]:
-    """Add the steps a visitor without JavaScript could not report, then "complete".
-
-    Only a page whose script ran can have reported steps; without it there is nothing to
-    look up. Returns, per draft, whether "start" was recorded now."""
-    seen: set[tuple[int, str, str, int | None]] = set()
-    reported = [draft for draft in drafts if draft.steps_reported]
-    if reported:
-        rows = connection.execute(
-            select(FUNNEL.c.quiz_id, FUNNEL.c.session_key, FUNNEL.c.kind, FUNNEL.c.question_id).where(
-                FUNNEL.c.session_key.in_(sorted({draft.nonce for draft in reported})),
-                FUNNEL.c.quiz_id.in_(sorted({draft.quiz_id for draft in reported})),
-            )
+def completion_events(draft: Draft, is_new) -> list[FunnelEvent]:
+    """The funnel steps of a completed form: "start" and each answer unless ``is_new``
+    (a callable ``(kind, question_id) -> bool``) says they were recorded already, then
+    "complete"."""
+    wanted: list[tuple[str, int | None]] = [("start", None)]
+    wanted += [("answer", answer["question_id"]) for answer in draft.result.answers]
+    wanted.append(("complete", None))
+    return [
+        funnel_event(
+            draft.company_id,
+            draft.quiz_id,
+            draft.nonce,
+            kind,
+            draft.tracking,
+            draft.ip_hash,
+            question_id,
+            draft.created_at,
         )
-        seen = {tuple(row) for row in rows}
-    rows: list[dict[str, Any]] = []
-    started: list[bool] = []
-    for draft in drafts:
-        wanted: list[tuple[str, int | None]] = [("start", None)]
-        wanted += [("answer", answer["question_id"]) for answer in draft.result.answers]
-        wanted.append(("complete", None))
-        when = draft.created_at or utcnow()
-        mine = [
-            (kind, question_id)
-            for kind, question_id in wanted
-            if (draft.quiz_id, draft.nonce, kind, question_id) not in seen
-        ]
-        started.append(("start", None) in mine)
-        rows += [
-            {
-                "company_id": draft.company_id,
-                "quiz_id": draft.quiz_id,
-                "session_key": draft.nonce,
-                "kind": kind,
-                "question_id": question_id,
-                "utm_source": draft.tracking.utm.get("utm_source"),
-                "utm_medium": draft.tracking.utm.get("utm_medium"),
-                "utm_campaign": draft.tracking.utm.get("utm_campaign"),
-                "ip_hash": draft.ip_hash,
-                "created_at": when,
-            }
-            for kind, question_id in mine
-        ]
-    connection.execute(INSERT_FUNNEL, rows)
-    return started
+        for kind, question_id in wanted
+        if kind == "complete" or is_new(kind, question_id)
+    ]
 
 
 def funnel_event(
@@ -342,9 +313,10 @@ def funnel_event(
     tracking: Tracking,
     ip_hash: str | None,
     question_id: int | None = None,
-    created_at=None,
-) -> QuizFunnelEvent:
-    event = QuizFunnelEvent(
+    created_at: datetime | None = None,
+) -> FunnelEvent:
+    """A funnel step for the recorder (:mod:`orbitflow_plugins.quiz.recorder`)."""
+    return FunnelEvent(
         company_id=company_id,
         quiz_id=quiz_id,
         session_key=nonce,
@@ -354,40 +326,8 @@ def funnel_event(
         utm_medium=tracking.utm.get("utm_medium"),
         utm_campaign=tracking.utm.get("utm_campaign"),
         ip_hash=ip_hash,
+        created_at=created_at or utcnow(),
     )
-    if created_at is not None:
-        event.created_at = created_at
-    return event
-
-
-def record_step(
-    session: Session,
-    company_id: int,
-    quiz: Quiz,
-    nonce: str,
-    kind: str,
-    question_id: int | None,
-    tracking: Tracking,
-    ip_hash: str | None,
-) -> bool:
-    """Store a step reported by the page's script once per form; True when it is new."""
-    exists = session.scalar(
-        select(QuizFunnelEvent.id)
-        .where(
-            QuizFunnelEvent.session_key == nonce,
-            QuizFunnelEvent.quiz_id == quiz.id,
-            QuizFunnelEvent.kind == kind,
-            QuizFunnelEvent.question_id.is_(None)
-            if question_id is None
-            else QuizFunnelEvent.question_id == question_id,
-        )
-        .limit(1)
-    )
-    if exists is not None:
-        return False
-    session.add(funnel_event(company_id, quiz.id, nonce, kind, tracking, ip_hash, question_id))
-    session.flush()
-    return True
 
 
 def answers_for_display(submission: QuizSubmission) -> list[dict[str, Any]]:

@@ -246,15 +246,6 @@ def parse_region(name: str, value: str | None, default: str) -> str:
     return region
 
 
-def parse_redis_url(name: str, value: str | None) -> str | None:
-    if value is None or value.strip() == "":
-        return None
-    value = value.strip()
-    if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
-        raise ConfigError(f"{name} must be a redis://host:6379/0, rediss:// or unix:// URL")
-    return value
-
-
 def validate_auth_url(value: str, production: bool) -> str:
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
@@ -422,7 +413,7 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
         import_max_bytes=parse_int(
             "orbitflow.leads.import_max_bytes", ini.get("orbitflow.leads.import_max_bytes"), DEFAULT_IMPORT_MAX_BYTES, 1
         ),
-        redis_url=parse_redis_url("REDIS_URL", _first(env, "REDIS_URL") or ini.get("orbitflow.redis_url")),
+        redis_url=parse_redis_url(_first(env, "REDIS_URL") or ini.get("orbitflow.redis_url")),
         default_phone_region=parse_region(
             "orbitflow.default_phone_region", ini.get("orbitflow.default_phone_region"), DEFAULT_PHONE_REGION
         ),

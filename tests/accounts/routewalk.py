@@ -23,6 +23,8 @@ PUBLIC_ROUTES = {
     "impersonation_stop",  # leaving an impersonation, whatever the impersonated role
     "quiz_theme",  # the stylesheet of public quiz pages
     "favicon",  # browsers ask every site for /favicon.ico
+    "password_forgot",  # asking for a password reset link
+    "password_reset",  # following the e-mailed link (password reset or invitation)
 }
 # Public quiz pages live under this prefix.
 PUBLIC_PREFIXES = ("/q/",)

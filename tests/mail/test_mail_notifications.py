@@ -218,3 +218,34 @@ def test_owners_hear_when_a_webhook_is_disabled(team, send, db):
     assert mails[0].subject == "Webhook disabled: https://hooks.example.com/in"
     assert "Disabled after 20 failed deliveries" in mails[0].text
     assert f"{BASE}/settings/webhooks/{hook.id}" in mails[0].text
+
+
+def test_imported_leads_notify_like_any_other(client_of, team, send, db):
+    import re
+
+    admin = client_of(team["admin"])
+    upload = admin.post(
+        "/leads/import",
+        {"csrf_token": csrf_token(admin)},
+        upload_files=[
+            ("file", "leads.csv", b"Name,Email\nImported One,one@example.org\nImported Two,two@example.org\n")
+        ],
+        status=303,
+    )
+    page = admin.get(upload.location)
+    form = {"csrf_token": csrf_token(admin), "go": "import", "duplicates": "skip"}
+    for key, options in re.findall(r'name="map_(\w+)">(.*?)</select>', page.text, re.S):
+        chosen = re.search(r'<option value="(\d+)" selected', options)
+        if chosen:
+            form[f"map_{key}"] = chosen.group(1)
+    stage = re.search(r'name="stage_id".*?<option value="(\d+)"', page.text, re.S)
+    if stage:
+        form.setdefault("stage_id", stage.group(1))
+    admin.post(upload.location, form, status=303)
+    mails = send()
+    assert sorted((mail.recipients[0], mail.subject) for mail in mails) == [
+        ("olga@example.com", "New lead: Imported One"),
+        ("olga@example.com", "New lead: Imported Two"),
+        ("omar@example.com", "New lead: Imported One"),
+        ("omar@example.com", "New lead: Imported Two"),
+    ]

@@ -1,5 +1,5 @@
 """A completed quiz reaches a company's webhook as lead.created and quiz.submitted, once
-each, signed; nothing for a refused submission."""
+each, signed, and its lead e-mails the owners; nothing for a refused submission."""
 
 from __future__ import annotations
 
@@ -50,3 +50,14 @@ def test_a_completed_quiz_is_sent_to_the_webhook(hooks_app, receiver, db, compan
     assert submitted["score"] == 12 and submitted["outcome"] == "Growth"
     assert submitted["submission_id"] is not None
     assert len(deliveries(db)) == 2
+
+
+def test_a_quiz_lead_emails_the_owners(hooks_app, db, company, make_user):
+    make_user(company, "OWNER", username="quinn", email="quinn@example.com")
+    quiz = make_quiz(db, company)
+    visitor = webtest.TestApp(hooks_app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.9.9.8"})
+    rate_limiter(hooks_app.registry).reset()
+    submit(visitor, public_path(company, quiz), good_answers(quiz, email="grace@example.org"), status=303)
+    [mail] = [row for row in deliveries(db) if row.channel == "email"]
+    assert (mail.destination, mail.payload["template"]) == ("quinn@example.com", "lead_new")
+    assert mail.payload["context"]["lead"]["email"] == "grace@example.org"

@@ -47,6 +47,10 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            # One write per answer: no 40 ms wait for the client's delayed ACK.
+            disable_nagle_algorithm = True
+            wbufsize = -1
+
             def log_message(self, *args) -> None:
                 pass
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from itertools import groupby
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import sessionmaker
 
 from orbitflow.db import unscoped
@@ -82,59 +82,81 @@ class Answer:
     duration_ms: int
 
 
+def _new_state(delivery: Delivery, result: SendResult, now) -> tuple[str, dict]:
+    """(the attempt's outcome, the delivery's new column values)."""
+    outcome = result.outcome
+    values: dict = {
+        "last_status_code": result.status_code,
+        "last_excerpt": excerpt(result.excerpt),
+        "last_attempt_at": now,
+        "claim_token": None,
+        "claimed_until": None,
+        "updated_at": now,
+    }
+    if outcome == "delivered":
+        values.update(status="delivered", delivered_at=now)
+    elif outcome == "failed":
+        values.update(status="failed")
+    else:
+        retry_at = next_attempt_after(delivery.attempts, now)
+        if retry_at is None:
+            outcome = "dead"
+            values.update(status="dead")
+        else:
+            values.update(status="pending", next_attempt_at=retry_at)
+    return outcome, values
+
+
 def record_answers(
     factory: sessionmaker, answers: Sequence[Answer], channels: Mapping[str, Channel] | None = None
 ) -> None:
-    """Store each answer: the attempt row, and the delivery's new state. A delivery whose
-    claim was taken over meanwhile keeps the new claim; its attempt is still kept."""
+    """Store each answer: the attempt rows, and the deliveries' new state, in one
+    transaction (one UPDATE per group of rows that get the same values, which is most of
+    them). A delivery whose claim was taken over meanwhile keeps the new claim; its
+    attempt is still kept."""
     if not answers:
         return
-    with factory() as session, unscoped(session), session.begin():
+    with factory() as session, unscoped(session), session.begin(), session.no_autoflush:
         now = utcnow()
+        groups: dict[tuple, list[Answer]] = {}
+        states: dict[int, dict] = {}
+        attempts = []
         for answer in answers:
-            delivery, result = answer.delivery, answer.result
-            outcome = result.outcome
-            values: dict = {
-                "last_status_code": result.status_code,
-                "last_excerpt": excerpt(result.excerpt),
-                "last_attempt_at": now,
-                "claim_token": None,
-                "claimed_until": None,
-                "updated_at": now,
-            }
-            if outcome == "delivered":
-                values.update(status="delivered", delivered_at=now)
-            elif outcome == "failed":
-                values.update(status="failed")
-            else:
-                retry_at = next_attempt_after(delivery.attempts, now)
-                if retry_at is None:
-                    outcome = "dead"
-                    values.update(status="dead")
-                else:
-                    values.update(status="pending", next_attempt_at=retry_at)
+            outcome, values = _new_state(answer.delivery, answer.result, now)
+            states[answer.delivery.id] = values
+            key = (answer.delivery.claim_token, *sorted((k, str(v)) for k, v in values.items()))
+            groups.setdefault(key, []).append(answer)
+            attempts.append(
+                {
+                    "company_id": answer.delivery.company_id,
+                    "delivery_id": answer.delivery.id,
+                    "number": answer.delivery.attempts,
+                    "outcome": outcome,
+                    "status_code": answer.result.status_code,
+                    "excerpt": excerpt(answer.result.excerpt),
+                    "duration_ms": answer.duration_ms,
+                    "created_at": now,
+                }
+            )
+        settled_rows: list[Answer] = []
+        for group in groups.values():
+            first = group[0].delivery
+            ids = [answer.delivery.id for answer in group]
             changed = session.execute(
                 update(Delivery)
-                .where(Delivery.id == delivery.id, Delivery.claim_token == delivery.claim_token)
-                .values(**values)
+                .where(Delivery.id.in_(ids), Delivery.claim_token == first.claim_token)
+                .values(**states[first.id])
                 .execution_options(synchronize_session=False)
             ).rowcount
-            session.add(
-                DeliveryAttempt(
-                    company_id=delivery.company_id,
-                    delivery_id=delivery.id,
-                    number=delivery.attempts,
-                    outcome=outcome,
-                    status_code=result.status_code,
-                    excerpt=excerpt(result.excerpt),
-                    duration_ms=answer.duration_ms,
-                    created_at=now,
-                )
-            )
-            channel = (channels or {}).get(delivery.channel)
+            # A group some of whose claims were taken over is left to the new claimant.
+            if changed == len(ids):
+                settled_rows.extend(group)
+        session.execute(insert(DeliveryAttempt), attempts)
+        for answer in settled_rows:
+            channel = (channels or {}).get(answer.delivery.channel)
             settled = getattr(channel, "settled", None)
-            if changed and settled is not None:
-                settled(session, delivery, values["status"], result)
+            if settled is not None:
+                settled(session, answer.delivery, states[answer.delivery.id]["status"], answer.result)
 
 
 def send_batches(channels: Mapping[str, Channel], deliveries: Sequence[Delivery]) -> list[Answer]:

@@ -6,3 +6,4 @@ from __future__ import annotations
 
 def includeme(config) -> None:
     config.include("orbitflow.mail.views")
+    config.include("orbitflow.accounts.links_views")

@@ -1,5 +1,6 @@
 """Every core model in one place, so the mappers and Alembic see the whole schema."""
 
+from orbitflow.accounts.links import AccountLink
 from orbitflow.accounts.models import ApiKey, User
 from orbitflow.audit.models import AuditEntry
 from orbitflow.deliveries.models import Delivery, DeliveryAttempt
@@ -11,6 +12,7 @@ from orbitflow.tenants.models import Company, Plan
 from orbitflow.webhooks.models import Webhook
 
 __all__ = [
+    "AccountLink",
     "ApiKey",
     "AuditEntry",
     "Base",

@@ -9,8 +9,9 @@ duplicates), ``webhook-timestamp`` the attempt's time, ``webhook-signature`` one
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import sessionmaker
 from standardwebhooks.webhooks import Webhook as Signer
@@ -27,6 +28,8 @@ from orbitflow.webhooks.models import Webhook
 from orbitflow.webhooks.services import CHANNEL, webhook_of_destination
 
 DEFAULT_DISABLE_AFTER = 20
+# last_success_at is kept to the minute: a healthy webhook's successes write nothing more.
+SUCCESS_PRECISION = timedelta(minutes=1)
 
 
 def signed_headers(webhook: Webhook, message_id: str, data: str, when: datetime) -> dict[str, str]:
@@ -47,7 +50,7 @@ def encode(payload: dict) -> str:
 
 class WebhookChannel:
     name = CHANNEL
-    max_batch = 1
+    max_batch = 20
 
     def __init__(self, registry):
         self.registry = registry
@@ -55,19 +58,28 @@ class WebhookChannel:
         self.timeout = settings.deliveries.http_timeout_seconds
         self.allow_private = settings.deliveries.allow_private_networks
         self.disable_after = int(settings.extra.get("orbitflow.webhooks.disable_after_failures", DEFAULT_DISABLE_AFTER))
+        self._lock = threading.Lock()
+        # Each webhook as the last batch read it, so recording a success of a healthy
+        # webhook costs no statement.
+        self._seen: dict[str, tuple[int, datetime | None] | None] = {}
 
     def _webhook(self, destination: str) -> Webhook | None:
         with shared(self.registry, sessionmaker)() as session, unscoped(session):
             webhook = webhook_of_destination(session, destination)
             if webhook is not None:
                 session.expunge(webhook)
-            return webhook
+        with self._lock:
+            self._seen[destination] = (
+                None if webhook is None else (webhook.consecutive_failures, webhook.last_success_at)
+            )
+        return webhook
 
     def send(self, deliveries: Sequence[Delivery]) -> list[SendResult]:
-        return [self.send_one(delivery) for delivery in deliveries]
+        """Deliveries of one webhook, one POST each; the webhook is read once per batch."""
+        webhook = self._webhook(deliveries[0].destination)
+        return [self.send_one(delivery, webhook) for delivery in deliveries]
 
-    def send_one(self, delivery: Delivery) -> SendResult:
-        webhook = self._webhook(delivery.destination)
+    def send_one(self, delivery: Delivery, webhook: Webhook | None) -> SendResult:
         if webhook is None:
             return SendResult("failed", None, "the webhook was deleted")
         if not webhook.is_active:
@@ -82,16 +94,25 @@ class WebhookChannel:
         """Count consecutive failed deliveries; disable the webhook after too many."""
         if status not in ("delivered", "failed", "dead"):
             return
+        with self._lock:
+            known = self._seen.get(delivery.destination)
+        now = utcnow()
+        healthy = known is not None and known[0] == 0 and known[1] is not None and now - known[1] < SUCCESS_PRECISION
+        if status == "delivered" and healthy:
+            return  # nothing to count: the common case costs no statement
         webhook = webhook_of_destination(session, delivery.destination)
         if webhook is None:
             return
-        now = utcnow()
         if status == "delivered":
             webhook.consecutive_failures = 0
             webhook.last_success_at = now
+            with self._lock:
+                self._seen[delivery.destination] = (0, now)
             return
         webhook.consecutive_failures += 1
         webhook.last_failure_at = now
+        with self._lock:
+            self._seen[delivery.destination] = (webhook.consecutive_failures, webhook.last_success_at)
         if webhook.is_active and webhook.consecutive_failures >= self.disable_after:
             webhook.is_active = False
             webhook.disabled_reason = (

@@ -59,6 +59,14 @@ def dashboard_widgets(request):
 
 
 @hookimpl
+def domain_event_in_transaction(session, name, event):
+    if name == "quiz_submitted":
+        from orbitflow_plugins.quiz.thanks_mail import send_thanks
+
+        send_thanks(session, event)
+
+
+@hookimpl
 def demo_data(session, company):
     from orbitflow_plugins.quiz.demo import create_demo_quizzes
 

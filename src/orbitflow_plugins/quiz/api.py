@@ -78,6 +78,7 @@ _SETTINGS_PROPERTIES = {
     "consent_text": {"type": "string", "maxLength": 300},
     "thank_you_message": {"type": "string"},
     "redirect_url": {"type": "string", "nullable": True, "format": "uri"},
+    "thank_you_email": {"type": "boolean", "description": "E-mail the visitor the thank-you message (off by default)"},
     "questions": {"type": "array", "items": QUESTION_SCHEMA},
     "outcomes": {"type": "array", "items": OUTCOME_SCHEMA},
 }
@@ -155,6 +156,7 @@ def serialise(request: Request, quiz: Quiz, stats: QuizStats | None, company, *,
             consent_text=quiz.consent_text,
             thank_you_message=quiz.thank_you_message,
             redirect_url=quiz.redirect_url,
+            thank_you_email=quiz.thank_you_email,
             questions=[
                 {
                     "id": q.id,

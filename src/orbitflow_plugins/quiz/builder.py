@@ -158,6 +158,7 @@ def quiz_settings_save(request: Request):
     company = company_of(request)
     form = {name: request.POST.get(name, "") for name in definition.SETTINGS_FIELDS}
     form["consent_enabled"] = "consent_enabled" in request.POST
+    form["thank_you_email"] = "thank_you_email" in request.POST
     before = services.snapshot(quiz)
     try:
         services.update_settings(request.dbsession, company, quiz, form)

@@ -92,6 +92,7 @@ SETTINGS_FIELDS = (
     "consent_text",
     "thank_you_message",
     "redirect_url",
+    "thank_you_email",
 )
 
 
@@ -153,6 +154,8 @@ def clean_settings(data: Mapping[str, Any], *, partial: bool = False) -> Cleaned
         if len(message) > 5000:
             errors["thank_you_message"] = "Use at most 5000 characters."
         values["thank_you_message"] = message
+    if present("thank_you_email"):
+        values["thank_you_email"] = as_bool(data.get("thank_you_email"))
     if present("redirect_url"):
         redirect = _text(data.get("redirect_url"))
         if redirect:

@@ -88,6 +88,8 @@ class Quiz(TenantOwned, Base):
     )
     thank_you_message: Mapped[str] = mapped_column(Text, default="Thank you! We will be in touch soon.", nullable=False)
     redirect_url: Mapped[str | None] = mapped_column(String(1000))
+    # E-mail the visitor the thank-you message once their answers are stored.
+    thank_you_email: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     created_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
     published_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = created_at_column()

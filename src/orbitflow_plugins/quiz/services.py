@@ -144,6 +144,7 @@ DEFAULTS = {
     "consent_text": "I agree to be contacted about my answers.",
     "thank_you_message": "Thank you! We will be in touch soon.",
     "redirect_url": None,
+    "thank_you_email": False,
 }
 
 

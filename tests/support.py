@@ -10,10 +10,12 @@ from pyramid.request import Request
 from pyramid.scripting import prepare
 
 from orbitflow.accounts.models import User
+from orbitflow.accounts.sessions import start_session
 from orbitflow.db import unscoped
-from orbitflow.security import remember
 
 PASSWORD = "Correct-Horse-42"
+# The browser the tests' sessions are started from (shown on the profile page's sessions).
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 
 def csrf_token(testapp: webtest.TestApp) -> str:
@@ -41,19 +43,23 @@ def login(testapp: webtest.TestApp, user: User, password: str = PASSWORD, status
 
 
 def sign_in(testapp: webtest.TestApp, user: User) -> webtest.TestApp:
-    """Sign ``testapp`` in as ``user`` with the session cookie a successful sign-in issues,
-    made by the app's own function, without the form (so without an argon2 check).
+    """Sign ``testapp`` in as ``user`` with a new server-side session, started by the app's
+    own function (``orbitflow.accounts.sessions``), without the form (so without an argon2
+    check).
     tests/test_login.py and the other sign-in tests use the form through :func:`login`."""
     csrf_token(testapp)  # the visitor's CSRF cookie, from the login page, as before a sign-in
     router = testapp.app
-    with prepare(request=Request.blank("/", base_url="http://localhost"), registry=router.registry) as env:
+    blank = Request.blank(
+        "/", base_url="http://localhost", headers={"User-Agent": BROWSER}, environ={"REMOTE_ADDR": "10.0.0.2"}
+    )
+    with prepare(request=blank, registry=router.registry) as env:
         request = env["request"]
         request.tm.begin()
         try:
-            # As the sign-in does: the user as the database has them now (session version).
+            # As the sign-in does: the user as the database has them now.
             with unscoped(request.dbsession) as session:
                 current = session.get(User, user.id)
-            headers = remember(request, current)
+            headers = start_session(request, current)
             request.tm.commit()
         except BaseException:
             request.tm.abort()

@@ -1,6 +1,7 @@
 """Roles, permissions and the security policy.
 
-Identity comes from the signed session cookie or an ``Authorization: Bearer`` API key;
+Identity comes from the signed session cookie (naming a server-side session) or an
+``Authorization: Bearer`` API key;
 ``permits`` looks the permission up in the role table (the core's table below merged with
 the plugins' grants at start-up). No database query happens in a permission check.
 """
@@ -8,12 +9,10 @@ the plugins' grants at start-up). No database query happens in a permission chec
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass
 
 from pyramid.request import Request, RequestLocalCache
 from pyramid.security import Allowed, Denied
-from webob.cookies import SignedCookieProfile
 
 from orbitflow.config import Settings, get_settings
 
@@ -82,8 +81,8 @@ def lower_role(role: str, other: str) -> str:
     return role if role_rank(role) >= role_rank(other) else other
 
 
+# The signed cookie that names the browser's server-side session (orbitflow.accounts.sessions).
 SESSION_COOKIE = "orbitflow_session"
-SESSION_REFRESH_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -96,6 +95,7 @@ class Identity:
     impersonator_id: int | None = None
     api_key_id: int | None = None
     must_change_password: bool = False
+    session_id: int | None = None  # the server-side session (None for API keys)
 
     @property
     def is_impersonating(self) -> bool:
@@ -106,58 +106,6 @@ def hash_api_key(raw_key: str) -> str:
     # API keys are 256-bit random strings: a fast hash is enough, a slow one would cost
     # every API request.
     return hashlib.sha256(raw_key.encode()).hexdigest()
-
-
-def session_profile(settings: Settings) -> SignedCookieProfile:
-    return SignedCookieProfile(
-        secret=settings.auth_secret,
-        salt="orbitflow.session",
-        cookie_name=SESSION_COOKIE,
-        secure=settings.secure_cookies,
-        httponly=True,
-        samesite="Lax",
-        path="/",
-    )
-
-
-def remember(
-    request: Request, user, impersonator_id: int | None = None, issued_at: int | None = None
-) -> list[tuple[str, str]]:
-    """Set-Cookie headers that sign ``user`` in (as seen by ``impersonator_id`` when given).
-
-    The cookie carries the user's session version, and the impersonator's, so a password
-    change or "log out everywhere" of either ends it.
-    """
-    now = int(time.time())
-    payload = {"u": user.id, "v": user.session_version, "iat": issued_at or now, "seen": now}
-    if impersonator_id is not None:
-        payload["imp"] = impersonator_id
-        payload["iv"] = _session_version(request, impersonator_id)
-    profile = session_profile(get_settings(request.registry)).bind(request)
-    return profile.get_headers(payload)
-
-
-def _session_version(request: Request, user_id: int) -> int | None:
-    from orbitflow.accounts.models import User
-    from orbitflow.db import unscoped
-
-    with unscoped(request.dbsession) as session:
-        user = session.get(User, user_id)
-    return user.session_version if user is not None else None
-
-
-def forget(request: Request) -> list[tuple[str, str]]:
-    profile = session_profile(get_settings(request.registry)).bind(request)
-    return profile.get_headers(None)
-
-
-def read_session(request: Request) -> dict | None:
-    profile = session_profile(get_settings(request.registry)).bind(request)
-    try:
-        payload = profile.get_value()
-    except Exception:
-        return None
-    return payload if isinstance(payload, dict) else None
 
 
 class SecurityPolicy:
@@ -190,10 +138,12 @@ class SecurityPolicy:
         return Denied(f"role {identity.role} lacks {permission}")
 
     def remember(self, request: Request, userid, **kw):
-        raise NotImplementedError("use orbitflow.security.remember(request, user)")
+        raise NotImplementedError("use orbitflow.accounts.sessions.start_session(request, user)")
 
     def forget(self, request: Request, **kw):
-        return forget(request)
+        from orbitflow.accounts.sessions import signed_out_headers
+
+        return signed_out_headers(request)
 
 
 def uses_api_key(request: Request) -> bool:

@@ -1,18 +1,18 @@
-"""Helpers of the accounts tests: JSON calls, audit read-back, crafted session cookies."""
+"""Helpers of the accounts tests: JSON calls, audit read-back, sessions without the form."""
 
 from __future__ import annotations
 
-import time
-
 import webtest
 from sqlalchemy import select
-from webob import Request as WebObRequest
 
 from orbitflow.accounts.models import User
+from orbitflow.accounts.sessions import issue_session
 from orbitflow.audit.models import AuditEntry
-from orbitflow.config import load_settings
-from orbitflow.security import SESSION_COOKIE, session_profile
-from support import csrf_token
+from orbitflow.config import get_settings
+from orbitflow.security import SESSION_COOKIE
+from support import BROWSER, csrf_token
+
+FIREFOX = BROWSER
 
 
 def api(client: webtest.TestApp, method: str, path: str, body=None, status="*", headers=None):
@@ -49,15 +49,11 @@ def fresh(db, row):
     return db.get(type(row), row.id)
 
 
-def session_cookie(backend, payload: dict) -> str:
-    """A session cookie value signed with the tests' secret, as the server writes it."""
-    settings = load_settings(backend.ini(), environ={})
-    headers = session_profile(settings).bind(WebObRequest.blank("/")).get_headers(payload)
-    name, _, rest = headers[0][1].partition("=")
-    assert name == SESSION_COOKIE
-    return rest.split(";", 1)[0]
-
-
-def session_payload(user: User, *, issued_ago: int = 0, seen_ago: int = 0, **extra) -> dict:
-    now = int(time.time())
-    return {"u": user.id, "v": user.session_version, "iat": now - issued_ago, "seen": now - seen_ago, **extra}
+def new_session(client: webtest.TestApp, db, user: User, **session_kw):
+    """Give ``client`` a new server-side session of ``user``, as the login form would;
+    returns the session's row."""
+    settings = get_settings(client.app.registry)
+    issued = issue_session(db, settings, user, **{"ip": "10.0.0.2", "user_agent": FIREFOX, **session_kw})
+    db.commit()
+    client.set_cookie(SESSION_COOKIE, issued.cookie_value)
+    return issued.row

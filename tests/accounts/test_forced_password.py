@@ -85,7 +85,6 @@ def test_changing_it_through_the_api_lifts_the_flag(testapp, flagged, db):
     ids=["length", "username", "subscription-id", "repetitive", "unchanged"],
 )
 def test_password_rules(testapp, flagged, db, new_password, message):
-    version = flagged.session_version
     login(testapp, flagged)
     form = testapp.get("/settings/password").forms["password-form"]
     form["current_password"] = PASSWORD
@@ -103,7 +102,8 @@ def test_password_rules(testapp, flagged, db, new_password, message):
     )
     assert message in response.json["error"]["fields"]["new_password"]
     user = fresh(db, flagged)
-    assert user.must_change_password is True and user.session_version == version
+    assert user.must_change_password is True
+    testapp.get("/settings/password", status=200)  # still signed in
     assert "auth.password_change" not in audit_actions(db, flagged.company_id)
 
 

@@ -199,7 +199,6 @@ def test_deactivate_and_reactivate_are_audited_and_end_sessions(browser, team, d
 
 def test_reset_password_shows_a_temporary_password_once(browser, team, db, another_client):
     viewer = team["VIEWER"]
-    version = viewer.session_version
     viewer_browser = browser(viewer)
     owner = browser(team["OWNER"])
     form = owner.get(f"/settings/users/{viewer.id}").forms["reset-form"]
@@ -208,7 +207,7 @@ def test_reset_password_shows_a_temporary_password_once(browser, team, db, anoth
     temporary = re.search(r"data-temporary-password>([^<]+)<", page.text).group(1)
     viewer_browser.get("/dashboard", status=302)  # sessions ended
     user = fresh(db, viewer)
-    assert user.must_change_password and user.session_version == version + 1
+    assert user.must_change_password
     assert login(another_client(), viewer, password=temporary).location.endswith("/settings/password")
     assert audit_actions(db, team.company.id, "user.") == ["user.password_reset"]
     # A typed temporary password follows the rules.

@@ -17,7 +17,7 @@ from orbitflow.accounts.profile import change_password
 from orbitflow.accounts.users import create_user, reset_password, update_user, user_query
 from orbitflow.api.helpers import iso, json_body, paginate
 from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
-from orbitflow.security import COMPANY_ROLES, ROLES, remember
+from orbitflow.security import COMPANY_ROLES, ROLES
 from orbitflow.tenants.models import Company
 from orbitflow.web.errors import APIError
 
@@ -241,7 +241,7 @@ def me(request: Request):
     tags=["Accounts"],
     requestBody={"required": True, "content": _json(ref("PasswordChange"))},
     responses={
-        "200": {"description": "Changed; the response renews this session's cookie", "content": _json(ref("Me"))},
+        "200": {"description": "Changed; this session goes on, every other one ends", "content": _json(ref("Me"))},
         "403": _error("An API key has no password"),
         "422": _error("Wrong current password or a new password that breaks the rules (see fields)"),
     },
@@ -256,8 +256,6 @@ def me_password(request: Request):
     errors = change_password(request, user, body.get("current_password", ""), body.get("new_password", ""))
     if errors:
         raise APIError(422, "The password was not changed.", errors)
-    for name, value in remember(request, user):
-        request.response.headerlist.append((name, value))
     company = request.dbsession.get(Company, user.company_id)
     return {
         **user_json(user),

@@ -1,8 +1,7 @@
-"""Who is making this request: from the session cookie or a Bearer API key."""
+"""Who is making this request: from the session cookie (a server-side session) or a
+Bearer API key."""
 
 from __future__ import annotations
-
-import time
 
 from pyramid.request import Request
 from sqlalchemy import select, update
@@ -10,20 +9,11 @@ from sqlalchemy.engine import Engine
 
 from orbitflow.accounts.apikeys import acting_role
 from orbitflow.accounts.models import ApiKey, User
-from orbitflow.config import get_settings
+from orbitflow.accounts.sessions import find_session
 from orbitflow.db import bind_company, unscoped
 from orbitflow.models.meta import utcnow
 from orbitflow.plugins import RolePermissions
-from orbitflow.security import (
-    SESSION_COOKIE,
-    SESSION_REFRESH_SECONDS,
-    SUPER_ADMIN,
-    Identity,
-    hash_api_key,
-    read_session,
-    remember,
-    uses_api_key,
-)
+from orbitflow.security import Identity, hash_api_key, uses_api_key
 from orbitflow.shared import shared
 
 # Last-used times of API keys are written at most this often, to keep API reads cheap.
@@ -86,40 +76,10 @@ def _touch_api_key(request: Request, key: ApiKey) -> None:
 
 
 def _identity_from_session(request: Request) -> Identity | None:
-    payload = read_session(request)
-    if not payload:
+    found = find_session(request)
+    if found is None:
         return None
-    settings = get_settings(request.registry)
-    now = int(time.time())
-    try:
-        user_id, version = int(payload["u"]), int(payload["v"])
-        issued, seen = int(payload["iat"]), int(payload["seen"])
-        impersonator_id = int(payload["imp"]) if payload.get("imp") is not None else None
-        impersonator_version = int(payload["iv"]) if impersonator_id is not None else None
-    except (KeyError, TypeError, ValueError):
-        return None
-    if now - seen > settings.session_idle_seconds or now - issued > settings.session_absolute_seconds:
-        return None
-    if seen > now + SESSION_REFRESH_SECONDS or issued > seen:
-        return None  # from the future: not a cookie this server wrote
-    session = request.dbsession
-    with unscoped(session):
-        user = session.get(User, user_id)
-        if impersonator_id is not None:
-            impersonator = session.get(User, impersonator_id)
-            if (
-                impersonator is None
-                or not impersonator.is_active
-                or impersonator.role != SUPER_ADMIN
-                or impersonator.session_version != impersonator_version
-            ):
-                return None
-    if user is None or not user.is_active or user.session_version != version:
-        return None
-    if not user.company.is_active and not user.company.is_platform:
-        return None
-    if now - seen > SESSION_REFRESH_SECONDS:
-        _refresh_cookie(request, user, impersonator_id, issued)
+    user, impersonator_id = found.user, found.row.impersonator_id
     return Identity(
         user_id=user.id,
         company_id=user.company_id,
@@ -128,23 +88,8 @@ def _identity_from_session(request: Request) -> Identity | None:
         permissions=_permissions(request, user.role),
         impersonator_id=impersonator_id,
         must_change_password=user.must_change_password and impersonator_id is None,
+        session_id=found.row.id,
     )
-
-
-def _refresh_cookie(request: Request, user: User, impersonator_id: int | None, issued: int) -> None:
-    """Slide the idle time-out; the absolute time-out keeps the original issue time."""
-    headers = remember(request, user, impersonator_id, issued_at=issued)
-
-    def set_cookie(_request, response):
-        # A response that signs in, out or anew (login, logout, password change) has the
-        # last word: the refreshed old cookie must not override it.
-        for name, value in response.headerlist:
-            if name.lower() == "set-cookie" and value.startswith(f"{SESSION_COOKIE}="):
-                return
-        for name, value in headers:
-            response.headerlist.append((name, value))
-
-    request.add_response_callback(set_cookie)
 
 
 def current_user(request: Request) -> User | None:

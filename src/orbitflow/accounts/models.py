@@ -1,10 +1,10 @@
-"""Users and API keys."""
+"""Users, their server-side sessions and API keys."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orbitflow.models.meta import Base, BigId, TenantOwned, created_at_column, updated_at_column
@@ -23,8 +23,6 @@ class User(TenantOwned, Base):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
-    # Bumped by a password change or "log out everywhere": older session cookies stop working.
-    session_version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
@@ -37,6 +35,29 @@ class User(TenantOwned, Base):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.username}@{self.company_id}>"
+
+
+class UserSession(TenantOwned, Base):
+    """A signed-in browser. Its cookie carries a random token; the row holds only the
+    token's SHA-256, so the table cannot be replayed as cookies. Ended sessions stay (with
+    the reason) until purged."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_id_ended_at", "user_id", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    # The super admin seeing the product as ``user`` (None for the user's own sessions).
+    impersonator_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # When the sign-in happened; impersonating keeps the original time, so the absolute
+    # limit counts from the sign-in.
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(32))
 
 
 class ApiKey(TenantOwned, Base):

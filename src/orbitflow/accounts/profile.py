@@ -1,18 +1,25 @@
-"""Settings → Profile: name, email and password of the signed-in user, and "log out
-everywhere"."""
+"""Settings → Profile: name, email and password of the signed-in user, their active
+sessions (end any one of them), and "log out everywhere"."""
 
 from __future__ import annotations
 
-from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
+from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound, HTTPSeeOther
 from pyramid.request import Request
 from pyramid.view import view_config
 
 from orbitflow.accounts.identity import current_user
 from orbitflow.accounts.models import User
 from orbitflow.accounts.passwords import hash_password, password_problems, verify_password
+from orbitflow.accounts.sessions import (
+    active_sessions,
+    browser_summary,
+    end_session,
+    end_sessions_of,
+    signed_out_headers,
+)
 from orbitflow.accounts.validation import FieldError, normalise_email, normalise_name
 from orbitflow.audit.services import audit, diff
-from orbitflow.security import forget, remember
+from orbitflow.config import get_settings
 from orbitflow.web.layout import flash
 
 PROFILE_TEMPLATE = "orbitflow:accounts/templates/profile.jinja2"
@@ -23,8 +30,7 @@ def change_password(request: Request, user: User, current: str, new: str, confir
     """Change the password; returns errors by field (empty on success). ``confirm``, when
     given, must repeat ``new``.
 
-    Bumps the session version so every other session of the user ends; the caller
-    re-issues this session's cookie with :func:`orbitflow.security.remember`.
+    Every other session of the user ends; this request's session goes on.
     """
     errors: dict[str, str] = {}
     if not isinstance(current, str) or not verify_password(user.password_hash, current):
@@ -44,15 +50,18 @@ def change_password(request: Request, user: User, current: str, new: str, confir
     was_forced = user.must_change_password
     user.password_hash = hash_password(new)
     user.must_change_password = False
-    user.session_version += 1
-    audit(request, "auth.password_change", user, changes={"forced": was_forced} if was_forced else None)
+    ended = end_sessions_of(request.dbsession, user, "password_change", keep_id=request.identity.session_id)
+    changes = {"sessions_ended": ended}
+    if was_forced:
+        changes["forced"] = True
+    audit(request, "auth.password_change", user, changes=changes)
     return {}
 
 
 def end_all_sessions(request: Request, user: User) -> None:
     """Every session of ``user`` ends, on every device (this one too)."""
-    user.session_version += 1
-    audit(request, "auth.logout_all", user)
+    ended = end_sessions_of(request.dbsession, user, "logout_all")
+    audit(request, "auth.logout_all", user, changes={"sessions_ended": ended})
 
 
 def update_profile(request: Request, user: User, *, name: str | None, email: str | None) -> dict[str, str]:
@@ -74,10 +83,19 @@ def update_profile(request: Request, user: User, *, name: str | None, email: str
     return {}
 
 
+def _profile_context(request: Request, user: User, form: dict, errors: dict) -> dict:
+    this_one = request.identity.session_id
+    sessions = [
+        {"row": row, "browser": browser_summary(row.user_agent), "current": row.id == this_one}
+        for row in active_sessions(request.dbsession, get_settings(request.registry), user)
+    ]
+    return {"user": user, "form": form, "errors": errors, "sessions": sessions}
+
+
 @view_config(route_name="profile", request_method="GET", renderer=PROFILE_TEMPLATE, permission="profile.edit")
 def profile_form(request: Request):
     user = _session_user(request)
-    return {"user": user, "form": {"name": user.name, "email": user.email or ""}, "errors": {}}
+    return _profile_context(request, user, {"name": user.name, "email": user.email or ""}, {})
 
 
 @view_config(route_name="profile", request_method="POST", renderer=PROFILE_TEMPLATE, permission="profile.edit")
@@ -87,7 +105,7 @@ def profile_submit(request: Request):
     errors = update_profile(request, user, name=form["name"], email=form["email"])
     if errors:
         request.response.status_int = 400
-        return {"user": user, "form": form, "errors": errors}
+        return _profile_context(request, user, form, errors)
     flash(request, "Profile saved.")
     return HTTPSeeOther(request.route_url("profile"))
 
@@ -112,14 +130,38 @@ def password_submit(request: Request):
         request.response.status_int = 400
         return {"errors": errors, "forced": request.identity.must_change_password}
     flash(request, "Password changed. Your other sessions have been signed out.")
-    return HTTPSeeOther(request.route_url("home"), headers=remember(request, user))
+    return HTTPSeeOther(request.route_url("home"))
 
 
 @view_config(route_name="logout_everywhere", request_method="POST", permission="profile.edit")
 def logout_everywhere(request: Request):
     end_all_sessions(request, _session_user(request))
     flash(request, "You have been signed out on every device.", "info")
-    return HTTPSeeOther(request.route_url("login"), headers=forget(request))
+    return HTTPSeeOther(request.route_url("login"), headers=signed_out_headers(request))
+
+
+@view_config(route_name="session_end", request_method="POST", permission="profile.edit")
+def session_end(request: Request):
+    """End one of my sessions (another device's, or this one). Someone else's is not found."""
+    user = _session_user(request)
+    session_id = int(request.matchdict["id"])
+    settings = get_settings(request.registry)
+    mine = {row.id: row for row in active_sessions(request.dbsession, settings, user)}
+    row = mine.get(session_id)
+    if row is None:
+        raise HTTPNotFound("No such session.")
+    end_session(request.dbsession, row, "ended_by_user")
+    audit(
+        request,
+        "auth.session_end",
+        user,
+        changes={"session": row.id, "browser": browser_summary(row.user_agent), "ip": row.ip},
+    )
+    if row.id == request.identity.session_id:
+        flash(request, "You have been signed out.", "info")
+        return HTTPSeeOther(request.route_url("login"), headers=signed_out_headers(request))
+    flash(request, f"Session ended: {browser_summary(row.user_agent)} ({row.ip or 'unknown address'}) is signed out.")
+    return HTTPSeeOther(request.route_url("profile"))
 
 
 def _session_user(request: Request) -> User:
@@ -133,4 +175,5 @@ def includeme(config) -> None:
     config.add_route("profile", "/settings/profile")
     config.add_route("password_change", "/settings/password")
     config.add_route("logout_everywhere", "/settings/sessions/end-all")
+    config.add_route("session_end", r"/settings/sessions/{id:\d+}/end")
     config.scan(__name__)

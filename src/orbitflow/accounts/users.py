@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from orbitflow.accounts.models import User
 from orbitflow.accounts.passwords import hash_password, password_problems
+from orbitflow.accounts.sessions import end_sessions_of
 from orbitflow.accounts.validation import FieldError, normalise_email, normalise_name, normalise_username
 from orbitflow.audit.services import audit, diff
 from orbitflow.security import COMPANY_ROLES, OWNER, ROLE_LABELS, SUPER_ADMIN, Identity
@@ -213,7 +214,7 @@ def update_user(
         _check_quota(session, company)
     user.name, user.email, user.role, user.is_active = after["name"], after["email"], after["role"], after["is_active"]
     if not user.is_active:
-        user.session_version += 1  # end every session of a deactivated user at once
+        end_sessions_of(session, user, "deactivated")  # signed out at once, on every device
     changes = diff(before, after)
     active_change = changes.pop("is_active", None)
     if changes:
@@ -250,7 +251,7 @@ def reset_password(request: Request, user: User, password: str | None = None) ->
         password = generate_password(user.username, slug)
     user.password_hash = hash_password(password)
     user.must_change_password = True
-    user.session_version += 1
+    end_sessions_of(request.dbsession, user, "password_reset")
     audit(request, "user.password_reset", user, company_id=user.company_id, changes={"must_change_password": True})
     return password
 

@@ -12,9 +12,9 @@ from pyramid.view import view_config
 
 from orbitflow.accounts.dashboard import dashboard_context
 from orbitflow.accounts.services import LoginResult, authenticate, signed_in
+from orbitflow.accounts.sessions import current_session, end_session, signed_out_headers, start_session
 from orbitflow.accounts.signin_limits import signin_guard
 from orbitflow.audit.services import audit
-from orbitflow.security import forget, remember
 
 LOGIN_TEMPLATE = "orbitflow:accounts/templates/login.jinja2"
 
@@ -72,7 +72,7 @@ def login_submit(request: Request):
     # A new CSRF token for the new session: one planted before sign-in is worthless after.
     new_csrf_token(request)
     target = request.route_url("password_change") if result.user.must_change_password else safe_next(request, next_url)
-    return HTTPSeeOther(target, headers=remember(request, result.user))
+    return HTTPSeeOther(target, headers=start_session(request, result.user))
 
 
 def login_refused(request: Request, result: LoginResult, form: dict, next_url: str) -> dict:
@@ -86,10 +86,14 @@ def login_refused(request: Request, result: LoginResult, form: dict, next_url: s
 @view_config(route_name="logout", request_method="POST", permission=NO_PERMISSION_REQUIRED)
 def logout(request: Request):
     identity = request.identity
-    if identity is not None and not identity.is_impersonating and identity.api_key_id is None:
-        audit(request, "auth.logout", target_type="user", target_id=identity.user_id)
+    session = current_session(request)
+    if session is not None:
+        # Ended on the server: the cookie, even a copy of it, signs nobody in any more.
+        end_session(request.dbsession, session, "logout")
+        if not identity.is_impersonating:
+            audit(request, "auth.logout", target_type="user", target_id=identity.user_id)
     new_csrf_token(request)
-    return HTTPSeeOther(request.route_url("login"), headers=forget(request))
+    return HTTPSeeOther(request.route_url("login"), headers=signed_out_headers(request))
 
 
 @view_config(

@@ -1,7 +1,9 @@
 """Impersonation: a super admin sees the product as one company user sees it, read-only.
 
-The session cookie then names the user and the impersonator; the identity loader checks
-the impersonator is still an active super admin, the layout shows a banner, and
+Starting ends the super admin's session and starts one of the user with the super admin as
+impersonator; stopping ends that one and starts the super admin's again. Both keep the
+original sign-in time, so impersonating never extends the absolute time-out. The identity
+loader checks the impersonator is still an active super admin, the layout shows a banner, and
 ``orbitflow.accounts.guards`` refuses every unsafe request but leaving. Start and stop
 are audited in the impersonated user's company, with the super admin as the actor.
 """
@@ -14,9 +16,10 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
 from orbitflow.accounts.models import User
+from orbitflow.accounts.sessions import current_session, end_session, start_session
 from orbitflow.audit.services import record
 from orbitflow.db import unscoped
-from orbitflow.security import SUPER_ADMIN, remember
+from orbitflow.security import SUPER_ADMIN
 from orbitflow.superadmin.users import get_company_user
 from orbitflow.web.layout import flash
 
@@ -55,11 +58,13 @@ def impersonation_start(request: Request):
         flash(request, problem, "error")
         return HTTPSeeOther(request.route_url("admin_company", id=company.id))
     identity = request.identity
+    own = current_session(request)
     with unscoped(request.dbsession):
         _record(request, "impersonation.start", identity.user_id, identity.username, target)
-        request.dbsession.flush()
+        end_session(request.dbsession, own, "impersonation_start")
+        headers = start_session(request, target, impersonator_id=identity.user_id, created_at=own.created_at)
     flash(request, f"You now see OrbitFlow as {target.username} of {company.name}. Changes are disabled.", "info")
-    return HTTPSeeOther(request.route_url("home"), headers=remember(request, target, impersonator_id=identity.user_id))
+    return HTTPSeeOther(request.route_url("home"), headers=headers)
 
 
 @view_config(route_name="impersonation_stop", request_method="POST", permission=NO_PERMISSION_REQUIRED)
@@ -68,13 +73,15 @@ def impersonation_stop(request: Request):
     if identity is None or not identity.is_impersonating:
         return HTTPSeeOther(request.route_url("home" if identity else "login"))
     session = request.dbsession
+    borrowed = current_session(request)
     with unscoped(session):
         admin = session.get(User, identity.impersonator_id)
         target = session.get(User, identity.user_id)
         _record(request, "impersonation.stop", admin.id, admin.username, target)
-        session.flush()
+        end_session(session, borrowed, "impersonation_stop")
+        headers = start_session(request, admin, created_at=borrowed.created_at)
     flash(request, f"You are back as {admin.username}.", "info")
-    return HTTPSeeOther(request.route_url("admin_company", id=target.company_id), headers=remember(request, admin))
+    return HTTPSeeOther(request.route_url("admin_company", id=target.company_id), headers=headers)
 
 
 def includeme(config) -> None:

@@ -1,7 +1,7 @@
 """Server-side sessions (user_sessions) replace the session version of stateless cookies.
 
 Revision ID: 0004_user_sessions
-Revises: 0012_notifications
+Revises: 0013_account_links
 Create Date: 2026-12-02 07:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_user_sessions"
-down_revision = "0012_notifications"
+down_revision = "0013_account_links"
 branch_labels = None
 depends_on = None
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select
 from orbitflow.accounts.links import issue, valid_link, void_links
 from orbitflow.accounts.models import User
 from orbitflow.accounts.passwords import hash_password, password_problems
+from orbitflow.accounts.sessions import end_sessions_of
 from orbitflow.accounts.users import AccountError, assignable_roles, create_user, generate_password
 from orbitflow.audit.services import audit, record
 from orbitflow.db import unscoped
@@ -155,7 +156,7 @@ def reset_submit(request: Request):
         user.password_hash = hash_password(new)
         user.must_change_password = False
         # Every session of the account ends: whoever knew the old password is out.
-        user.session_version += 1
+        end_sessions_of(session, user, "password_reset")
         link.used_at = utcnow()
         void_links(session, user)
         record(

@@ -25,7 +25,7 @@ from functools import lru_cache
 
 from pyramid.request import Request
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 from webob.cookies import SignedSerializer, make_cookie
 from zope.sqlalchemy import mark_changed
 
@@ -156,7 +156,8 @@ def _token(request: Request) -> str | None:
 
 
 def find_session(request: Request) -> FoundSession | None:
-    """The live session the request's cookie names, or None (one indexed read).
+    """The live session the request's cookie names, or None (one indexed read; a second
+    one, of the super admin, while impersonating).
 
     Refused: ended, idle or older than the absolute limit, a user or impersonator no
     longer active (or no longer a super admin), a deactivated company. Slides the idle
@@ -165,18 +166,18 @@ def find_session(request: Request) -> FoundSession | None:
     token = _token(request)
     if token is None:
         return None
-    impersonator_table = aliased(User)
     session = request.dbsession
     with unscoped(session):
         found = session.execute(
-            select(UserSession, User, impersonator_table)
+            select(UserSession, User)
             .join(User, User.id == UserSession.user_id)
-            .outerjoin(impersonator_table, impersonator_table.id == UserSession.impersonator_id)
             .where(UserSession.token_hash == hash_token(token), UserSession.ended_at.is_(None))
         ).first()
-    if found is None:
-        return None
-    row, user, impersonator = found
+        if found is None:
+            return None
+        row, user = found
+        # Only while impersonating: a second read, of the super admin.
+        impersonator = session.get(User, row.impersonator_id) if row.impersonator_id is not None else None
     settings: Settings = get_settings(request.registry)
     now = utcnow()
     if not _within_limits(row, settings, now):

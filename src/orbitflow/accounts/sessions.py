@@ -1,7 +1,8 @@
 """Server-side sessions: the signed cookie carries a random token, ``user_sessions`` the rest.
 
 Every request with a session cookie costs one indexed read (the session joined with its
-user, the user's company and any impersonator), and ``last_seen_at`` is written at most
+user and the user's company; the impersonator is read only while impersonating), and
+``last_seen_at`` is written at most
 once a minute. Ending a session (sign-out, "log out everywhere", a password change,
 deactivation, ending it from the profile page) sets ``ended_at``: a copied cookie stops
 working at once. The idle and absolute time-outs are checked on the server.

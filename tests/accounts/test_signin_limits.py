@@ -126,7 +126,7 @@ def test_attempts_per_subscription_id_are_limited_across_addresses(app_with, tea
 
 
 def _comparable(page, typed: tuple[str, ...]) -> tuple:
-    """What a stranger sees, apart from the per-response CSRF token and CSP nonce."""
+    """What a stranger sees, apart from the per-response CSRF token, CSP nonce and request id."""
     text = page.text
     for value in typed:
         text = text.replace(value, "TYPED")
@@ -137,7 +137,7 @@ def _comparable(page, typed: tuple[str, ...]) -> tuple:
         # The seconds to wait may differ by the second that passed between the attempts.
         (name, "seconds" if name == "Retry-After" else value)
         for name, value in page.headerlist
-        if name.lower() not in {"set-cookie", "content-security-policy"}
+        if name.lower() not in {"set-cookie", "content-security-policy", "x-request-id"}
     )
     return page.status_int, text, headers
 

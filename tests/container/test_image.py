@@ -42,6 +42,7 @@ class Running:
         return int(podman("inspect", "-f", "{{.State.ExitCode}}", self.name).stdout.strip())
 
 
+@pytest.mark.mariadb_only
 def test_image_initialises_serves_reports_healthy_and_stops_on_sigterm(app_image, new_mariadb_database):
     database_url = new_mariadb_database()
     port = free_port()

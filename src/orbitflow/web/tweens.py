@@ -6,26 +6,20 @@ from pyramid.httpexceptions import HTTPRequestEntityTooLarge
 
 from orbitflow.config import Settings, get_settings
 from orbitflow.web.body_limit import body_over_limit
+from orbitflow.web.csp import SETTING as CSP_EXTRA_SETTING
+from orbitflow.web.csp import policy_from_setting
 
 
 def security_headers_tween_factory(handler, registry):
     settings: Settings = get_settings(registry)
+    # Parsed and checked once: a setting that would weaken the policy stops start-up.
+    policy = policy_from_setting(settings.extra.get(CSP_EXTRA_SETTING))
 
     def tween(request):
         response = handler(request)
         headers = response.headers
         frame_ancestors = request.environ.get("orbitflow.frame_ancestors", "'none'")
-        csp = (
-            "default-src 'self'; "
-            f"script-src 'self' 'nonce-{request.csp_nonce}'; "
-            "style-src 'self'; img-src 'self' data: https:; font-src 'self'; "
-            "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self' https:; "
-            f"frame-ancestors {frame_ancestors}"
-        )
-        extra_csp = request.environ.get("orbitflow.csp_extra")
-        if extra_csp:
-            csp = f"{csp}; {extra_csp}" if ";" not in extra_csp else extra_csp
-        headers.setdefault("Content-Security-Policy", csp)
+        headers.setdefault("Content-Security-Policy", policy.render(request.csp_nonce, frame_ancestors))
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         if frame_ancestors == "'none'":

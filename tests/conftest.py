@@ -47,6 +47,7 @@ from orbitflow.ratelimit import rate_limiter
 from orbitflow.tenants.models import Company
 from orbitflow.tenants.services import create_company
 from support import PASSWORD, sign_in
+from tables import Unchanged
 
 # pytester runs pytest on sample files with this conftest (tests of the backend options).
 pytest_plugins = ("pytester",)
@@ -247,6 +248,13 @@ def db(backend):
     yield session
     session.close()
     _delete_all_rows(backend.engine)
+
+
+@pytest.fixture
+def unchanged(backend, db):
+    """``with unchanged(): ...`` fails when the block changed any row (sessions' last-seen
+    times aside): refusals read the whole database back."""
+    return lambda: Unchanged(backend.engine)
 
 
 @pytest.fixture

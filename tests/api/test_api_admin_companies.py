@@ -132,15 +132,30 @@ def test_unsafe_calls_with_the_cookie_need_the_csrf_header(admin_client, db):
     assert _company(db, "no-csrf") is None
 
 
-def test_authentication_and_permission(testapp, acme, acme_owner, login_as, db):
-    assert testapp.get("/api/v1/admin/companies", status=401).json["error"]["code"] == "unauthorized"
-    login_as(acme_owner)
-    assert testapp.get("/api/v1/admin/companies", status=403).json["error"]["code"] == "forbidden"
-    testapp.get(f"/api/v1/admin/companies/{acme.id}", status=403)
-    testapp.post_json(
-        "/api/v1/admin/companies", {"name": "X", "subscription_id": "x-co"}, headers=_headers(testapp), status=403
-    )
-    testapp.get(f"/api/v1/admin/companies/{acme.id}/users", status=403)
+def test_authentication_and_permission(testapp, acme, acme_owner, login_as, db, unchanged):
+    new_user = {"username": "sneaky", "password": NEW_PASSWORD, "role": "OWNER"}
+    with unchanged():
+        assert testapp.get("/api/v1/admin/companies", status=401).json["error"]["code"] == "unauthorized"
+        login_as(acme_owner)
+        assert testapp.get("/api/v1/admin/companies", status=403).json["error"]["code"] == "forbidden"
+        testapp.get(f"/api/v1/admin/companies/{acme.id}", status=403)
+        for call in (
+            lambda: testapp.post_json(
+                "/api/v1/admin/companies", {"name": "X", "subscription_id": "x-co"}, headers=_headers(testapp), status=403
+            ),
+            lambda: testapp.patch_json(
+                f"/api/v1/admin/companies/{acme.id}", {"plan": "ENTERPRISE"}, headers=_headers(testapp), status=403
+            ),
+            lambda: testapp.delete(f"/api/v1/admin/companies/{acme.id}", headers=_headers(testapp), status=403),
+            lambda: testapp.post_json(
+                f"/api/v1/admin/companies/{acme.id}/users", new_user, headers=_headers(testapp), status=403
+            ),
+        ):
+            assert call().json["error"]["code"] == "forbidden"
+        testapp.get(f"/api/v1/admin/companies/{acme.id}/users", status=403)
+    company = _company(db, "acme")
+    assert (company.plan, company.is_active) == ("STARTER", True)
+    assert _company(db, "x-co") is None and _count(db, User) == 1
 
 
 def test_company_api_key_cannot_reach_the_admin_api(testapp, acme, acme_owner, db):
@@ -296,14 +311,16 @@ def test_create_user_over_the_quota_is_409(admin_client, make_company, make_user
     assert "allows 1 active users" in error["message"]
 
 
-def test_users_of_an_unknown_company_are_404(admin_client):
-    admin_client.get("/api/v1/admin/companies/999999/users", status=404)
-    admin_client.post_json(
-        "/api/v1/admin/companies/999999/users",
-        {"username": "x1", "password": NEW_PASSWORD, "role": "AGENT"},
-        headers=_headers(admin_client),
-        status=404,
-    )
+def test_users_of_an_unknown_company_are_404(admin_client, db, unchanged):
+    with unchanged():
+        admin_client.get("/api/v1/admin/companies/999999/users", status=404)
+        admin_client.post_json(
+            "/api/v1/admin/companies/999999/users",
+            {"username": "x1", "password": NEW_PASSWORD, "role": "AGENT"},
+            headers=_headers(admin_client),
+            status=404,
+        )
+    assert db.scalars(select(User.username)).all() == ["root"]
 
 
 def test_bad_paging_parameters_are_400(admin_client):

@@ -168,12 +168,22 @@ def test_import_needs_a_name_column_and_the_permission(importer, testapp, login_
     testapp.get(upload.location, status=403)
 
 
-def test_another_company_cannot_open_an_import(importer, testapp, login_as, make_company, make_user):
+def test_another_company_cannot_open_an_import(
+    importer, testapp, login_as, make_company, make_user, db, unchanged, another_client, owner
+):
     upload = importer("name\nAda\n")
-    stranger = make_user(make_company(name="Stranger"), "OWNER")
-    login_as(stranger)
-    testapp.get(upload.location, status=404)
-    testapp.post(upload.location, {"csrf_token": csrf_token(testapp), "go": "import"}, status=404)
+    stranger_company = make_company(name="Stranger")
+    stranger = make_user(stranger_company, "OWNER")
+    browser = login_as(stranger, another_client())
+    with unchanged():
+        browser.get(upload.location, status=404)
+        browser.post(upload.location, {"csrf_token": csrf_token(browser), "go": "import", "map_name": "0"}, status=404)
+        browser.post(upload.location, {"csrf_token": csrf_token(browser), "map_name": "0"}, status=404)
+    record = db.scalars(select(LeadImport)).one()
+    assert (record.status, record.content) == ("pending", "name\nAda\n")
+    assert db.scalar(select(func.count()).select_from(Lead)) == 0
+    # The owner's import is still there for them to run.
+    assert "Imported 1 new lead(s)" in _run(testapp, upload.location).text
 
 
 def test_parse_reports_line_numbers_of_multiline_records():

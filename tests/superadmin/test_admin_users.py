@@ -188,11 +188,26 @@ def test_last_owner_and_oneself_cannot_be_deactivated(admin_client, admin, platf
     assert _entries(db, "user.deactivate") == []
 
 
-def test_user_of_another_company_is_404(admin_client, acme, make_company, make_user):
+def test_user_of_another_company_is_404(
+    admin_client, acme, make_company, make_user, db, unchanged, another_client, login_as
+):
     stranger = make_user(make_company(name="Other"), "OWNER")
-    admin_client.get(f"/admin/companies/{acme.id}/users/{stranger.id}/password", status=404)
-    admin_client.post(
-        f"/admin/companies/{acme.id}/users/{stranger.id}/deactivate",
-        {"csrf_token": csrf_token(admin_client)},
-        status=404,
-    )
+    their_browser = login_as(stranger, another_client())
+    password_hash = stranger.password_hash
+    with unchanged():
+        admin_client.get(f"/admin/companies/{acme.id}/users/{stranger.id}/password", status=404)
+        for action, data in (
+            ("password", {"password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}),
+            ("password", {"password": "", "confirm_password": ""}),
+            ("deactivate", {}),
+            ("reactivate", {}),
+        ):
+            admin_client.post(
+                f"/admin/companies/{acme.id}/users/{stranger.id}/{action}",
+                {**data, "csrf_token": csrf_token(admin_client)},
+                status=404,
+            )
+    db.expire_all()
+    assert (stranger.is_active, stranger.password_hash) == (True, password_hash)
+    # Still signed in, with the same password.
+    their_browser.get("/leads", status=200)

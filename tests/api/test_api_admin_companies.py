@@ -141,7 +141,10 @@ def test_authentication_and_permission(testapp, acme, acme_owner, login_as, db, 
         testapp.get(f"/api/v1/admin/companies/{acme.id}", status=403)
         for call in (
             lambda: testapp.post_json(
-                "/api/v1/admin/companies", {"name": "X", "subscription_id": "x-co"}, headers=_headers(testapp), status=403
+                "/api/v1/admin/companies",
+                {"name": "X", "subscription_id": "x-co"},
+                headers=_headers(testapp),
+                status=403,
             ),
             lambda: testapp.patch_json(
                 f"/api/v1/admin/companies/{acme.id}", {"plan": "ENTERPRISE"}, headers=_headers(testapp), status=403

@@ -6,6 +6,7 @@ import pytest
 from quizkit import good_answers, public_path, submit
 from sqlalchemy import func, select
 
+from orbitflow.leads.models import Lead
 from orbitflow_plugins.quiz.models import QuizSubmission
 
 
@@ -44,11 +45,21 @@ def test_each_kind_is_validated(testapp, db, company, quiz, question, values, me
     assert db.scalar(select(func.count()).select_from(QuizSubmission)) == 0
 
 
-def test_two_answers_to_a_single_choice_are_refused(testapp, company, quiz):
+def test_two_answers_to_a_single_choice_are_refused(testapp, db, company, quiz, funnel):
     question = by_text(quiz, "Team size?")
     ids = [str(o.id) for o in question.options[:2]]
     response = submit(testapp, public_path(company, quiz), replace(good_answers(quiz), question.field_name, *ids))
     assert response.status_int == 400 and "Choose one answer." in response.text
+    funnel.flush()
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(QuizSubmission)) == 0
+    assert db.scalar(select(func.count()).select_from(Lead)) == 0
+    # One answer is taken.
+    submit(testapp, public_path(company, quiz), replace(good_answers(quiz), question.field_name, ids[0]), status=303)
+    stored = db.scalars(select(QuizSubmission)).one()
+    assert [answer["option_ids"] for answer in stored.answers if answer["question_id"] == question.id] == [
+        [int(ids[0])]
+    ]
 
 
 @pytest.mark.parametrize(

@@ -185,13 +185,36 @@ def test_duplicate_copies_questions_outcomes_as_a_draft(testapp, db, company, ma
 
 
 @pytest.mark.parametrize("role", ["AGENT", "VIEWER"])
-def test_agents_and_viewers_cannot_edit(testapp, company, make_user, login_as, quiz, role):
+def test_agents_and_viewers_cannot_edit(testapp, db, company, make_user, login_as, quiz, role, unchanged):
     login_as(make_user(company, role))
     assert testapp.get("/quizzes").status_int == 200
     token = csrf_token(testapp)
-    testapp.get("/quizzes/new", status=403)
-    testapp.post(f"/quizzes/{quiz.id}/settings", {"csrf_token": token, "title": "x"}, status=403)
-    testapp.post(f"/quizzes/{quiz.id}/state/unpublish", {"csrf_token": token}, status=403)
+    question, outcome = quiz.questions[0], quiz.outcomes[0]
+    base = f"/quizzes/{quiz.id}"
+    with unchanged():
+        testapp.get("/quizzes/new", status=403)
+        for path, fields in (
+            ("/quizzes/new", {"title": "Sneaky quiz"}),
+            (f"{base}/settings", {"title": "x"}),
+            (f"{base}/questions/new", {"kind": "text", "text": "Sneaky?"}),
+            (f"{base}/questions/{question.id}", {"text": "Changed?"}),
+            (f"{base}/questions/{question.id}/move", {"direction": "down"}),
+            (f"{base}/questions/{question.id}/delete", {}),
+            (f"{base}/outcomes", {"title": "Sneaky outcome"}),
+            (f"{base}/outcomes/{outcome.id}", {"title": "Changed"}),
+            (f"{base}/outcomes/{outcome.id}/delete", {}),
+            (f"{base}/duplicate", {}),
+            *((f"{base}/state/{action}", {}) for action in ("publish", "unpublish", "archive", "restore")),
+        ):
+            testapp.post(path, {"csrf_token": token, **fields}, status=403)
+    db.expire_all()
+    kept = db.get(Quiz, quiz.id)
+    assert (kept.title, kept.status, len(kept.questions), len(kept.outcomes)) == (
+        quiz.title,
+        "published",
+        len(FULL_QUIZ["questions"]),
+        len(FULL_QUIZ["outcomes"]),
+    )
 
 
 def test_without_csrf_token_nothing_changes(testapp, db, manager, login_as, quiz):

@@ -9,6 +9,7 @@ from pyramid.interfaces import IRoutesMapper
 from sqlalchemy import select
 
 from orbitflow.accounts.guards import IMPERSONATION_EXITS, READ_ONLY_MESSAGE
+from orbitflow.accounts.models import UserSession
 from orbitflow.audit.models import AuditEntry
 from orbitflow.leads.models import Lead, Stage
 from orbitflow.models.meta import Base
@@ -151,10 +152,18 @@ def test_inactive_users_and_companies_cannot_be_impersonated(admin_client, acme,
     assert _entries(db, "impersonation.start") == []
 
 
-def test_only_super_admins_start_impersonation(testapp, login_as, acme, acme_owner, make_user):
-    agent = make_user(acme, "AGENT")
-    login_as(acme_owner)
-    _start(testapp, acme, agent, status=403)
+@pytest.mark.parametrize("role", ["OWNER", "ADMIN"])
+def test_only_super_admins_start_impersonation(testapp, login_as, acme, acme_owner, make_user, db, unchanged, role):
+    agent = make_user(acme, "AGENT", username="alex")
+    actor = acme_owner if role == "OWNER" else make_user(acme, role, username="adam")
+    login_as(actor)
+    with unchanged():
+        _start(testapp, acme, agent, status=403)
+    db.expire_all()
+    sessions = db.scalars(select(UserSession).where(UserSession.ended_at.is_(None))).all()
+    assert [(s.user_id, s.impersonator_id) for s in sessions] == [(actor.id, None)]
+    # The browser is still signed in as its own user, not as the agent.
+    assert testapp.get("/api/v1/me").json["username"] == actor.username
 
 
 def test_stop_without_impersonation_just_goes_home(admin_client):

@@ -124,6 +124,25 @@ class RateLimiter:
         except Exception:
             log.exception("rate limit store failed")
 
+    def count(self, key: str, seconds: int) -> int:
+        """Add one to a plain counter that expires ``seconds`` after it started; its new value."""
+        try:
+            return self.storage.incr(f"count/{key}", seconds)
+        except Exception:
+            log.exception("rate limit store failed")
+            return 0
+
+    def take_count(self, key: str) -> int:
+        """A counter's value, which starts again from zero."""
+        try:
+            value = self.storage.get(f"count/{key}")
+            if value:
+                self.storage.clear(f"count/{key}")
+            return value
+        except Exception:
+            log.exception("rate limit store failed")
+            return 0
+
     def reset(self) -> None:
         self.storage.reset()
 

@@ -9,6 +9,7 @@ import webtest
 
 from foundation.probes import EventRecorder, probe_routes
 from orbitflow.app import make_app
+from orbitflow.ratelimit import rate_limiter
 
 PROBE_MAX_BODY = 4096
 _addresses = itertools.count(1)
@@ -30,6 +31,8 @@ def probe_client(probe_app, db, event_recorder) -> webtest.TestApp:
     """A browser on the probe app, from an address of its own (rate limits are per address)."""
     event_recorder.calls.clear()
     event_recorder.fail_for.clear()
+    # The system log's repeat counters too: one test's errors must not silence the next one's.
+    rate_limiter(probe_app.registry).reset()
     number = next(_addresses)
     address = f"10.9.{number // 250}.{number % 250 + 1}"
     return webtest.TestApp(probe_app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": address})

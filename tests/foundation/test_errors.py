@@ -141,8 +141,8 @@ def test_browser_errors_are_stored_as_client_entries(probe_client, backend):
 
 def test_browser_error_reports_are_rate_limited(probe_client, backend):
     token = csrf_token(probe_client)
-    for _ in range(20):
-        report(probe_client, token, 201)
+    for number in range(20):
+        report(probe_client, token, 201, message=f"TypeError: error {number}")
     refused = report(probe_client, token, 429)
     assert refused.json["error"]["code"] == "rate_limited"
     assert int(refused.headers["Retry-After"]) > 0

@@ -33,8 +33,9 @@ def client_error(request: Request):
         request.registry,
         level="ERROR",
         source="CLIENT",
-        endpoint=str(body.get("page", ""))[:500],
-        message=f"{body['message'][:2000]} ({str(body.get('source', ''))[:300]}:{body.get('line', 0)})",
+        # write_entry bounds every field, however long the report.
+        endpoint=str(body.get("page", "")),
+        message=f"{body['message']} ({body.get('source', '')}:{body.get('line', 0)})",
         company_id=identity.company_id if identity else None,
         user_id=identity.user_id if identity else None,
     )

@@ -20,8 +20,7 @@ from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
 from orbitflow.security import COMPANY_ROLES, ROLES
 from orbitflow.tenants.models import Company
 from orbitflow.web.errors import APIError
-
-MAX_ID = 2**63 - 1
+from orbitflow.web.inputs import path_id
 
 api_schema(
     "User",
@@ -173,8 +172,7 @@ def company_json(company: Company) -> dict[str, Any]:
 
 
 def _target(request: Request) -> User:
-    user_id = int(request.matchdict["id"])
-    user = request.dbsession.get(User, user_id) if user_id <= MAX_ID else None
+    user = request.dbsession.get(User, path_id(request))
     if user is None:
         raise APIError(404, "No such user.")
     return user

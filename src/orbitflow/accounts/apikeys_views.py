@@ -9,10 +9,10 @@ from pyramid.view import view_config
 from orbitflow.accounts.apikeys import acting_role, create_key, grantable_roles, list_keys, revoke_key
 from orbitflow.accounts.models import ApiKey
 from orbitflow.accounts.users import AccountError
+from orbitflow.web.inputs import path_id
 from orbitflow.web.layout import flash
 
 TEMPLATE = "orbitflow:accounts/templates/apikeys.jinja2"
-MAX_ID = 2**63 - 1
 
 
 def _context(request: Request, form: dict | None = None, errors: dict | None = None, error: str | None = None):
@@ -48,8 +48,7 @@ def apikey_create(request: Request):
 
 @view_config(route_name="apikey_revoke", request_method="POST", permission="apikeys.manage")
 def apikey_revoke(request: Request):
-    key_id = int(request.matchdict["id"])
-    key = request.dbsession.get(ApiKey, key_id) if key_id <= MAX_ID else None
+    key = request.dbsession.get(ApiKey, path_id(request))
     if key is None:
         raise HTTPNotFound("No such API key.")
     if revoke_key(request, key):

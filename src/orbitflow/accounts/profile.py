@@ -20,6 +20,7 @@ from orbitflow.accounts.sessions import (
 from orbitflow.accounts.validation import FieldError, normalise_email, normalise_name
 from orbitflow.audit.services import audit, diff
 from orbitflow.config import get_settings
+from orbitflow.web.inputs import path_id
 from orbitflow.web.layout import flash
 
 PROFILE_TEMPLATE = "orbitflow:accounts/templates/profile.jinja2"
@@ -144,7 +145,7 @@ def logout_everywhere(request: Request):
 def session_end(request: Request):
     """End one of my sessions (another device's, or this one). Someone else's is not found."""
     user = _session_user(request)
-    session_id = int(request.matchdict["id"])
+    session_id = path_id(request)
     settings = get_settings(request.registry)
     mine = {row.id: row for row in active_sessions(request.dbsession, settings, user)}
     row = mine.get(session_id)

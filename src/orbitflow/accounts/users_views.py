@@ -24,6 +24,7 @@ from orbitflow.accounts.users import (
 from orbitflow.security import COMPANY_ROLES
 from orbitflow.tenants.models import Company
 from orbitflow.web.errors import json_error
+from orbitflow.web.inputs import parse_page, path_id
 from orbitflow.web.layout import flash
 
 LIST_TEMPLATE = "orbitflow:accounts/templates/users.jinja2"
@@ -37,21 +38,12 @@ def _company(request: Request) -> Company:
     return request.dbsession.get(Company, request.identity.company_id)
 
 
-MAX_ID = 2**63 - 1
-
-
 def _target(request: Request) -> User:
     """The user named in the URL; another company's user is simply not found."""
-    user_id = int(request.matchdict["id"])
-    user = request.dbsession.get(User, user_id) if user_id <= MAX_ID else None
+    user = request.dbsession.get(User, path_id(request))
     if user is None:
         raise HTTPNotFound("No such user.")
     return user
-
-
-def _page_number(request: Request) -> int:
-    raw = request.params.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
 
 
 def _html_status(error: AccountError) -> int:
@@ -73,7 +65,7 @@ def _list_context(request: Request) -> dict[str, Any]:
     )
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     pages = max(1, -(-total // PER_PAGE))
-    page = min(_page_number(request), pages)
+    page = min(parse_page(request.params.get("page")), pages)
     users = session.scalars(query.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
     identity = request.identity
     return {

@@ -20,7 +20,6 @@ from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
 from orbitflow.audit.services import audit, diff
 from orbitflow.db import unscoped
 from orbitflow.security import ROLES
-from orbitflow.superadmin.forms import row_id
 from orbitflow.superadmin.services import NewUser, UserError, create_company_user
 from orbitflow.tenants.models import PLAN_QUOTAS, Company, Plan
 from orbitflow.tenants.services import (
@@ -32,6 +31,7 @@ from orbitflow.tenants.services import (
     update_company,
 )
 from orbitflow.web.errors import APIError
+from orbitflow.web.inputs import path_id
 
 PERMISSION = "platform.admin"
 PLANS = [plan.value for plan in Plan]
@@ -190,8 +190,7 @@ def _company_error(error: CompanyError) -> APIError:
 
 
 def _get_company(request: Request) -> Company:
-    company_id = row_id(request.matchdict.get("id"))
-    company = request.dbsession.get(Company, company_id) if company_id else None
+    company = request.dbsession.get(Company, path_id(request))
     if company is None:
         raise APIError(404, "No such company.")
     return company

@@ -11,6 +11,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from orbitflow.web.errors import APIError
+from orbitflow.web.inputs import MAX_PAGE, NumberError, bounded_int, whole_number
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
@@ -34,18 +35,17 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else value.replace(microsecond=0).isoformat() + "Z"
 
 
-def int_param(request: Request, name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
+def int_param(request: Request, name: str, default: int, minimum: int = 1, maximum: int = MAX_PAGE) -> int:
+    """A whole-number query parameter within bounds, or a 400 that names them."""
     raw = request.params.get(name)
     if raw in (None, ""):
         return default
     try:
-        value = int(raw)
-    except ValueError:
-        raise APIError(400, f"{name} must be a whole number.", {name: "not a number"}) from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
-        raise APIError(400, f"{name} must be {bounds}.", {name: "out of range"})
-    return value
+        return bounded_int(raw, minimum=minimum, maximum=maximum)
+    except NumberError:
+        problem = "out of range" if whole_number(raw) is not None else "not a number"
+        message = f"{name} must be a whole number from {minimum} to {maximum}."
+        raise APIError(400, message, {name: problem}) from None
 
 
 @dataclass

@@ -10,6 +10,8 @@ from pyramid.request import Request
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from orbitflow.web.inputs import parse_page
+
 HTML_PER_PAGE = 50
 
 
@@ -36,10 +38,7 @@ class Pager:
 
 def page_number(request: Request) -> int:
     """A page parameter a person edited by hand falls back to the first page."""
-    try:
-        return max(1, min(int(request.params.get("page", "1")), 1_000_000))
-    except ValueError:
-        return 1
+    return parse_page(request.params.get("page"))
 
 
 def paged(

@@ -18,9 +18,7 @@ from sqlalchemy.orm import Session
 from orbitflow.accounts.models import User
 from orbitflow.audit.models import AuditEntry
 from orbitflow.tenants.models import Company
-
-# Ids beyond a BIGINT name no row; the database would refuse to compare with them.
-MAX_ID = 2**63 - 1
+from orbitflow.web.inputs import parse_id
 
 
 @dataclass
@@ -57,13 +55,6 @@ def _parse_date(raw: str) -> date:
         return datetime.fromisoformat(raw.replace("Z", "+00:00")).date()
 
 
-def _parse_int(raw: str) -> int:
-    value = int(raw.strip())
-    if not 1 <= value <= MAX_ID:
-        raise ValueError
-    return value
-
-
 def parse_filters(params: Mapping[str, str], *, allow_company: bool) -> tuple[AuditFilters, dict[str, str]]:
     """Filters from query parameters, with messages by field for the values that are wrong."""
     filters = AuditFilters()
@@ -78,10 +69,12 @@ def parse_filters(params: Mapping[str, str], *, allow_company: bool) -> tuple[Au
     for name in ints:
         raw = params.get(name) or ""
         if raw.strip():
-            try:
-                setattr(filters, name, _parse_int(raw))
-            except ValueError:
+            # An id beyond the range stays (as NO_ROW) and matches nothing.
+            value = parse_id(raw)
+            if value is None:
                 errors[name] = "Use a positive whole number."
+            else:
+                setattr(filters, name, value)
     for name in ("since", "until"):
         raw = params.get(name) or ""
         if raw.strip():
@@ -126,7 +119,7 @@ def audit_query(filters: AuditFilters, scope_company_id: int | None) -> Select:
         query = query.where(AuditEntry.target_id == filters.target_id)
     if filters.since:
         query = query.where(AuditEntry.created_at >= datetime.combine(filters.since, time.min))
-    if filters.until:
+    if filters.until and filters.until < date.max:  # the last day there is has no end to compare with
         query = query.where(AuditEntry.created_at < datetime.combine(filters.until + timedelta(days=1), time.min))
     return query
 

@@ -29,6 +29,7 @@ from orbitflow.leads.services import (
     update_lead,
 )
 from orbitflow.web.errors import APIError
+from orbitflow.web.inputs import parse_id, path_id
 
 STALE_MESSAGE = "This lead was changed by someone else since you loaded it; reload it and try again."
 
@@ -159,7 +160,7 @@ def stage_json(stage: Stage) -> dict[str, Any]:
 
 
 def _lead_or_404(request: Request) -> Lead:
-    lead = get_visible_lead(request.dbsession, Viewer.from_request(request), int(request.matchdict["id"]))
+    lead = get_visible_lead(request.dbsession, Viewer.from_request(request), path_id(request))
     if lead is None:
         raise APIError(404, "No such lead.")
     return lead
@@ -499,7 +500,7 @@ def create_stage_api(request: Request):
 
 
 def _stage_or_404(request: Request) -> Stage:
-    stage = request.dbsession.get(Stage, int(request.matchdict["id"]))
+    stage = request.dbsession.get(Stage, path_id(request))
     if stage is None or stage.company_id != request.identity.company_id:
         raise APIError(404, "No such stage.")
     return stage
@@ -553,10 +554,9 @@ def patch_stage(request: Request):
 def delete_stage_api(request: Request):
     stage = _stage_or_404(request)
     raw = request.params.get("move_to")
-    try:
-        move_to = int(raw) if raw not in (None, "") else None
-    except ValueError:
-        raise APIError(400, "move_to must be a stage id.", {"move_to": "not a number"}) from None
+    move_to = parse_id(raw)
+    if move_to is None and raw not in (None, ""):
+        raise APIError(400, "move_to must be a stage id.", {"move_to": "not a number"})
     try:
         stage_services.delete_stage(
             request.dbsession,

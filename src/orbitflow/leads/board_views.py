@@ -9,6 +9,7 @@ from pyramid.view import view_config
 from orbitflow.leads.models import LEAD_SOURCES, Stage
 from orbitflow.leads.pages import TEMPLATES, company_currency, known_tags, lead_or_404, page_users, viewer
 from orbitflow.leads.queries import BOARD_PAGE, LeadFilters, board, more_cards, parse_cursor
+from orbitflow.web.inputs import path_id
 
 
 def _card_context(request: Request) -> dict:
@@ -39,7 +40,7 @@ def board_page(request: Request):
 @view_config(route_name="pipeline_column", renderer=TEMPLATES + "_cards.jinja2", permission="leads.view")
 def column_cards(request: Request):
     """The next cards of one column (the board's "Show more")."""
-    stage = request.dbsession.get(Stage, int(request.matchdict["stage_id"]))
+    stage = request.dbsession.get(Stage, path_id(request, "stage_id"))
     if stage is None or stage.company_id != request.identity.company_id:
         raise HTTPNotFound("No such stage.")
     filters = LeadFilters.from_params(request.GET)

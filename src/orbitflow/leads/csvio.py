@@ -22,6 +22,7 @@ from orbitflow.leads import normalize as norm
 from orbitflow.leads.models import LEAD_SOURCES, Lead, Stage
 from orbitflow.leads.positions import GAP, lock_stage, top_position
 from orbitflow.leads.services import AuditInfo, LeadError, clean_fields, create_lead, update_lead
+from orbitflow.web.inputs import whole_number
 
 DEFAULT_MAX_BYTES = DEFAULT_IMPORT_MAX_BYTES
 MAX_ROWS = 10_000
@@ -143,9 +144,9 @@ def mapping_from_params(params, headers: list[str]) -> dict[str, int]:
     """Read ``map_<field>`` = column index from the mapping form."""
     mapping: dict[str, int] = {}
     for name in IMPORT_FIELDS:
-        raw = params.get(f"map_{name}", "")
-        if raw.isdigit() and int(raw) < len(headers):
-            mapping[name] = int(raw)
+        column = whole_number(params.get(f"map_{name}"))
+        if column is not None and 0 <= column < len(headers):
+            mapping[name] = column
     return mapping
 
 

@@ -16,6 +16,7 @@ from orbitflow.leads.queries import stages_of
 from orbitflow.leads.rules import actor_id, phone_region
 from orbitflow.leads.services import announce, audit_info_from_request, default_stage, lead_event
 from orbitflow.models.meta import utcnow
+from orbitflow.web.inputs import parse_id, path_id
 from orbitflow.web.layout import flash
 
 
@@ -74,7 +75,7 @@ def upload(request: Request):
 
 
 def _import_or_404(request: Request) -> LeadImport:
-    record = request.dbsession.get(LeadImport, int(request.matchdict["id"]))
+    record = request.dbsession.get(LeadImport, path_id(request))
     if record is None or record.company_id != request.identity.company_id:
         raise HTTPNotFound("No such import.")
     return record
@@ -91,13 +92,9 @@ def _options(request: Request, record: LeadImport, parsed: csvio.ParsedCsv, para
         mapping = csvio.mapping_from_params(params, parsed.headers)
     else:
         mapping = csvio.guess_mapping(parsed.headers)
-    stage_raw = params.get("stage_id", "")
+    chosen = parse_id(params.get("stage_id"))
     fallback = default_stage(request.dbsession, request.identity.company_id)
-    stage_id = (
-        int(stage_raw)
-        if stage_raw.isdigit() and any(s.id == int(stage_raw) for s in stages)
-        else (fallback.id if fallback else None)
-    )
+    stage_id = chosen if any(s.id == chosen for s in stages) else (fallback.id if fallback else None)
     duplicates = params.get("duplicates", "skip")
     return {
         "mapping": mapping,

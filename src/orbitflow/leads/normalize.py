@@ -123,6 +123,8 @@ def normalise_value(raw: object) -> Decimal | None:
         raise FieldError("Enter an amount such as 1500 or 1500.50.")
     if amount < 0:
         raise FieldError("The value cannot be negative.")
+    if amount > MAX_VALUE + 1:  # before rounding: 1e100 has no two-decimal form
+        raise FieldError("The value is too large.")
     amount = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     if amount > MAX_VALUE:
         raise FieldError("The value is too large.")

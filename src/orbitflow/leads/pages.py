@@ -12,6 +12,7 @@ from orbitflow.accounts.models import User
 from orbitflow.leads.models import Lead, LeadTag
 from orbitflow.leads.normalize import format_phone
 from orbitflow.leads.queries import Viewer, company_users, get_visible_lead
+from orbitflow.web.inputs import path_id
 
 TEMPLATES = "orbitflow:leads/templates/"
 
@@ -21,11 +22,7 @@ def viewer(request: Request) -> Viewer:
 
 
 def lead_or_404(request: Request, key: str = "id") -> Lead:
-    try:
-        lead_id = int(request.matchdict[key])
-    except (KeyError, ValueError):
-        raise HTTPNotFound() from None
-    lead = get_visible_lead(request.dbsession, viewer(request), lead_id)
+    lead = get_visible_lead(request.dbsession, viewer(request), path_id(request, key))
     if lead is None:
         raise HTTPNotFound("No such lead.")
     return lead

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from orbitflow.accounts.models import User
 from orbitflow.leads.models import LEAD_SOURCES, Lead, LeadTag, Stage
+from orbitflow.web.inputs import MAX_ID, MAX_INT32, NumberError, bounded_int, parse_id
 
 BOARD_PAGE = 20
 SORTS = {
@@ -55,7 +56,7 @@ class LeadFilters:
 
     q: str = ""
     stage_id: int | None = None
-    # "" anyone, "none" unassigned, "me", or a user id as text.
+    # "" anyone, "none" unassigned, "me", or a user id as text (NO_ROW's when it names no row).
     owner: str = ""
     source: str = ""
     tag: str = ""
@@ -64,11 +65,15 @@ class LeadFilters:
     @classmethod
     def from_params(cls, params: Mapping[str, str], owner_key: str = "owner") -> LeadFilters:
         errors: dict[str, str] = {}
-        stage_id = _int_or_none(params.get("stage_id"), "stage_id", errors)
+        stage_id = _id_or_none(params.get("stage_id"), "stage_id", errors)
         owner = (params.get(owner_key) or "").strip().lower()
-        if owner not in ("", "none", "me") and not owner.isdigit():
-            errors[owner_key] = "Choose a user, me or none."
-            owner = ""
+        if owner not in ("", "none", "me"):
+            owner_id = parse_id(owner)
+            if owner_id is None:
+                errors[owner_key] = "Choose a user, me or none."
+                owner = ""
+            else:
+                owner = str(owner_id)
         source = (params.get("source") or "").strip().lower()
         if source and source not in LEAD_SOURCES:
             errors["source"] = f"Choose one of {', '.join(LEAD_SOURCES)}."
@@ -96,14 +101,12 @@ class LeadFilters:
         return {key: value for key, value in params.items() if value}
 
 
-def _int_or_none(raw: str | None, name: str, errors: dict[str, str]) -> int | None:
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError:
+def _id_or_none(raw: str | None, name: str, errors: dict[str, str]) -> int | None:
+    """A filter's row id; one beyond the range stays, as ``NO_ROW``, and matches nothing."""
+    value = parse_id(raw)
+    if value is None and raw not in (None, ""):
         errors[name] = "Must be a whole number."
-        return None
+    return value
 
 
 def like_pattern(text: str) -> str:
@@ -268,8 +271,10 @@ def more_cards(
 def parse_cursor(raw: str | None) -> tuple[int, int] | None:
     if not raw:
         return None
+    position, _, lead_id = raw.partition(":")
     try:
-        position, lead_id = raw.split(":", 1)
-        return int(position), int(lead_id)
-    except ValueError:
+        return bounded_int(position, minimum=-MAX_INT32 - 1, maximum=MAX_INT32), bounded_int(
+            lead_id, minimum=0, maximum=MAX_ID
+        )
+    except NumberError:
         return None

@@ -8,6 +8,7 @@ from pyramid.request import Request
 
 from orbitflow.config import get_settings
 from orbitflow.web.errors import APIError
+from orbitflow.web.inputs import NO_ROW, parse_id
 
 ASSIGN_MESSAGE = "Assigning leads to other people needs the leads.assign permission."
 
@@ -25,10 +26,8 @@ def phone_region(request: Request) -> str:
 def _as_owner(value: Any) -> int | None:
     if value in (None, "", 0, "0"):
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1  # let validation report it
+    owner_id = parse_id(value)
+    return NO_ROW if owner_id is None else owner_id  # let validation report it
 
 
 def owner_change_problem(request: Request, lead, new_owner: Any) -> str | None:

@@ -13,11 +13,12 @@ from orbitflow.leads.pages import TEMPLATES
 from orbitflow.leads.queries import stages_of
 from orbitflow.leads.rules import actor_id
 from orbitflow.leads.services import audit_info_from_request
+from orbitflow.web.inputs import parse_id, path_id
 from orbitflow.web.layout import flash
 
 
 def _stage_or_404(request: Request) -> Stage:
-    stage = request.dbsession.get(Stage, int(request.matchdict["id"]))
+    stage = request.dbsession.get(Stage, path_id(request))
     if stage is None or stage.company_id != request.identity.company_id:
         raise HTTPNotFound("No such stage.")
     return stage
@@ -126,7 +127,7 @@ def stage_delete(request: Request):
         moved = stage_services.delete_stage(
             request.dbsession,
             stage,
-            move_to_id=int(raw) if raw.isdigit() else None,
+            move_to_id=parse_id(raw),
             actor_id=actor_id(request),
             audit_info=audit_info_from_request(request),
         )

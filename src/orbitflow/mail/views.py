@@ -13,6 +13,7 @@ from orbitflow.accounts.models import User
 from orbitflow.audit.services import audit
 from orbitflow.mail.models import NotificationSettings
 from orbitflow.mail.notifications import settings_of
+from orbitflow.web.inputs import parse_id
 from orbitflow.web.layout import flash
 
 TEMPLATE = "orbitflow:mail/templates/notifications.jinja2"
@@ -73,7 +74,7 @@ def notifications_page(request: Request):
 @view_config(route_name="notifications", request_method="POST", permission="users.manage")
 def notifications_save(request: Request):
     users = {user.id: user for user in _company_users(request)}
-    wanted = {int(raw) for raw in request.POST.getall("user_id") if raw.isdigit() and int(raw) in users}
+    wanted = {user_id for user_id in map(parse_id, request.POST.getall("user_id")) if user_id in users}
     before, after = [], []
     for user in users.values():
         row = request.dbsession.get(NotificationSettings, user.id)

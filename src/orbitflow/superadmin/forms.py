@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from orbitflow.tenants.services import MAX_QUOTA
-
-# Ids beyond a BIGINT name no row; asking the database would fail instead.
-MAX_ID = 2**63 - 1
+from orbitflow.web.inputs import NumberError, bounded_int
 
 COMPANY_FORM_FIELDS = ("name", "subscription_id", "plan", "max_users", "max_quizzes")
 USER_FORM_FIELDS = ("username", "name", "email", "role", "password", "confirm_password")
@@ -22,24 +20,11 @@ def optional_quota(raw: str, errors: dict[str, str], name: str) -> int | None:
     if not raw:
         return None
     try:
-        value = int(raw)
-    except ValueError:
-        errors[name] = f"Enter a whole number from 0 to {MAX_QUOTA}, or leave empty for the plan's default."
+        return bounded_int(raw, minimum=0, maximum=MAX_QUOTA)
+    except NumberError as error:
+        errors[name] = f"{error} Leave it empty for the plan's default."
         return None
-    if not 0 <= value <= MAX_QUOTA:
-        errors[name] = f"Use a number from 0 to {MAX_QUOTA}."
-        return None
-    return value
 
 
 def checkbox(post: Mapping[str, str], name: str) -> bool:
     return post.get(name) in ("on", "true", "1", "yes")
-
-
-def row_id(raw: str | None) -> int | None:
-    """An id from the URL, or None when it cannot name a row."""
-    try:
-        value = int(raw or "")
-    except ValueError:
-        return None
-    return value if 0 < value <= MAX_ID else None

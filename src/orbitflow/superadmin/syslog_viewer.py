@@ -16,9 +16,9 @@ from orbitflow.audit.paging import paged
 from orbitflow.audit.queries import LIKE_ESCAPE, company_names, escape_like
 from orbitflow.db import unscoped
 from orbitflow.models.meta import utcnow
-from orbitflow.superadmin.forms import row_id
 from orbitflow.syslog.models import LEVELS, SOURCES, SystemLogEntry
 from orbitflow.tenants.models import Company
+from orbitflow.web.inputs import path_id
 
 LIST_TEMPLATE = "orbitflow:superadmin/templates/syslog.jinja2"
 ENTRY_TEMPLATE = "orbitflow:superadmin/templates/syslog_entry.jinja2"
@@ -155,8 +155,7 @@ def system_log(request: Request):
 )
 def system_log_entry(request: Request):
     session = request.dbsession
-    entry_id = row_id(request.matchdict.get("id"))
-    entry = session.get(SystemLogEntry, entry_id) if entry_id else None
+    entry = session.get(SystemLogEntry, path_id(request))
     if entry is None:
         raise HTTPNotFound()
     with unscoped(session):

@@ -9,7 +9,7 @@ from pyramid.view import view_config
 from orbitflow.accounts.models import User
 from orbitflow.db import unscoped
 from orbitflow.security import OWNER
-from orbitflow.superadmin.forms import USER_FORM_FIELDS, checkbox, row_id, text_fields
+from orbitflow.superadmin.forms import USER_FORM_FIELDS, checkbox, text_fields
 from orbitflow.superadmin.services import (
     NewUser,
     UserError,
@@ -19,6 +19,7 @@ from orbitflow.superadmin.services import (
     set_user_active,
 )
 from orbitflow.superadmin.views import get_company
+from orbitflow.web.inputs import path_id
 from orbitflow.web.layout import flash
 
 USER_FORM_TEMPLATE = "orbitflow:superadmin/templates/user_form.jinja2"
@@ -28,9 +29,8 @@ PASSWORD_TEMPLATE = "orbitflow:superadmin/templates/user_password.jinja2"
 def get_company_user(request: Request):
     """The company and the user named by the URL; 404 unless the user is in that company."""
     company = get_company(request)
-    user_id = row_id(request.matchdict.get("user_id"))
     with unscoped(request.dbsession):
-        user = request.dbsession.get(User, user_id) if user_id else None
+        user = request.dbsession.get(User, path_id(request, "user_id"))
     if user is None or user.company_id != company.id:
         raise HTTPNotFound()
     return company, user

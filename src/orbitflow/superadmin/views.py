@@ -16,7 +16,7 @@ from orbitflow.accounts.models import User
 from orbitflow.audit.paging import paged
 from orbitflow.audit.services import audit, diff
 from orbitflow.db import unscoped
-from orbitflow.superadmin.forms import COMPANY_FORM_FIELDS, optional_quota, row_id, text_fields
+from orbitflow.superadmin.forms import COMPANY_FORM_FIELDS, optional_quota, text_fields
 from orbitflow.superadmin.services import roles_for
 from orbitflow.tenants.models import PLAN_QUOTAS, Company, Plan
 from orbitflow.tenants.services import (
@@ -27,6 +27,7 @@ from orbitflow.tenants.services import (
     set_company_active,
     update_company,
 )
+from orbitflow.web.inputs import path_id
 from orbitflow.web.layout import flash
 
 LIST_TEMPLATE = "orbitflow:superadmin/templates/companies.jinja2"
@@ -37,8 +38,7 @@ STATUSES = ("active", "inactive")
 
 def get_company(request: Request) -> Company:
     """The company named by the URL's ``id``, or 404."""
-    company_id = row_id(request.matchdict.get("id"))
-    company = request.dbsession.get(Company, company_id) if company_id else None
+    company = request.dbsession.get(Company, path_id(request))
     if company is None:
         raise HTTPNotFound()
     return company

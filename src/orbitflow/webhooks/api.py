@@ -14,12 +14,12 @@ from orbitflow.audit.services import audit
 from orbitflow.config import get_settings
 from orbitflow.deliveries import Delivery, DeliveryAttempt
 from orbitflow.web.errors import APIError
+from orbitflow.web.inputs import parse_id
 from orbitflow.webhooks import services
 from orbitflow.webhooks.events import EVENT_TYPES
 from orbitflow.webhooks.models import Webhook
 
 PERMISSION = "webhooks.manage"
-MAX_ID = 2**63 - 1
 JSON = "application/json"
 ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 DELIVERY_PARAM = {"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -157,13 +157,8 @@ def allow_private(request: Request) -> bool:
     return get_settings(request.registry).deliveries.allow_private_networks
 
 
-def _id(raw: str) -> int | None:
-    value = int(raw)
-    return value if value <= MAX_ID else None
-
-
 def webhook_or_404(request: Request) -> Webhook:
-    webhook_id = _id(request.matchdict["id"])
+    webhook_id = parse_id(request.matchdict["id"])
     webhook = request.dbsession.get(Webhook, webhook_id) if webhook_id else None
     if webhook is None:
         raise APIError(404, "No such webhook.")
@@ -354,7 +349,7 @@ api_schema("WebhookDeliveryList", list_of("WebhookDelivery"))
 @view_config(route_name="api_webhook_resend", request_method="POST", renderer="json", permission=PERMISSION)
 def resend_delivery(request: Request):
     webhook = webhook_or_404(request)
-    delivery_id = _id(request.matchdict["delivery_id"])
+    delivery_id = parse_id(request.matchdict["delivery_id"])
     delivery = services.delivery_of(request.dbsession, webhook, delivery_id) if delivery_id else None
     if delivery is None:
         raise APIError(404, "No such delivery.")

@@ -7,12 +7,11 @@ from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from orbitflow.api.helpers import int_param
 from orbitflow.audit.services import audit
-from orbitflow.web.errors import APIError
+from orbitflow.web.inputs import parse_page, path_id
 from orbitflow.web.layout import flash
 from orbitflow.webhooks import services
-from orbitflow.webhooks.api import MAX_ID, PERMISSION, allow_private
+from orbitflow.webhooks.api import PERMISSION, allow_private
 from orbitflow.webhooks.events import EVENT_TYPES
 from orbitflow.webhooks.models import Webhook
 
@@ -39,18 +38,14 @@ def _list_context(request: Request, form: dict | None = None, errors: dict | Non
 
 
 def _webhook_or_404(request: Request) -> Webhook:
-    webhook_id = int(request.matchdict["id"])
-    webhook = request.dbsession.get(Webhook, webhook_id) if webhook_id <= MAX_ID else None
+    webhook = request.dbsession.get(Webhook, path_id(request))
     if webhook is None:
         raise HTTPNotFound("No such webhook.")
     return webhook
 
 
 def _detail_context(request: Request, webhook: Webhook, *, errors: dict | None = None, form=None, secret=None):
-    try:
-        page = int_param(request, "page", 1, maximum=100_000)
-    except APIError:
-        page = 1
+    page = parse_page(request.params.get("page"), maximum=100_000)
     deliveries = services.deliveries_of(request.dbsession, webhook, page=page, per_page=25)
     return {
         "webhook": webhook,
@@ -149,8 +144,7 @@ def webhook_delete(request: Request):
 @view_config(route_name="webhook_resend", request_method="POST", permission=PERMISSION)
 def webhook_resend(request: Request):
     webhook = _webhook_or_404(request)
-    delivery_id = int(request.matchdict["delivery_id"])
-    delivery = services.delivery_of(request.dbsession, webhook, delivery_id) if delivery_id <= MAX_ID else None
+    delivery = services.delivery_of(request.dbsession, webhook, path_id(request, "delivery_id"))
     if delivery is None:
         raise HTTPNotFound("No such delivery.")
     if services.resend_delivery(request.dbsession, delivery):

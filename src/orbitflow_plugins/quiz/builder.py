@@ -13,6 +13,7 @@ from sqlalchemy import select
 from orbitflow.audit.services import audit, diff
 from orbitflow.config import get_settings
 from orbitflow.tenants.models import Company
+from orbitflow.web.inputs import parse_id, path_id
 from orbitflow.web.layout import flash
 from orbitflow_plugins.quiz import answers as answers_module
 from orbitflow_plugins.quiz import definition, services
@@ -112,8 +113,7 @@ def quiz_create(request: Request):
 
 @view_config(route_name="quiz_slug_check", request_method="GET", renderer="json", permission="quizzes.edit")
 def slug_check(request: Request):
-    exclude = request.params.get("quiz_id")
-    exclude_id = int(exclude) if exclude and exclude.isdigit() else None
+    exclude_id = parse_id(request.params.get("quiz_id"))
     return services.slug_status(
         request.dbsession, request.identity.company_id, request.params.get("slug", ""), exclude_id
     )
@@ -268,7 +268,7 @@ def question_create(request: Request):
 
 
 def _question_or_404(request: Request, quiz: Quiz):
-    question_id = int(request.matchdict["question_id"])
+    question_id = path_id(request, "question_id")
     question = next((q for q in quiz.questions if q.id == question_id), None)
     if question is None:
         raise HTTPNotFound()
@@ -393,7 +393,7 @@ def outcome_add(request: Request):
 
 
 def _outcome_or_404(request: Request, quiz: Quiz):
-    outcome_id = int(request.matchdict["outcome_id"])
+    outcome_id = path_id(request, "outcome_id")
     outcome = next((o for o in quiz.outcomes if o.id == outcome_id), None)
     if outcome is None:
         raise HTTPNotFound()

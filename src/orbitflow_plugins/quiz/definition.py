@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from orbitflow.web.inputs import whole_number
 from orbitflow_plugins.quiz.models import (
     CHOICE_KINDS,
     CONTACT_FIELDS,
@@ -197,9 +198,8 @@ def _int(raw: Any, name: str, errors: dict[str, str], *, limit: int = SCORE_LIMI
     text = _text(raw)
     if text == "":
         return None
-    try:
-        value = int(text)
-    except ValueError:
+    value = whole_number(text)
+    if value is None:
         errors[name] = "Enter a whole number."
         return None
     if abs(value) > limit:

@@ -27,6 +27,7 @@ from orbitflow.leads.services import announce
 from orbitflow.plugins import notify_after_commit
 from orbitflow.shared import shared
 from orbitflow.tenants.models import PLATFORM_SUBSCRIPTION_ID, Company
+from orbitflow.web.inputs import parse_id
 from orbitflow_plugins.quiz import answers as answers_module
 from orbitflow_plugins.quiz.cache import DefinitionCache
 from orbitflow_plugins.quiz.intake import LostRace, QuizChanged, SubmissionStore, WriteConflict
@@ -419,10 +420,7 @@ def step_event(request: Request):
     question_id = None
     if kind == "answer":
         ids = {question.id for question in public.quiz.questions}
-        try:
-            question_id = int(body.get("question_id"))
-        except (TypeError, ValueError):
-            question_id = None
+        question_id = parse_id(body.get("question_id"))
         if question_id not in ids:
             return _json_error(request, 400, "question_id must be a question of this quiz.")
     tracking = Tracking.from_params({k: v for k, v in body.items() if isinstance(v, str)})

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from orbitflow.models.meta import utcnow
 from orbitflow.tenants.models import Company
+from orbitflow.web.inputs import NO_ROW, parse_id
 from orbitflow_plugins.quiz import definition
 from orbitflow_plugins.quiz.models import (
     ARCHIVED,
@@ -44,9 +45,8 @@ def snapshot(quiz: Quiz) -> dict[str, Any]:
 
 def load_quiz(session: Session, quiz_id: Any) -> Quiz | None:
     """The session's company's quiz with its questions, options and outcomes, or None."""
-    try:
-        quiz_id = int(quiz_id)
-    except (TypeError, ValueError):
+    quiz_id = parse_id(quiz_id)
+    if quiz_id is None or quiz_id == NO_ROW:
         return None
     return session.scalars(
         select(Quiz)
@@ -203,10 +203,8 @@ def _apply_options(question: QuizQuestion, rows: Sequence[Mapping[str, Any]]) ->
 
 
 def _int_or_none(raw: Any) -> int | None:
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        return None
+    """A row id sent with a row (JSON number or form text); anything else names none."""
+    return parse_id(raw)
 
 
 def question_values(question: QuizQuestion) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pyramid.view import view_config
 from orbitflow.audit.services import audit, diff
 from orbitflow.tenants.models import Company
 from orbitflow.web.layout import flash
-from orbitflow_plugins.quiz.definition import web_url_problem
+from orbitflow_plugins.quiz.weburl import clean_web_url
 
 MAX_SOURCES = 10
 HOST_RE = re.compile(r"^(\*\.)?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$")
@@ -71,7 +71,7 @@ def quiz_pages_settings(request: Request):
             errors["frame_ancestors"] = problem
         privacy = form["privacy_policy_url"] or None
         if privacy:
-            problem = web_url_problem(privacy, limit=500)
+            privacy, problem = clean_web_url(privacy, limit=500)
             if problem:
                 errors["privacy_policy_url"] = problem
         if not errors:

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlsplit
 
 from orbitflow.web.inputs import whole_number
 from orbitflow_plugins.quiz.models import (
@@ -25,6 +24,7 @@ from orbitflow_plugins.quiz.models import (
     RATING,
     REQUIRED,
 )
+from orbitflow_plugins.quiz.weburl import clean_web_url
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -67,16 +67,6 @@ def slug_problem(slug: str) -> str | None:
         return "Enter a slug: it becomes the end of the quiz's address."
     if not SLUG_RE.match(slug):
         return "Use 1 to 80 lowercase letters, digits and dashes, starting and ending with a letter or digit."
-    return None
-
-
-def web_url_problem(value: str, *, https_only: bool = False, limit: int = 1000) -> str | None:
-    if len(value) > limit:
-        return f"Use at most {limit} characters."
-    parts = urlsplit(value)
-    schemes = {"https"} if https_only else {"http", "https"}
-    if parts.scheme not in schemes or not parts.hostname or " " in value:
-        return "Enter a full https:// address." if https_only else "Enter a full http:// or https:// address."
     return None
 
 
@@ -132,7 +122,7 @@ def clean_settings(data: Mapping[str, Any], *, partial: bool = False) -> Cleaned
     if present("logo_url"):
         logo = _text(data.get("logo_url"))
         if logo:
-            problem = web_url_problem(logo, https_only=True, limit=500)
+            logo, problem = clean_web_url(logo, https_only=True, limit=500)
             if problem:
                 errors["logo_url"] = problem
         values["logo_url"] = logo or None
@@ -160,7 +150,7 @@ def clean_settings(data: Mapping[str, Any], *, partial: bool = False) -> Cleaned
     if present("redirect_url"):
         redirect = _text(data.get("redirect_url"))
         if redirect:
-            problem = web_url_problem(redirect)
+            redirect, problem = clean_web_url(redirect)
             if problem:
                 errors["redirect_url"] = problem
         values["redirect_url"] = redirect or None

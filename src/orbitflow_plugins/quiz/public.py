@@ -43,6 +43,7 @@ from orbitflow_plugins.quiz.submissions import (
     funnel_event,
 )
 from orbitflow_plugins.quiz.tokens import MAX_TOKEN_AGE_SECONDS, hash_ip, issue_token, read_token
+from orbitflow_plugins.quiz.weburl import clean_web_url
 
 PUBLIC_TEMPLATE = "quiz_public.jinja2"
 HONEYPOT = "leave_blank"
@@ -215,7 +216,11 @@ def show_quiz(request: Request):
 
 def _thanks_url(request: Request, public: PublicQuiz, nonce: str) -> str:
     if public.quiz.redirect_url:
-        return public.quiz.redirect_url
+        # Checked again: a value stored before the rules (or written around them) that
+        # cannot go into a Location header sends the visitor to the thank-you page.
+        address, problem = clean_web_url(public.quiz.redirect_url)
+        if problem is None:
+            return address
     return request.route_url(
         "quiz_public_thanks",
         subscription_id=public.company.subscription_id,

@@ -29,6 +29,11 @@ DEFAULT_PHONE_REGION = "US"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
+# sslmode values (Prisma's, libpq's and MySQL's spellings) and what they ask of TLS.
+SSL_OFF = {"disable", "disabled"}
+SSL_PREFERRED = {"prefer", "preferred", "allow"}
+SSL_REQUIRED = {"require", "required"}
+SSL_VERIFIED = {"verify-ca", "verify_ca", "verify-full", "verify_full", "verify_identity"}
 
 
 class ConfigError(Exception):
@@ -43,6 +48,9 @@ class DatabaseSettings:
     connect_args: dict = field(default_factory=dict)
     # Seconds a request waits for a free pooled connection before giving up (503).
     pool_timeout: int = DEFAULT_POOL_TIMEOUT
+    # The URL option that demands an encrypted connection (``sslmode=require``), if any:
+    # a connection the server answers in plain text is then refused.
+    tls_required_by: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -180,8 +188,15 @@ def parse_database_url(name: str, raw: str) -> tuple[URL, dict]:
         raise ConfigError(f"{name} has a port that is not a number") from None
     for key, value in parse_qsl(parts.query):
         key = key.lower()
-        if key in {"ssl", "sslmode"}:
-            connect_args["ssl"] = value.lower() not in FALSE_WORDS | {"disable", "disabled"}
+        if key == "ssl":
+            connect_args["ssl"] = value.lower() not in FALSE_WORDS | SSL_OFF
+        elif key == "sslmode":
+            mode = value.lower()
+            if mode not in SSL_OFF | SSL_PREFERRED | SSL_REQUIRED | SSL_VERIFIED:
+                raise ConfigError(f"{name} sslmode must be disable, prefer, require, verify-ca or verify-full")
+            connect_args["ssl"] = mode not in SSL_OFF
+            if mode in SSL_VERIFIED:
+                connect_args["ssl_verify_cert"] = True
         elif key in {"sslaccept"}:
             connect_args["ssl"] = True
             connect_args["ssl_verify_cert"] = value.lower() == "strict"
@@ -210,6 +225,26 @@ def parse_database_url(name: str, raw: str) -> tuple[URL, dict]:
         database=unquote(database),
     )
     return url, connect_args
+
+
+def tls_required_by(raw: str) -> str | None:
+    """The option of a MariaDB URL that demands an encrypted connection, as written.
+
+    ``sslmode=require`` (and the verify modes), ``ssl=true``, ``sslaccept`` and a CA file
+    all ask for TLS; ``sslmode=prefer`` and no option take what the server offers."""
+    parts = urlsplit(raw.strip())
+    if parts.scheme.lower().startswith("sqlite"):
+        return None
+    demanded = None
+    for key, value in parse_qsl(parts.query):
+        key, word = key.lower(), value.lower()
+        if key == "sslmode":
+            demanded = f"sslmode={value}" if word in SSL_REQUIRED | SSL_VERIFIED else None
+        elif key == "ssl":
+            demanded = f"ssl={value}" if word not in FALSE_WORDS | SSL_OFF else None
+        elif key in {"sslaccept", "ssl_ca", "sslca", "sslcert"}:
+            demanded = demanded or f"{key}={value}"
+    return demanded
 
 
 def pool_options(name: str, raw: str) -> dict[str, int]:
@@ -395,7 +430,12 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
 
     return Settings(
         database=DatabaseSettings(
-            url, replica, pool_size, connect_args, from_url.get("pool_timeout", DEFAULT_POOL_TIMEOUT)
+            url,
+            replica,
+            pool_size,
+            connect_args,
+            from_url.get("pool_timeout", DEFAULT_POOL_TIMEOUT),
+            tls_required_by=tls_required_by(raw_db),
         ),
         auth_secret=secret,
         auth_url=auth_url,

@@ -74,6 +74,10 @@ def is_retryable(error: DBAPIError) -> bool:
     return _mariadb_error_is_retryable(original)
 
 
+class UnencryptedDatabaseConnection(ConfigError):
+    """DATABASE_URL demands TLS and the server answered without it."""
+
+
 class TenantScopeError(RuntimeError):
     """A tenant-owned model was queried by a session bound to no company."""
 
@@ -112,7 +116,33 @@ def make_engine(settings: DatabaseSettings, **overrides) -> Engine:
         "connect_args": {"connect_timeout": 5, "read_timeout": 60, "write_timeout": 60, **settings.connect_args},
     }
     options.update(overrides)
-    return create_engine(settings.url, **options)
+    engine = create_engine(settings.url, **options)
+    if settings.tls_required_by:
+        event.listen(engine, "connect", _refuse_plain_text(settings))
+    return engine
+
+
+def _refuse_plain_text(settings: DatabaseSettings):
+    """A check of every new connection: the driver's ``ssl`` option falls back to plain
+    text when the server offers no TLS, so ask the server what the session uses."""
+    where = f"{settings.url.host}:{settings.url.port or 3306}"
+    message = (
+        f"DATABASE_URL asks for an encrypted connection ({settings.tls_required_by}) but the server at "
+        f"{where} answered without TLS; enable TLS on the server, or use sslmode=prefer to accept plain text"
+    )
+
+    def check(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if not row or not row[1]:
+            # The pool closes the connection on the way out.
+            raise UnencryptedDatabaseConnection(message)
+
+    return check
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:

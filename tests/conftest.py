@@ -14,7 +14,8 @@ Backends. Every test runs on one backend or on none:
 ``--backend=sqlite|mariadb`` runs the tests of that backend and those of none; nothing of
 the other backend is collected, so ``--backend=sqlite`` never connects to MariaDB. When
 MariaDB cannot be reached its tests are skipped with a loud warning, unless
-ORBITFLOW_REQUIRE_MARIADB=1 (as in CI), which turns that into a failure.
+ORBITFLOW_REQUIRE_MARIADB=1 (as in CI), which turns that into a failure. Redis
+(``redis_url``, ORBITFLOW_TEST_REDIS) works the same way with ORBITFLOW_REQUIRE_REDIS=1.
 
 Passwords are hashed at argon2's cheapest cost (``TEST_PASSWORD_HASHING``); an app made
 with settings of its own gets the library's defaults, as production does. Tests sign in
@@ -55,6 +56,8 @@ pytest_plugins = ("pytester",)
 BACKENDS = ("sqlite", "mariadb")
 MARIADB_SERVER = os.environ.get("ORBITFLOW_TEST_MARIADB", "mysql://root@127.0.0.1:3306")
 REQUIRE_MARIADB = os.environ.get("ORBITFLOW_REQUIRE_MARIADB") == "1"
+REDIS_SERVER = os.environ.get("ORBITFLOW_TEST_REDIS", "redis://127.0.0.1:6379")
+REQUIRE_REDIS = os.environ.get("ORBITFLOW_REQUIRE_REDIS") == "1"
 TEST_SECRET = "test-secret-0123456789-0123456789-abcdef"
 
 ALL_PLUGINS = "quiz pixels analytics"
@@ -189,6 +192,34 @@ def new_mariadb_database(mariadb_admin):
     with mariadb_admin.connect() as connection:
         for name in created:
             connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+
+
+def worker_number() -> int:
+    """0 for a run without pytest-xdist, else the worker's number (gw0 → 0, gw1 → 1, …)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A Redis database of this test process's own (15, 14, … by xdist worker), emptied
+    first. Without a Redis server its tests are skipped, unless ORBITFLOW_REQUIRE_REDIS=1
+    (as in CI), which turns that into a failure."""
+    import redis
+
+    url = f"{REDIS_SERVER.rstrip('/')}/{15 - worker_number() % 16}"
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.exceptions.RedisError as error:
+        message = f"Redis at {REDIS_SERVER} is not reachable: {error}"
+        if REQUIRE_REDIS:
+            pytest.fail(message + " (ORBITFLOW_REQUIRE_REDIS=1)")
+        warnings.warn(message, stacklevel=1)
+        pytest.skip(message)
+    finally:
+        client.close()
+    return url
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -25,8 +25,6 @@ from orbitflow.shared import shared
 from orbitflow_plugins.quiz.models import QuizFunnelEvent
 from orbitflow_plugins.quiz.recorder import FunnelEvent, FunnelRecorder, MemoryBuffer, RedisBuffer
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
 
 def views(db, quiz) -> int:
     db.expire_all()
@@ -109,16 +107,16 @@ def test_an_event_of_a_deleted_quiz_does_not_lose_the_others(backend, db, compan
     assert views(db, quiz) == 1
 
 
-def test_with_redis_events_wait_in_redis_for_any_process_to_write(backend, db, company, quiz):
+def test_with_redis_events_wait_in_redis_for_any_process_to_write(backend, db, company, quiz, redis_url):
     key = f"orbitflow-test:{uuid.uuid4().hex}"
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(redis_url)
     try:
-        taker = FunnelRecorder(backend.engine, RedisBuffer(REDIS_URL, key), interval=60)
+        taker = FunnelRecorder(backend.engine, RedisBuffer(redis_url, key), interval=60)
         for number in range(5):
             taker.buffer.push(FunnelEvent(company.id, quiz.id, f"form{number}", "view", utm_source="tiktok"))
         assert client.llen(key) == 5
         # Another process (or replica) writes them: the one that took them may be gone.
-        writer = FunnelRecorder(backend.engine, RedisBuffer(REDIS_URL, key), interval=60)
+        writer = FunnelRecorder(backend.engine, RedisBuffer(redis_url, key), interval=60)
         assert writer.flush() == 5
         assert client.llen(key) == 0
         assert views(db, quiz) == 5
@@ -128,9 +126,9 @@ def test_with_redis_events_wait_in_redis_for_any_process_to_write(backend, db, c
         client.delete(key)
 
 
-def test_an_app_with_redis_buffers_its_views_there(backend, db, company, quiz):
+def test_an_app_with_redis_buffers_its_views_there(backend, db, company, quiz, redis_url):
     app = make_app(
-        backend.ini(**{"orbitflow.redis_url": REDIS_URL, "quiz.funnel_flush_seconds": "60"}),
+        backend.ini(**{"orbitflow.redis_url": redis_url, "quiz.funnel_flush_seconds": "60"}),
         environ={},
         engine=backend.engine,
     )
@@ -144,7 +142,7 @@ def test_an_app_with_redis_buffers_its_views_there(backend, db, company, quiz):
         shut_down(app.registry)
         assert views(db, quiz) == 1
     finally:
-        redis.Redis.from_url(REDIS_URL).delete(recorder.buffer.key)
+        redis.Redis.from_url(redis_url).delete(recorder.buffer.key)
 
 
 @pytest.mark.parametrize(

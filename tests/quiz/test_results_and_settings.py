@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import subprocess
+import sys
+import uuid
 
 import pytest
 from pluggy import PluginManager
@@ -18,7 +22,7 @@ from orbitflow.shared import shared
 from orbitflow.tenants.models import Company
 from orbitflow_plugins.quiz.demo import create_demo_quizzes
 from orbitflow_plugins.quiz.models import Quiz, QuizSubmission
-from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter, parse_limits
+from orbitflow_plugins.quiz.ratelimit import parse_limits
 from support import csrf_token
 
 
@@ -124,9 +128,20 @@ def test_privacy_policy_address_is_saved_and_audited(testapp, db, company, make_
     assert "Quiz pages" in page.text  # the settings menu entry
 
 
-def test_managers_cannot_change_company_settings(testapp, manager, login_as):
-    login_as(manager)
-    testapp.get("/settings/quiz-pages", status=403)
+@pytest.mark.parametrize("role", ["MANAGER", "AGENT", "VIEWER"])
+def test_managers_cannot_change_company_settings(testapp, db, company, make_user, login_as, unchanged, role):
+    login_as(make_user(company, role))
+    form = {
+        "csrf_token": csrf_token(testapp),
+        "frame_ancestors": "https://partner.example",
+        "privacy_policy_url": "https://evil.example/p",
+    }
+    with unchanged():
+        testapp.get("/settings/quiz-pages", status=403)
+        testapp.post("/settings/quiz-pages", form, status=403)
+    db.expire_all()
+    kept = db.get(Company, company.id)
+    assert (kept.frame_ancestors, kept.privacy_policy_url) == (None, None)
 
 
 def test_dashboard_widget_and_navigation(testapp, company, quiz, manager, login_as):
@@ -178,23 +193,49 @@ def test_event_hooks_are_called_after_commit(testapp, wsgi_app, db, company, qui
     assert submitted.utm == {"utm_source": "fb"} and submitted.data["outcome"] == "Growth"
 
 
-def test_redis_storage_is_shared_between_processes():
-    pytest.importorskip("redis")
-    import redis
+# A process that counts quiz submissions in the given store: each line it reads is one
+# submission from the same visitor; it answers with the limiter's verdict.
+LIMITED_PROCESS = """
+import json, sys
+from orbitflow.ratelimit import RateLimiter
+from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter, parse_limits
 
+limiter = QuizRateLimiter(RateLimiter(sys.argv[1]), parse_limits({"quiz.ratelimit.submit": "2/minute"}))
+for line in sys.stdin:
+    verdict = limiter.hit("submit", sys.argv[2])
+    print(json.dumps([verdict.allowed, verdict.retry_after]), flush=True)
+"""
+
+
+def test_redis_storage_is_shared_between_processes(redis_url):
+    visitor = uuid.uuid4().hex  # the visitor's key, new for each run
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", LIMITED_PROCESS, redis_url, visitor],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+
+    def submit_through(process) -> tuple[bool, int]:
+        process.stdin.write("submit\n")
+        process.stdin.flush()
+        allowed, retry_after = json.loads(process.stdout.readline())
+        return allowed, retry_after
+
+    one, two = processes
     try:
-        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
-    except redis.exceptions.RedisError:
-        pytest.skip("no Redis server at 127.0.0.1:6379")
-    limits = parse_limits({"quiz.ratelimit.submit": "2/minute"})
-    one = QuizRateLimiter(RateLimiter("redis://127.0.0.1:6379/15"), limits)
-    two = QuizRateLimiter(RateLimiter("redis://127.0.0.1:6379/15"), limits)
-    one.reset()
-    key = "visitor-hash"
-    assert one.hit("submit", key).allowed and two.hit("submit", key).allowed
-    refused = one.hit("submit", key)
-    assert not refused.allowed and refused.retry_after >= 1
-    one.reset()
+        # 2 a minute: one submission in each process uses the visitor's allowance up.
+        assert submit_through(one)[0] and submit_through(two)[0]
+        for process in (one, two):
+            allowed, retry_after = submit_through(process)
+            assert not allowed and retry_after >= 1
+    finally:
+        for process in processes:
+            process.stdin.close()
+            process.wait(timeout=30)
 
 
 def test_unusable_storage_and_bad_limits_stop_start_up():

@@ -21,7 +21,7 @@ def new_quiz(client, title="Lead magnet", slug="", status=303):
     return client.post("/quizzes/new", {"title": title, "slug": slug, "csrf_token": csrf_token(client)}, status=status)
 
 
-def test_manager_builds_previews_and_publishes_a_quiz(testapp, db, company, manager, login_as):
+def test_manager_builds_previews_and_publishes_a_quiz(testapp, db, company, manager, login_as, unchanged, funnel):
     company.privacy_policy_url = "https://acme.example/privacy"
     db.commit()
     login_as(manager)
@@ -33,7 +33,9 @@ def test_manager_builds_previews_and_publishes_a_quiz(testapp, db, company, mana
 
     # Publishing too early lists what is missing and changes nothing.
     token = csrf_token(testapp)
-    testapp.post(f"/quizzes/{quiz.id}/state/publish", {"csrf_token": token}, status=303).follow()
+    with unchanged():
+        early = testapp.post(f"/quizzes/{quiz.id}/state/publish", {"csrf_token": token}, status=303).follow()
+    assert "Not published yet: Add at least one question." in early.html.find(class_="flash").get_text()
     db.expire_all()
     assert db.get(Quiz, quiz.id).status == "draft"
 
@@ -70,20 +72,22 @@ def test_manager_builds_previews_and_publishes_a_quiz(testapp, db, company, mana
     assert "overlaps “Cold”" in overlap.text
     testapp.post(f"/quizzes/{quiz.id}/outcomes", {"csrf_token": token, "title": "Hot", "min_score": "6"}, status=303)
 
-    # Preview scores without storing anything.
-    preview = testapp.get(f"/quizzes/{quiz.id}/preview")
-    assert "Preview" in preview.text
+    # Preview scores without storing anything (no submission, lead or funnel event).
     team = next(o.id for o in questions[0].options if o.label == "Team")
-    scored = testapp.post(
-        f"/quizzes/{quiz.id}/preview",
-        {
-            "csrf_token": token,
-            f"q_{questions[0].id}": str(team),
-            f"q_{questions[1].id}": "3",
-            "email": "x@example.com",
-            "consent": "1",
-        },
-    )
+    with unchanged():
+        preview = testapp.get(f"/quizzes/{quiz.id}/preview")
+        assert "Preview" in preview.text
+        scored = testapp.post(
+            f"/quizzes/{quiz.id}/preview",
+            {
+                "csrf_token": token,
+                f"q_{questions[0].id}": str(team),
+                f"q_{questions[1].id}": "3",
+                "email": "x@example.com",
+                "consent": "1",
+            },
+        )
+        funnel.flush()
     assert "Score: <strong>8</strong>" in scored.text and "Hot" in scored.text
 
     testapp.post(f"/quizzes/{quiz.id}/state/publish", {"csrf_token": token}, status=303)
@@ -125,6 +129,32 @@ def test_settings_are_validated_and_kept(testapp, db, company, manager, login_as
     db.expire_all()
     assert db.get(Quiz, quiz.id).title == "Find your plan"
     assert "quiz.update" not in actions(db)
+
+    good = {
+        "csrf_token": csrf_token(testapp),
+        "title": "Pick a plan",
+        "slug": "pick-a-plan",
+        "brand_color": "#112233",
+        "logo_url": "https://acme.example/logo.png",
+        "redirect_url": "https://acme.example/thanks",
+        "contact_name": "required",
+        "contact_email": "required",
+        "contact_phone": "off",
+        "thank_you_message": "Thanks a lot",
+        "intro": "Two minutes",
+    }
+    testapp.post(f"/quizzes/{quiz.id}/settings", good, status=303)
+    db.expire_all()
+    kept = db.get(Quiz, quiz.id)
+    assert {name: getattr(kept, name) for name in good if name != "csrf_token"} == {
+        name: value for name, value in good.items() if name != "csrf_token"
+    }
+    entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "quiz.update")).one()
+    assert entry.changes["title"] == {"from": "Find your plan", "to": "Pick a plan"}
+    # The builder shows the saved settings.
+    page = testapp.get(f"/quizzes/{quiz.id}")
+    form = next(form for form in page.forms.values() if form.action.endswith("/settings"))
+    assert (form["title"].value, form["slug"].value, form["brand_color"].value) == ("Pick a plan", "pick-a-plan", "#112233")
 
 
 def test_published_quiz_must_stay_complete(testapp, db, company, manager, login_as):

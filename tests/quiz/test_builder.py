@@ -154,7 +154,11 @@ def test_settings_are_validated_and_kept(testapp, db, company, manager, login_as
     # The builder shows the saved settings.
     page = testapp.get(f"/quizzes/{quiz.id}")
     form = next(form for form in page.forms.values() if form.action.endswith("/settings"))
-    assert (form["title"].value, form["slug"].value, form["brand_color"].value) == ("Pick a plan", "pick-a-plan", "#112233")
+    assert (form["title"].value, form["slug"].value, form["brand_color"].value) == (
+        "Pick a plan",
+        "pick-a-plan",
+        "#112233",
+    )
 
 
 def test_published_quiz_must_stay_complete(testapp, db, company, manager, login_as):

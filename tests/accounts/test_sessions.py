@@ -217,11 +217,22 @@ def test_log_out_everywhere_needs_csrf(browser, team, db):
     assert audit_actions(db, team.company.id, "auth.") == []
 
 
-def test_deactivated_user_is_signed_out_at_once(browser, another_client, team, db):
+def test_deactivated_user_is_signed_out_at_once(browser, another_client, team, db, unchanged):
     agent = browser(team["AGENT"])
     copied = agent.cookies[SESSION_COOKIE]
+    assert agent.get("/leads", status=200)
     api(browser(team["OWNER"]), "DELETE", f"/api/v1/users/{team['AGENT'].id}", status=204)
     _signed_out(agent)
+    # Their next page is the sign-in form, which brings them back where they were going.
+    bounced = agent.get("/leads", status=302)
+    assert bounced.location == "http://localhost/login?next=%2Fleads"
+    assert "login-form" in bounced.follow(status=200).forms
+    # A form they still had open changes nothing, and signing in again is refused.
+    with unchanged():
+        refused = agent.post("/leads/new", {"csrf_token": csrf_token(agent), "name": "Late lead"}, status=302)
+        assert refused.location == "http://localhost/login?next=%2Fleads%2Fnew"
+    page = login(another_client(), team["AGENT"], status=400)
+    assert "Wrong subscription ID, username or password." in page.html.find(class_="flash").get_text()
     assert [row.end_reason for row in _rows(db, user_id=team["AGENT"].id)] == ["deactivated"]
     # Reactivated, the old cookie stays ended: the user signs in anew.
     api(browser(team["OWNER"]), "PATCH", f"/api/v1/users/{team['AGENT'].id}", {"is_active": True}, status=200)

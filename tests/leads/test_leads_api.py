@@ -188,14 +188,36 @@ def test_patch_with_version_and_stale_version(owner_api, make_lead, db, stages, 
 
 
 def test_delete_needs_the_permission_and_is_audited(
-    api, login_as, another_client, make_user, company, owner, make_lead, db
+    api, login_as, another_client, make_user, company, owner, make_lead, db, wsgi_app
 ):
     lead_id = make_lead("Doomed").id
     agent = make_user(company, "AGENT")
     agent_api = api(login_as(agent))
-    agent_api.delete(f"/api/v1/leads/{lead_id}", status=403)
-    owner_client = api(login_as(owner, another_client()))
-    owner_client.delete(f"/api/v1/leads/{lead_id}", status=204)
+    heard = []
+
+    class Listener:
+        @hookimpl
+        def lead_deleted(self, event):
+            heard.append(event)
+
+    pm = shared(wsgi_app.registry, PluginManager)
+    listener = Listener()
+    pm.register(listener)
+    try:
+        agent_api.delete(f"/api/v1/leads/{lead_id}", status=403)
+        assert heard == []
+        owner_client = api(login_as(owner, another_client()))
+        owner_client.delete(f"/api/v1/leads/{lead_id}", status=204)
+    finally:
+        pm.unregister(listener)
+    # Plugins hear of it once, with the lead's fields as they were.
+    [event] = heard
+    assert (event.company_id, event.lead_id, event.actor_id, event.lead["name"]) == (
+        company.id,
+        lead_id,
+        owner.id,
+        "Doomed",
+    )
     db.expire_all()
     assert db.get(Lead, lead_id) is None
     entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "lead.delete")).one()

@@ -16,6 +16,7 @@ from orbitflow.leads.queries import stages_of
 from orbitflow.leads.rules import actor_id, phone_region
 from orbitflow.leads.services import announce, audit_info_from_request, default_stage, lead_event
 from orbitflow.models.meta import utcnow
+from orbitflow.web.decoding import allow_file_field
 from orbitflow.web.inputs import parse_id, path_id
 from orbitflow.web.layout import flash
 
@@ -214,5 +215,6 @@ def _announce(request: Request, report: csvio.Report) -> None:
 
 def includeme(config) -> None:
     config.add_route("leads_import", "/leads/import")
+    allow_file_field(config, "leads_import", "file")
     config.add_route("leads_import_step", r"/leads/import/{id:\d+}")
     config.scan(__name__)

@@ -9,6 +9,7 @@ from pyramid.view import view_config
 
 from orbitflow.ratelimit import rate_limiter
 from orbitflow.syslog.services import write_entry
+from orbitflow.web.decoding import allow_lone_surrogates
 from orbitflow.web.errors import APIError
 
 CLIENT_ERROR_LIMIT = parse("20/minute")
@@ -45,4 +46,5 @@ def client_error(request: Request):
 
 def includeme(config) -> None:
     config.add_route("client_errors", "/api/client-errors")
+    allow_lone_surrogates(config, "client_errors")
     config.scan(__name__)

@@ -92,6 +92,7 @@ def includeme(config) -> None:
     config.add_tween("orbitflow.web.tweens.body_limit_tween_factory", under=EXCVIEW)
     config.add_subscriber("orbitflow.web.layout.add_layout_globals", "pyramid.events.BeforeRender")
     config.include(".errors")
+    config.include(".decoding")
     config.include(".favicon")
 
 

@@ -55,7 +55,9 @@ def json_error(request: Request, status: int, message: str, fields=None, code: s
     return response
 
 
-def _html_error(request: Request, status: int, title: str, message: str, error_id: str | None = None):
+def html_error(request: Request, status: int, title: str, message: str, error_id: str | None = None):
+    # Refused by a tween before the router ran: the page's permission checks need a context.
+    request.__dict__.setdefault("context", None)
     response = render_to_response(
         "error.jinja2",
         {"status": status, "title": title, "message": message, "error_id": error_id},
@@ -108,7 +110,7 @@ def _wants_json(request: Request) -> bool:
 def not_found(exc, request: Request):
     if _wants_json(request):
         return json_error(request, 404, "Not found.")
-    return _html_error(request, 404, "Page not found", "The page you asked for does not exist or you cannot see it.")
+    return html_error(request, 404, "Page not found", "The page you asked for does not exist or you cannot see it.")
 
 
 @forbidden_view_config()
@@ -122,7 +124,7 @@ def forbidden(exc, request: Request):
     if not signed_in:
         return HTTPFound(request.route_url("login", _query={"next": request.path_qs}))
     message = exc.detail if isinstance(exc.detail, str) and exc.detail else "Your role does not allow this."
-    return _html_error(request, 403, "Not allowed", message)
+    return html_error(request, 403, "Not allowed", message)
 
 
 @exception_view_config(APIError)
@@ -143,7 +145,7 @@ def http_exception(exc: HTTPException, request: Request):
             if name in exc.headers:
                 response.headers[name] = exc.headers[name]
         return response
-    response = _html_error(request, exc.code, exc.title, exc.detail or exc.explanation)
+    response = html_error(request, exc.code, exc.title, exc.detail or exc.explanation)
     if "Retry-After" in exc.headers:
         response.headers["Retry-After"] = exc.headers["Retry-After"]
     return response

@@ -1,6 +1,9 @@
-"""Tweens: security headers on every response, and a cap on request bodies."""
+"""Tweens: security headers (and a Location a header can carry) on every response, and a cap
+on request bodies."""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from pyramid.httpexceptions import HTTPRequestEntityTooLarge
 
@@ -8,6 +11,9 @@ from orbitflow.config import Settings, get_settings
 from orbitflow.web.body_limit import body_over_limit
 from orbitflow.web.csp import SETTING as CSP_EXTRA_SETTING
 from orbitflow.web.csp import policy_from_setting
+
+# RFC 3986's reserved characters and "%": kept as they are in a Location header.
+LOCATION_SAFE = ":/?#[]@!$&'()*+,;=%"
 
 
 def security_headers_tween_factory(handler, registry):
@@ -26,9 +32,23 @@ def security_headers_tween_factory(handler, registry):
             headers.setdefault("X-Frame-Options", "DENY")
         if request.scheme == "https" or settings.secure_cookies:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        location = headers.get("Location")
+        if location is not None and not _is_plain_ascii(location):
+            headers["Location"] = ascii_location(location)
         return response
 
     return tween
+
+
+def _is_plain_ascii(text: str) -> bool:
+    return text.isascii() and text.isprintable() and " " not in text
+
+
+def ascii_location(location: str) -> str:
+    """A redirect target as a header can carry it: non-ASCII characters, spaces and
+    control characters percent-encoded as UTF-8 (``/。`` becomes ``/%E3%80%82``); what is
+    already encoded stays as it is."""
+    return quote(location, safe=LOCATION_SAFE)
 
 
 def body_limit_tween_factory(handler, registry):

@@ -11,6 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "quiz"))
 
 from quizkit import make_quiz
 
+from orbitflow.shared import shared
+from orbitflow_plugins.quiz.settings import QuizSettings
 from support import PASSWORD
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
@@ -67,8 +69,14 @@ def test_visitor_answers_step_by_step_and_the_lead_reaches_the_board(
     visitor.get_by_role("textbox", name="Your name").fill("Grace Hopper")
     visitor.get_by_role("textbox", name="Email").fill("grace@example.com")
     visitor.get_by_role("checkbox", name="I agree").check()
-    # The visitor takes a moment, as people do (the form refuses answers sent within 3 s).
-    visitor.wait_for_timeout(2500)
+    # The visitor takes a moment, as people do: the form refuses answers sent sooner than
+    # min_fill_seconds after its token was issued (the token's second field).
+    visitor.wait_for_function(
+        "seconds => Date.now() / 1000 - Number(document.querySelector('form[data-token]')"
+        ".getAttribute('data-token').split('.')[1]) >= seconds",
+        arg=shared(live_server.app.registry, QuizSettings).min_fill_seconds,
+        polling=100,
+    )
     visitor.get_by_role("button", name="Send my answers").click()
     expect(visitor.get_by_role("heading", name="Thank you!")).to_be_visible()
     expect(visitor.get_by_text("Growth")).to_be_visible()

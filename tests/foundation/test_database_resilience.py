@@ -152,6 +152,18 @@ def mariadb_database(new_mariadb_database):
     return url, url.rsplit("/", 1)[1], owner
 
 
+def wait_for_lock_wait(engine, connection_id: int, timeout: float = 10) -> None:
+    """Return once the transaction of MariaDB connection ``connection_id`` waits for a row
+    lock (InnoDB says so in information_schema.INNODB_TRX)."""
+    deadline = time.monotonic() + timeout
+    query = text("SELECT trx_state FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = :id")
+    with engine.connect() as watcher:
+        while watcher.execute(query, {"id": connection_id}).scalar() != "LOCK WAIT":
+            assert time.monotonic() < deadline, f"connection {connection_id} never waited for a lock"
+            watcher.rollback()
+            time.sleep(0.01)  # polling interval
+
+
 class LockProbe:
     """Deadlocks the request's transaction on its first attempt, with a second connection
     in a thread, so that InnoDB picks the request as the victim (it changed no rows)."""
@@ -159,6 +171,7 @@ class LockProbe:
     def __init__(self, engine) -> None:
         self.engine = engine
         self.helper_result: list[str] = []
+        self.helper_connection: list[int] = []
         self.attempts: list[int] = []
 
     def view(self, request):
@@ -172,7 +185,7 @@ class LockProbe:
             helper = threading.Thread(target=self._other_transaction, args=(ready,))
             helper.start()
             assert ready.wait(10)
-            time.sleep(0.3)  # the helper is now waiting for row 1
+            wait_for_lock_wait(self.engine, self.helper_connection[0])  # the helper waits for row 1
         session.execute(text("UPDATE probe_locks SET n = n + 1 WHERE id = 2"))
         session.execute(text("UPDATE probe_locks SET n = n + 1 WHERE id = 1"))
         from zope.sqlalchemy import mark_changed
@@ -183,6 +196,7 @@ class LockProbe:
     def _other_transaction(self, ready: threading.Event) -> None:
         try:
             with self.engine.begin() as connection:
+                self.helper_connection.append(connection.execute(text("SELECT CONNECTION_ID()")).scalar())
                 connection.execute(text("UPDATE probe_locks SET n = n + 10 WHERE id = 2"))
                 connection.execute(text("UPDATE probe_locks SET n = n + 10 WHERE id = 3"))
                 ready.set()
@@ -343,10 +357,11 @@ def test_lock_wait_timeout_is_retryable(locks_engine):
 def test_deadlock_is_retryable(locks_engine):
     manager, session = tm_session(locks_engine)
     session.execute(text("SELECT n FROM probe_rows WHERE id = 1 FOR UPDATE")).all()
-    ready, outcome = threading.Event(), []
+    ready, outcome, other_connection = threading.Event(), [], []
 
     def other() -> None:
         with locks_engine.begin() as connection:
+            other_connection.append(connection.execute(text("SELECT CONNECTION_ID()")).scalar())
             connection.execute(text("UPDATE probe_rows SET n = n + 1 WHERE id = 2"))
             ready.set()
             connection.execute(text("SELECT n FROM probe_rows WHERE id = 1 FOR UPDATE")).all()
@@ -355,7 +370,7 @@ def test_deadlock_is_retryable(locks_engine):
     thread = threading.Thread(target=other)
     thread.start()
     assert ready.wait(10)
-    time.sleep(0.3)
+    wait_for_lock_wait(locks_engine, other_connection[0])
     with pytest.raises(OperationalError) as raised:
         session.execute(text("UPDATE probe_rows SET n = n + 1 WHERE id = 2"))
     error = raised.value

@@ -42,6 +42,7 @@ def settings_pages(request):
         NavItem("Profile", "profile", "profile.edit", order=0),
         NavItem("Pipeline stages", "stages", "stages.manage", order=30),
         NavItem("Users", "users", "users.view", order=10),
+        NavItem("Security", "two_factor_policy", "company.two_factor", order=12),
         NavItem("API keys", "apikeys", "apikeys.manage", order=20),
         NavItem("Webhooks", "webhooks", "webhooks.manage", order=25),
         NavItem("Notifications", "notifications", "users.manage", order=15),

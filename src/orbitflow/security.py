@@ -62,6 +62,8 @@ CORE_PERMISSIONS: dict[str, tuple[set[str], str]] = {
     "webhooks.manage": (_ADMINS, "Create, test and delete webhooks; read and resend their deliveries"),
     "audit.view": (_ADMINS | {SUPER_ADMIN}, "Read the audit log"),
     "company.settings": (_ADMINS, "Edit the company's settings"),
+    "company.two_factor": ({OWNER, SUPER_ADMIN}, "Require two-factor sign-in of every user of the company"),
+    "users.two_factor_reset": ({OWNER}, "Reset the second factor of a user of the company"),
     "platform.admin": ({SUPER_ADMIN}, "Manage companies, users and logs of the platform"),
 }
 
@@ -95,6 +97,8 @@ class Identity:
     impersonator_id: int | None = None
     api_key_id: int | None = None
     must_change_password: bool = False
+    # The company requires a second factor this user has not set up yet (enrolment only).
+    must_enrol_two_factor: bool = False
     session_id: int | None = None  # the server-side session (None for API keys)
 
     @property

@@ -16,6 +16,7 @@ from orbitflow.security import UNDECLARED
 # name a permission.
 PUBLIC_ROUTES = {
     "login",  # the sign-in form
+    "login_two_factor",  # the second step of a sign-in: a challenge, not a session, reaches it
     "logout",  # signing out must work whatever the session's state
     "health",  # load balancers and uptime checks
     "api_openapi",  # the API's description

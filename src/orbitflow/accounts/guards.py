@@ -1,4 +1,5 @@
-"""Request guards: the forced password change and the impersonation read-only rule.
+"""Request guards: the forced password change, the forced second-factor enrolment and the
+impersonation read-only rule.
 
 Both run when the route is known and before the view's permission check, so they cover
 every route, including those plugins add.
@@ -17,9 +18,19 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Routes a user who must change the password may still reach (besides public routes).
 PASSWORD_CHANGE_ROUTES = {"password_change", "logout", "api_me", "api_me_password"}
 # Unsafe routes allowed while impersonating: leaving the impersonation.
+# Routes a user who must enrol a second factor may still reach (the password change first).
+TWO_FACTOR_ENROL_ROUTES = {
+    "two_factor",
+    "two_factor_start",
+    "two_factor_confirm",
+    "logout",
+    "api_me",
+    *PASSWORD_CHANGE_ROUTES,
+}
 IMPERSONATION_EXITS = {"impersonation_stop", "logout"}
 READ_ONLY_MESSAGE = "Read-only while impersonating: stop impersonating to make changes."
 CHANGE_PASSWORD_MESSAGE = "Change your password first (POST /api/v1/me/password)."
+ENROL_MESSAGE = "Your company requires two-factor sign-in: set it up first (Settings → Profile)."
 
 
 class PublicRoutes(frozenset[str]):
@@ -66,6 +77,14 @@ def enforce_guards(event: ContextFound) -> None:
         if request.path_info.startswith("/api/"):
             raise HTTPForbidden(CHANGE_PASSWORD_MESSAGE)
         raise HTTPFound(request.route_url("password_change"))
+    if (
+        identity.must_enrol_two_factor
+        and route not in TWO_FACTOR_ENROL_ROUTES
+        and route not in public_routes(request.registry)
+    ):
+        if request.path_info.startswith("/api/"):
+            raise HTTPForbidden(ENROL_MESSAGE)
+        raise HTTPFound(request.route_url("two_factor"))
 
 
 def includeme(config) -> None:

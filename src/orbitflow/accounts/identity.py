@@ -88,6 +88,7 @@ def _identity_from_session(request: Request) -> Identity | None:
         permissions=_permissions(request, user.role),
         impersonator_id=impersonator_id,
         must_change_password=user.must_change_password and impersonator_id is None,
+        must_enrol_two_factor=found.row.needs_two_factor and impersonator_id is None,
         session_id=found.row.id,
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orbitflow.models.meta import Base, BigId, TenantOwned, created_at_column, updated_at_column
@@ -58,6 +58,9 @@ class UserSession(TenantOwned, Base):
     user_agent: Mapped[str | None] = mapped_column(String(300))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     end_reason: Mapped[str | None] = mapped_column(String(32))
+    # Signed in with the password alone where the company requires a second factor: the
+    # session reaches the enrolment pages only, until the user has enrolled.
+    needs_two_factor: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
 
 
 class ApiKey(TenantOwned, Base):
@@ -80,3 +83,53 @@ class ApiKey(TenantOwned, Base):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class TwoFactorSecret(TenantOwned, Base):
+    """A user's TOTP secret, encrypted with ENCRYPTION_KEY (:mod:`orbitflow.crypto`).
+
+    Unconfirmed (``confirmed_at`` None) while the user enrols; second-factor sign-in is on
+    once the first code confirmed it. ``last_used_step`` is the time step of the last code
+    accepted: a code of that step or an earlier one is refused (no replay)."""
+
+    __tablename__ = "two_factor_secrets"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), unique=True, nullable=False)
+    secret_encrypted: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_used_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RecoveryCode(TenantOwned, Base):
+    """A one-time recovery code, stored as a password hash; ``used_at`` once spent."""
+
+    __tablename__ = "two_factor_recovery_codes"
+    __table_args__ = (Index("ix_two_factor_recovery_codes_user_id_used_at", "user_id", "used_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    code_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class TwoFactorChallenge(TenantOwned, Base):
+    """The second step of a sign-in: the password was right, the code is still due.
+
+    Not a session: it signs nobody in, and only the second-step page reads it. Its cookie
+    carries a random token (the row keeps its SHA-256); it ends when used, when too many
+    codes were wrong, or after a few minutes."""
+
+    __tablename__ = "two_factor_challenges"
+    __table_args__ = (Index("ix_two_factor_challenges_user_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    # Where to go after the second step (checked again by safe_next).
+    next_url: Mapped[str | None] = mapped_column(String(500))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)

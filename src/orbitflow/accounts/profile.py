@@ -17,6 +17,7 @@ from orbitflow.accounts.sessions import (
     end_sessions_of,
     signed_out_headers,
 )
+from orbitflow.accounts.two_factor import is_enrolled
 from orbitflow.accounts.validation import FieldError, normalise_email, normalise_name
 from orbitflow.audit.services import audit, diff
 from orbitflow.config import get_settings
@@ -90,7 +91,13 @@ def _profile_context(request: Request, user: User, form: dict, errors: dict) -> 
         {"row": row, "browser": browser_summary(row.user_agent), "current": row.id == this_one}
         for row in active_sessions(request.dbsession, get_settings(request.registry), user)
     ]
-    return {"user": user, "form": form, "errors": errors, "sessions": sessions}
+    return {
+        "user": user,
+        "form": form,
+        "errors": errors,
+        "sessions": sessions,
+        "two_factor_on": is_enrolled(request.dbsession, user),
+    }
 
 
 @view_config(route_name="profile", request_method="GET", renderer=PROFILE_TEMPLATE, permission="profile.edit")

@@ -77,11 +77,11 @@ def authenticate(
 
 
 def sign_in_failed(
-    session: Session, guard: SignInGuard, attempt: Attempt, who: dict, *, inactive: bool = False, step: str = ""
+    session: Session, guard: SignInGuard, attempt: Attempt, who: dict, *, inactive: bool = False
 ) -> LoginResult:
-    """Audit a failed attempt (a password or a second-factor code) and lock the account for
-    this address when it was one failure too many."""
-    changes = {"reason": "inactive"} if inactive else ({"step": step} if step else None)
+    """Audit a failed password attempt and lock the account for this address when it was
+    one failure too many (second-factor codes: :mod:`orbitflow.accounts.two_factor`)."""
+    changes = {"reason": "inactive"} if inactive else None
     record(session, "auth.login_failed", changes=changes, **who)
     locked, first = guard.failed(attempt)
     if first:
@@ -91,7 +91,16 @@ def sign_in_failed(
     return LoginResult(error=GENERIC_FAILURE)
 
 
-def signed_in(session: Session, guard: SignInGuard, attempt: Attempt, user: User, *, ip: str, user_agent: str | None):
+def signed_in(
+    session: Session,
+    guard: SignInGuard,
+    attempt: Attempt,
+    user: User,
+    *,
+    ip: str,
+    user_agent: str | None,
+    changes: dict | None = None,
+):
     """The last step of a successful sign-in: failures forgotten, audited."""
     guard.succeeded(attempt)
     record(
@@ -102,6 +111,7 @@ def signed_in(session: Session, guard: SignInGuard, attempt: Attempt, user: User
         actor_name=user.username,
         target_type="user",
         target_id=user.id,
+        changes=changes,
         ip=ip,
         user_agent=user_agent,
     )

@@ -90,12 +90,14 @@ def issue_session(
     user_agent: str | None = None,
     impersonator_id: int | None = None,
     created_at: datetime | None = None,
+    needs_two_factor: bool = False,
 ) -> IssuedSession:
     """Start a session of ``user`` (seen by the super admin ``impersonator_id`` when given)
     in ``dbsession``'s transaction, and return its row, cookie value and Set-Cookie header.
 
     ``created_at`` keeps the start of an earlier session, so that moving between sessions
-    (impersonating) never restarts the absolute time-out. The caller commits.
+    (impersonating) never restarts the absolute time-out. ``needs_two_factor`` limits the
+    session to enrolling a second factor (the company requires one). The caller commits.
     """
     token = secrets.token_urlsafe(32)
     now = utcnow()
@@ -108,6 +110,7 @@ def issue_session(
         last_seen_at=now,
         ip=ip,
         user_agent=(user_agent or "")[:USER_AGENT_MAX] or None,
+        needs_two_factor=needs_two_factor,
     )
     with unscoped(dbsession):  # the row names its company; the session may be bound to another
         dbsession.add(row)
@@ -117,7 +120,12 @@ def issue_session(
 
 
 def start_session(
-    request: Request, user: User, *, impersonator_id: int | None = None, created_at: datetime | None = None
+    request: Request,
+    user: User,
+    *,
+    impersonator_id: int | None = None,
+    created_at: datetime | None = None,
+    needs_two_factor: bool = False,
 ) -> list[tuple[str, str]]:
     """Sign ``user`` in from this request (its address and browser); the Set-Cookie headers."""
     issued = issue_session(
@@ -128,6 +136,7 @@ def start_session(
         user_agent=request.user_agent,
         impersonator_id=impersonator_id,
         created_at=created_at,
+        needs_two_factor=needs_two_factor,
     )
     return issued.headers
 

@@ -11,6 +11,7 @@ from pyramid.view import exception_view_config, view_config
 from sqlalchemy import func, select
 
 from orbitflow.accounts.models import User
+from orbitflow.accounts.two_factor import is_enrolled
 from orbitflow.accounts.users import (
     AccountError,
     active_user_count,
@@ -104,6 +105,10 @@ def _form_context(request: Request, form: dict, errors: dict, user: User | None 
         "user": user,
         "roles": assignable_roles(request.identity, company),
         "can_deactivate": user is not None and user.id != request.identity.user_id,
+        "two_factor_on": user is not None and is_enrolled(request.dbsession, user),
+        "can_reset_two_factor": user is not None
+        and user.id != request.identity.user_id
+        and "users.two_factor_reset" in request.identity.permissions,
     }
 
 

@@ -11,9 +11,11 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
 from orbitflow.accounts.dashboard import dashboard_context
+from orbitflow.accounts.models import User
 from orbitflow.accounts.services import LoginResult, authenticate, signed_in
 from orbitflow.accounts.sessions import current_session, end_session, signed_out_headers, start_session
 from orbitflow.accounts.signin_limits import signin_guard
+from orbitflow.accounts.two_factor import begin_challenge, is_enrolled
 from orbitflow.audit.services import audit
 
 LOGIN_TEMPLATE = "orbitflow:accounts/templates/login.jinja2"
@@ -68,11 +70,26 @@ def login_submit(request: Request):
     if result.user is None:
         # The response is not an error to pyramid_tm: the audit entries commit.
         return login_refused(request, result, {**form, "password": ""}, next_url)
-    signed_in(request.dbsession, guard, attempt, result.user, ip=request.client_ip, user_agent=request.user_agent)
+    user = result.user
+    if is_enrolled(request.dbsession, user):
+        # Not signed in yet: the second step comes first (orbitflow.accounts.two_factor_signin).
+        return HTTPSeeOther(request.route_url("login_two_factor"), headers=begin_challenge(request, user, next_url))
+    signed_in(request.dbsession, guard, attempt, user, ip=request.client_ip, user_agent=request.user_agent)
+    return finish_sign_in(request, user, next_url, needs_two_factor=user.company.require_two_factor)
+
+
+def finish_sign_in(request: Request, user: User, next_url: str, *, needs_two_factor: bool = False) -> HTTPSeeOther:
+    """The session, and where to go: the forced password change, the forced enrolment of a
+    second factor, or ``next``."""
     # A new CSRF token for the new session: one planted before sign-in is worthless after.
     new_csrf_token(request)
-    target = request.route_url("password_change") if result.user.must_change_password else safe_next(request, next_url)
-    return HTTPSeeOther(target, headers=start_session(request, result.user))
+    if user.must_change_password:
+        target = request.route_url("password_change")
+    elif needs_two_factor:
+        target = request.route_url("two_factor")
+    else:
+        target = safe_next(request, next_url)
+    return HTTPSeeOther(target, headers=start_session(request, user, needs_two_factor=needs_two_factor))
 
 
 def login_refused(request: Request, result: LoginResult, form: dict, next_url: str) -> dict:
@@ -119,6 +136,8 @@ def includeme(config) -> None:
     config.add_route("home", "/dashboard")
     config.include(".signin_limits")
     config.include(".profile")
+    config.include(".two_factor_views")
+    config.include(".two_factor_signin")
     config.include(".guards")
     config.include(".users_views")
     config.include(".apikeys_views")

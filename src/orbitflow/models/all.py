@@ -1,7 +1,7 @@
 """Every core model in one place, so the mappers and Alembic see the whole schema."""
 
 from orbitflow.accounts.links import AccountLink
-from orbitflow.accounts.models import ApiKey, User
+from orbitflow.accounts.models import ApiKey, RecoveryCode, TwoFactorChallenge, TwoFactorSecret, User
 from orbitflow.audit.models import AuditEntry
 from orbitflow.deliveries.models import Delivery, DeliveryAttempt
 from orbitflow.leads.models import Lead, LeadActivity, LeadNote, LeadTag, Stage
@@ -25,9 +25,12 @@ __all__ = [
     "LeadTag",
     "NotificationSettings",
     "Plan",
+    "RecoveryCode",
     "Stage",
     "SystemLogEntry",
     "TenantOwned",
+    "TwoFactorChallenge",
+    "TwoFactorSecret",
     "User",
     "Webhook",
     "utcnow",

@@ -13,6 +13,7 @@ from pyramid.view import view_config
 from sqlalchemy import or_, select
 
 from orbitflow.accounts.models import User
+from orbitflow.accounts.two_factor import enrolled_user_ids
 from orbitflow.audit.paging import paged
 from orbitflow.audit.services import audit, diff
 from orbitflow.db import unscoped
@@ -141,6 +142,7 @@ def company_page(request: Request):
         "q": q,
         "can_add_roles": roles_for(company),
         "me": request.identity.user_id,
+        "two_factor_users": enrolled_user_ids(session, company.id, [user.id for user in users]),
     }
 
 

@@ -42,6 +42,8 @@ class Company(Base):
     currency: Mapped[str] = mapped_column(String(3), default="USD", nullable=False)
     privacy_policy_url: Mapped[str | None] = mapped_column(String(500))
     frame_ancestors: Mapped[str | None] = mapped_column(String(500))
+    # Every user signs in with a second factor (users without one enrol at next sign-in).
+    require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

@@ -10,11 +10,15 @@ from dataclasses import dataclass
 
 import pyotp
 import pytest
+import webtest
+from cryptography.fernet import Fernet
 from sqlalchemy import func, select, update
 
 from accounts.helpers import api, audit_actions, audit_rows, bearer
 from orbitflow.accounts.models import RecoveryCode, TwoFactorChallenge, TwoFactorSecret, User, UserSession
 from orbitflow.accounts.two_factor import CHALLENGE_COOKIE
+from orbitflow.app import make_app
+from orbitflow.config import get_settings
 from orbitflow.crypto import encryptor
 from orbitflow.models.meta import utcnow
 from orbitflow.security import SESSION_COOKIE
@@ -184,6 +188,8 @@ def test_after_the_password_the_second_step_is_not_a_session(browser, team, db, 
     assert SESSION_COOKIE not in testapp.cookies
     assert CHALLENGE_COOKIE in response.headers["Set-Cookie"] and "HttpOnly" in response.headers["Set-Cookie"]
     assert live_sessions(db, agent) == sessions_before
+    db.expire_all()
+    assert db.get(User, agent.id).last_login_at is None  # not signed in yet
     # Nothing but the second-step page takes it.
     assert testapp.get("/dashboard", status=302).location.startswith("http://localhost/login")
     api(testapp, "GET", "/api/v1/me", status=401)
@@ -198,6 +204,8 @@ def test_sign_in_with_a_code_from_the_app(browser, team, db, testapp):
     assert response.location == "http://localhost/dashboard"
     testapp.get("/dashboard", status=200)
     assert live_sessions(db, agent) == 2  # the enrolling browser's and this one
+    db.expire_all()
+    assert db.get(User, agent.id).last_login_at is not None
     login_entry = audit_rows(db, "auth.login")[-1]
     assert login_entry.changes == {"second_factor": "totp"} and login_entry.actor_id == agent.id
     # The challenge is over: its cookie is cleared, the row ended.
@@ -323,6 +331,35 @@ def test_the_second_step_belongs_to_the_browser_that_gave_the_password(browser, 
     assert code_step(testapp, code_at(enrolled.secret)).location == "http://localhost/dashboard"
 
 
+def test_a_user_deactivated_during_the_second_step_is_not_signed_in(browser, team, db, testapp):
+    agent = team["AGENT"]
+    enrolled = enrol(browser(agent), db, agent)
+    password_step(testapp, agent)
+    db.execute(update(User).where(User.id == agent.id).values(is_active=False))
+    db.commit()
+    response = testapp.post(
+        "/login/two-factor", {"code": code_at(enrolled.secret), "csrf_token": csrf_token(testapp)}, status=303
+    )
+    assert response.location == "http://localhost/login"
+    assert SESSION_COOKIE not in testapp.cookies
+    assert secret_of(db, agent).last_used_step is None
+
+
+def test_a_new_key_first_in_encryption_key_takes_over_the_secret_at_its_next_use(browser, team, db, backend, wsgi_app):
+    agent = team["AGENT"]
+    enrolled = enrol(browser(agent), db, agent)
+    old_key = get_settings(wsgi_app.registry).encryption_keys[0]
+    new_key = Fernet.generate_key().decode()
+    rotated_app = make_app(backend.ini(), environ={"ENCRYPTION_KEY": f"{new_key},{old_key}"}, engine=backend.engine)
+    client = webtest.TestApp(rotated_app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.0.0.7"})
+    stored = secret_of(db, agent).secret_encrypted
+    password_step(client, agent)
+    assert code_step(client, code_at(enrolled.secret)).location == "http://localhost/dashboard"
+    moved = secret_of(db, agent).secret_encrypted
+    assert moved != stored
+    assert Fernet(new_key).decrypt(moved.encode()).decode() == enrolled.secret
+
+
 def test_a_new_sign_in_ends_the_earlier_second_step(browser, team, db, testapp, another_client):
     agent = team["AGENT"]
     enrolled = enrol(browser(agent), db, agent)
@@ -387,7 +424,7 @@ def require(client, on: bool = True, status: int = 303):
     return form.submit(status=status)
 
 
-def test_an_owner_requires_it_and_users_without_it_enrol_at_next_sign_in(browser, team, db, testapp):
+def test_an_owner_requires_it_and_users_without_it_enrol_at_next_sign_in(browser, team, db, testapp, another_client):
     owner = browser(team["OWNER"])
     # Only an owner who has it may require it of everyone.
     refused = require(owner, status=400)
@@ -416,11 +453,18 @@ def test_an_owner_requires_it_and_users_without_it_enrol_at_next_sign_in(browser
     # Required: it cannot be turned off.
     assert "cannot be turned off" in testapp.get("/settings/two-factor").text
 
+    # Someone still waiting to enrol when the requirement is lifted is free at once.
+    waiting = another_client()
+    login(waiting, team["VIEWER"])
+    assert waiting.get("/dashboard", status=302).location == "http://localhost/settings/two-factor"
     require(owner, on=False)
     assert audit_actions(db, prefix="auth.2fa_require") == ["auth.2fa_require_on", "auth.2fa_require_off"]
+    waiting.get("/dashboard", status=200)
 
 
-def test_an_api_key_of_a_user_without_the_required_second_factor_still_works(browser, team, db, testapp):
+def test_an_api_key_of_a_user_without_the_required_second_factor_still_works(
+    browser, team, db, testapp, another_client
+):
     admin = browser(team["ADMIN"])
     form = admin.get("/settings/api-keys").forms["apikey-form"]
     form["name"], form["role"] = "Nightly sync", "ADMIN"
@@ -431,18 +475,12 @@ def test_an_api_key_of_a_user_without_the_required_second_factor_still_works(bro
     # The admin has no second factor: signing in leads to the enrolment...
     assert login(testapp, team["ADMIN"]).location == "http://localhost/settings/two-factor"
     # ...but their key acts as before, on every API route.
-    key_client = another_client_of(testapp)
+    key_client = another_client()
     me = api(key_client, "GET", "/api/v1/me", headers=bearer(raw), status=200).json
     assert (me["role"], me["api_key"]["created_by"]) == ("ADMIN", team["ADMIN"].id)
     api(key_client, "GET", "/api/v1/leads", headers=bearer(raw), status=200)
     created = api(key_client, "POST", "/api/v1/leads", {"name": "From the key"}, headers=bearer(raw), status=201)
     assert created.json["name"] == "From the key"
-
-
-def another_client_of(testapp):
-    import webtest
-
-    return webtest.TestApp(testapp.app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.0.0.9"})
 
 
 @pytest.mark.parametrize("role", ["ADMIN", "MANAGER"])

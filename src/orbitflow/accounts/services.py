@@ -70,7 +70,6 @@ def authenticate(
     if not (password_ok and active):
         # An inactive account says the same as a wrong password: nothing tells which exist.
         return sign_in_failed(session, guard, attempt, who, inactive=password_ok and not active), attempt
-    user.last_login_at = utcnow()
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return LoginResult(user=user), attempt
@@ -101,8 +100,10 @@ def signed_in(
     user_agent: str | None,
     changes: dict | None = None,
 ):
-    """The last step of a successful sign-in: failures forgotten, audited."""
+    """The last step of a successful sign-in (after the second factor, when there is one):
+    failures forgotten, the sign-in time kept, audited."""
     guard.succeeded(attempt)
+    user.last_login_at = utcnow()
     record(
         session,
         "auth.login",

@@ -241,6 +241,10 @@ def _accept_totp(request: Request, row: TwoFactorSecret, code: str) -> tuple[boo
     if not moved:
         return False, USED_CODE
     set_committed_value(row, "last_used_step", step)
+    box = encryptor(request.registry)
+    if not box.is_current(row.secret_encrypted):
+        # ENCRYPTION_KEY has a new first key: the secret moves to it at its next use.
+        row.secret_encrypted = box.rotate(row.secret_encrypted)
     return True, ""
 
 
@@ -378,6 +382,16 @@ def set_requirement(request: Request, company: Company, required: bool, acting_u
             "Turn on two-factor sign-in for your own account first (Settings → Profile).", 400, field="required"
         )
     company.require_two_factor = required
+    if not required:
+        # Sessions still waiting for an enrolment are free again.
+        with unscoped(request.dbsession):
+            request.dbsession.execute(
+                update(UserSession)
+                .where(UserSession.company_id == company.id, UserSession.needs_two_factor.is_(True))
+                .values(needs_two_factor=False)
+                .execution_options(synchronize_session=False)
+            )
+        mark_changed(request.dbsession)
     identity = request.identity
     record(
         request.dbsession,

@@ -69,9 +69,8 @@ QUIZ = {
 }
 
 
-def ini(url: str, writer: str = "process") -> dict[str, str]:
+def ini(url: str) -> dict[str, str]:
     return {
-        "quiz.writer": writer,
         "sqlalchemy.url": url,
         "orbitflow.auth_secret": SECRET,
         "orbitflow.auth_url": "http://127.0.0.1",
@@ -85,7 +84,7 @@ def ini(url: str, writer: str = "process") -> dict[str, str]:
 # -- the server process ---------------------------------------------------------------
 
 
-def serve(url: str, port: int, workers: int, writer: str) -> None:
+def serve(url: str, port: int, workers: int) -> None:
     import waitress
     from pyramid.config import Configurator
     from pyramid.response import Response
@@ -99,7 +98,7 @@ def serve(url: str, port: int, workers: int, writer: str) -> None:
     from orbitflow.server import waitress_options
     from orbitflow.workers import serve_in_workers
 
-    settings = ini(url, writer)
+    settings = ini(url)
     engine = make_engine(load_settings(settings, environ={}).database)
     insert = text("INSERT INTO bench_floor (token, payload, created_at) VALUES (:token, :payload, UTC_TIMESTAMP())")
 
@@ -350,15 +349,12 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="server processes (default 1, as WEB_CONCURRENCY)"
     )
-    parser.add_argument(
-        "--writer", choices=("process", "thread"), default="process", help="quiz.writer (default: process)"
-    )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.workers, args.writer)
+        serve(args.serve, args.port, args.workers)
         return
     if args.clients < 1 or args.clients > 64 or args.requests > 100_000 or not 1 <= args.workers <= 16:
         raise SystemExit("use 1 to 64 clients, at most 100000 requests and 1 to 16 workers")
@@ -388,8 +384,6 @@ def main() -> None:
                 str(port),
                 "--workers",
                 str(args.workers),
-                "--writer",
-                args.writer,
             ]
         )
         wait_for(port)
@@ -413,7 +407,7 @@ def main() -> None:
         ratio = submit["per_second"] / floor["per_second"]
         print(
             f"\n{args.clients} concurrent clients, {args.requests} measured requests each, MariaDB, "
-            f"waitress: {args.workers} worker process(es), quiz.writer = {args.writer}"
+            f"waitress: {args.workers} worker process(es)"
         )
         print(f"machine: {os.cpu_count()} CPUs, load average before the runs {load_before}")
         print("| target | requests/s | p50 ms | p95 ms | p99 ms | app CPU ms/req | DB CPU ms/req | statuses |")

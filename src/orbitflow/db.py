@@ -40,13 +40,8 @@ RETRYABLE_MARIADB_ERRNOS = frozenset({1205, 1213, 1927, 2006, 2013, 2055, 4031})
 UNAVAILABLE_MARIADB_ERRNOS = frozenset({1040, 2002, 2003, 2005, 2006, 2013})
 
 
-class DatabaseUnavailable(RuntimeError):
-    """Raised by code that reaches the database through a helper (another process) when
-    that way cannot be used now; answered 503 like an unreachable database."""
-
-
 def is_database_unavailable(error: BaseException) -> bool:
-    if isinstance(error, PoolTimeoutError | DatabaseUnavailable):
+    if isinstance(error, PoolTimeoutError):
         return True
     if isinstance(error, DBAPIError):
         return error.connection_invalidated or getattr(error.orig, "errno", None) in UNAVAILABLE_MARIADB_ERRNOS
@@ -59,19 +54,6 @@ def _mariadb_error_is_retryable(error: BaseException) -> bool:
 
 def _sqlite_error_is_retryable(error: BaseException) -> bool:
     return "database is locked" in str(error)
-
-
-def is_retryable(error: DBAPIError) -> bool:
-    """A deadlock, lock wait time-out or lost connection: worth running the request again.
-
-    The request's own session reports these to pyramid_retry by itself; code that writes
-    through a connection of its own asks here."""
-    if error.connection_invalidated:
-        return True
-    original = error.orig
-    if isinstance(original, sqlite3.OperationalError):
-        return _sqlite_error_is_retryable(original)
-    return _mariadb_error_is_retryable(original)
 
 
 class UnencryptedDatabaseConnection(ConfigError):

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
-from quizkit import good_answers, make_quiz
-from webob.multidict import MultiDict
+from quizkit import make_quiz
 
 from orbitflow.shared import shared
-from orbitflow_plugins.quiz.answers import read_answers
 from orbitflow_plugins.quiz.cache import DefinitionCache
 from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter
 from orbitflow_plugins.quiz.recorder import FunnelRecorder
-from orbitflow_plugins.quiz.submissions import Draft, Tracking
 
 
 @pytest.fixture(autouse=True)
@@ -47,17 +42,3 @@ def quiz(db, company):
 @pytest.fixture
 def manager(company, make_user):
     return make_user(company, "MANAGER", username="maya")
-
-
-@pytest.fixture
-def draft(quiz):
-    """A checked submission of ``quiz`` (good answers, a visitor from Facebook), ready for a writer."""
-
-    def make(email: str = "ada@example.com", *, nonce: str | None = None, stamp=None, **contact) -> Draft:
-        result = read_answers(quiz, MultiDict(good_answers(quiz, email=email, **contact)))
-        assert result.ok, result.errors
-        return Draft.of(
-            quiz, nonce or secrets.token_urlsafe(12), result, Tracking({"utm_source": "facebook"}), stamp=stamp
-        )
-
-    return make

@@ -58,6 +58,11 @@ def test_submission_creates_lead_in_first_stage_with_everything(testapp, db, com
     assert quiz_line.data["outcome"] == "Growth"
     audit = db.scalars(select(AuditEntry).where(AuditEntry.action == "lead.create")).one()
     assert audit.actor_name == f"quiz:{quiz.slug}" and audit.company_id == company.id
+    # Audited like any lead: the visitor's address, the fields it was created with.
+    assert audit.ip == "10.0.0.1"
+    assert audit.changes["email"] == {"from": None, "to": "ada@example.com"}
+    assert audit.changes["utm_campaign"] == {"from": None, "to": "spring"}
+    assert audit.changes["stage_id"] == {"from": None, "to": first_stage.id}
     funnel.flush()
     kinds = sorted(e.kind for e in db.scalars(select(QuizFunnelEvent)))
     assert kinds == ["answer"] * 5 + ["complete", "start", "view"]

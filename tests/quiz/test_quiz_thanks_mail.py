@@ -14,6 +14,7 @@ from mail.smtpkit import MailSink
 from orbitflow.app import make_app
 from orbitflow.audit.models import AuditEntry
 from orbitflow.deliveries import worker_for
+from orbitflow.lifecycle import shut_down
 from orbitflow.ratelimit import rate_limiter
 from orbitflow_plugins.quiz.models import Quiz
 from support import csrf_token, login
@@ -28,7 +29,10 @@ def sink():
 
 @pytest.fixture(scope="module")
 def mail_app(backend, sink):
-    return make_app(backend.ini(), environ={"SMTP_URL": sink.url}, engine=backend.engine)
+    app = make_app(backend.ini(), environ={"SMTP_URL": sink.url}, engine=backend.engine)
+    yield app
+    # Its funnel events are written now, not into a later module's rows.
+    shut_down(app.registry)
 
 
 def _visit(app, company, quiz, **contact):

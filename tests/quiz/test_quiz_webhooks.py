@@ -9,6 +9,7 @@ from quizkit import good_answers, make_quiz, public_path, submit
 
 from orbitflow.app import make_app
 from orbitflow.deliveries import worker_for
+from orbitflow.lifecycle import shut_down
 from orbitflow.ratelimit import rate_limiter
 from orbitflow.webhooks import services as webhook_services
 from webhooks.hookkit import Receiver, deliveries
@@ -23,7 +24,10 @@ def receiver():
 
 @pytest.fixture(scope="module")
 def hooks_app(backend):
-    return make_app(backend.ini(), environ={"WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "true"}, engine=backend.engine)
+    app = make_app(backend.ini(), environ={"WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "true"}, engine=backend.engine)
+    yield app
+    # Its funnel events are written now, not into a later module's rows.
+    shut_down(app.registry)
 
 
 def test_a_completed_quiz_is_sent_to_the_webhook(hooks_app, receiver, db, company):

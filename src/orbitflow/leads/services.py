@@ -7,12 +7,13 @@ writes its timeline line (:class:`~orbitflow.leads.models.LeadActivity`) and its
 entry in the same transaction, and flushes, so ids are set on return. Permissions are
 the caller's business; the values are validated here.
 
-The functions plugins use (many leads at once: :mod:`orbitflow.leads.capture`)::
+Every lead is created by :func:`create_lead`, whoever asks: the lead form, the API, the
+CSV import and the quiz plugin's public submissions. The functions plugins use::
 
     create_lead(session, *, company_id, actor_id, name, email=None, phone=None,
                 company_name=None, value=None, source="manual", stage_id=None,
                 owner_id=None, tags=None, utm=None, referrer=None, consent=False,
-                phone_region=None, audit_info=None) -> Lead
+                phone_region=None, audit_info=None, created_at=None) -> Lead
         Validates and normalises (email lower-cased, phone to E.164 read in
         ``phone_region`` or the default region), puts the lead at the top of
         ``stage_id`` (default: the company's first open stage), writes the "created"
@@ -49,6 +50,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -358,6 +360,7 @@ def create_lead(
     phone_region: str | None = None,
     position: int | None = None,
     audit_info: AuditInfo | None = None,
+    created_at: datetime | None = None,
 ) -> Lead:
     """Create a lead at the top of its stage; see the module docstring."""
     data: dict[str, Any] = {
@@ -382,13 +385,14 @@ def create_lead(
             raise LeadError({"stage_id": "The company has no pipeline stages."})
         clean["stage_id"] = stage.id
     tag_list = clean.pop("tags")
-    lead = Lead(company_id=company_id, **clean)
-    lead.consent_at = utcnow() if lead.consent else None
+    now = created_at or utcnow()
+    lead = Lead(company_id=company_id, created_at=now, updated_at=now, **clean)
+    lead.consent_at = now if lead.consent else None
     lead.position = top_position(session, lead.stage_id) if position is None else position
     _set_tags(lead, tag_list)
     session.add(lead)
     session.flush()
-    add_activity(session, lead, "created", {"source": lead.source}, actor_id)
+    add_activity(session, lead, "created", {"source": lead.source}, actor_id).created_at = now
     _audit(
         session,
         "lead.create",

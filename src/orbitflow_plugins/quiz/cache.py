@@ -2,10 +2,8 @@
 
 A public page asks the database one cheap question (does the company exist, is it
 active, which quiz has this slug, when did either change?); the full definition
-(questions, options, outcomes) is loaded again only when that answer changed. A posted
-quiz does not even ask: it is checked against the cached definition, and the submission
-writer asks the same question for the whole batch inside the transaction that stores it
-(:mod:`orbitflow_plugins.quiz.intake`). Rows changed within the last two seconds are
+(questions, options, outcomes) is loaded again only when that answer changed. Rows
+changed within the last two seconds are
 never cached: MariaDB keeps DATETIME to the second, so two edits within one second would
 otherwise look alike.
 """
@@ -43,13 +41,6 @@ class DefinitionCache:
                 return None
             self._entries.move_to_end(key)
             return entry.value
-
-    def peek(self, key: Any) -> Any | None:
-        """The cached value whatever the database says now: for callers that check the
-        stamp later themselves."""
-        with self._lock:
-            entry = self._entries.get(key)
-            return None if entry is None else entry.value
 
     def discard(self, key: Any) -> None:
         with self._lock:

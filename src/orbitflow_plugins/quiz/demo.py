@@ -9,12 +9,13 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 from webob.multidict import MultiDict
 
+from orbitflow.leads.services import AuditInfo
 from orbitflow.models.meta import utcnow
 from orbitflow.tenants.models import Company
 from orbitflow_plugins.quiz import services
 from orbitflow_plugins.quiz.answers import read_answers
 from orbitflow_plugins.quiz.models import MULTIPLE, NUMBER, RATING, SINGLE, TEXT, Quiz, QuizFunnelEvent
-from orbitflow_plugins.quiz.submissions import Draft, Tracking, completion_events, funnel_event, store_submissions
+from orbitflow_plugins.quiz.submissions import Draft, Tracking, completion_events, funnel_event, store_submission
 
 PLAN_QUIZ = {
     "title": "Which plan fits your team?",
@@ -189,7 +190,7 @@ def create_demo_quizzes(session: Session, company: Company) -> list[str]:
                 fill_seconds=rng.randint(20, 120),
                 created_at=when + timedelta(seconds=60),
             )
-            store_submissions(session.connection(), [draft], secret=None)
+            store_submission(session, draft, secret=None, audit_info=AuditInfo(actor_name=f"quiz:{quiz.slug}"))
             session.add_all(QuizFunnelEvent(**e.row()) for e in completion_events(draft, lambda *_: True))
         session.flush()
         lines.append(f"Published demo quiz /q/{company.subscription_id}/{quiz.slug} with {submissions} submissions.")

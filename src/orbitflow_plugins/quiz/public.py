@@ -17,20 +17,20 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 from pyramid_retry import RetryableException
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from webob.multidict import MultiDict
 
 from orbitflow.config import get_settings
 from orbitflow.db import bind_company, unscoped
-from orbitflow.events import LeadEvent, QuizEvent
-from orbitflow.leads.services import announce
+from orbitflow.events import QuizEvent
+from orbitflow.leads.services import AuditInfo, announce, lead_event
 from orbitflow.plugins import notify_after_commit
 from orbitflow.shared import shared
 from orbitflow.tenants.models import PLATFORM_SUBSCRIPTION_ID, Company
 from orbitflow.web.inputs import parse_id
 from orbitflow_plugins.quiz import answers as answers_module
 from orbitflow_plugins.quiz.cache import DefinitionCache
-from orbitflow_plugins.quiz.intake import LostRace, QuizChanged, SubmissionStore, WriteConflict
 from orbitflow_plugins.quiz.models import PUBLISHED, Quiz, QuizQuestion
 from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter
 from orbitflow_plugins.quiz.recorder import FunnelRecorder
@@ -41,6 +41,8 @@ from orbitflow_plugins.quiz.submissions import (
     completion_events,
     find_submission,
     funnel_event,
+    is_race,
+    store_submission,
 )
 from orbitflow_plugins.quiz.tokens import MAX_TOKEN_AGE_SECONDS, hash_ip, issue_token, read_token
 from orbitflow_plugins.quiz.weburl import clean_web_url
@@ -52,12 +54,9 @@ MAX_SUBMIT_BYTES = 64 * 1024
 
 
 class PublicQuiz:
-    def __init__(self, company: Company, quiz: Quiz, stamp: tuple[Any, ...] | None = None):
+    def __init__(self, company: Company, quiz: Quiz):
         self.company = company
         self.quiz = quiz
-        # When the company and the quiz last changed, and the quiz's state: the submission
-        # writer compares it with the rows it writes against (see Draft.stamp).
-        self.stamp = stamp
 
 
 def secret(request: Request) -> str:
@@ -88,17 +87,13 @@ def rate_limited(request: Request, scope: str) -> Response | None:
     return response
 
 
-def load_public_quiz(request: Request, *, published_only: bool = True, cached: bool = False) -> PublicQuiz:
+def load_public_quiz(request: Request, *, published_only: bool = True) -> PublicQuiz:
     """The company and its quiz named in the URL, or 404 (unknown, inactive, unpublished).
 
     One small query finds both and when they last changed; the full definition comes from
-    :class:`~orbitflow_plugins.quiz.cache.DefinitionCache` unless it changed since. With
-    ``cached``, a cached published quiz is taken without asking the database: the caller
-    checks it is still current when it writes (the submission writer does)."""
+    :class:`~orbitflow_plugins.quiz.cache.DefinitionCache` unless it changed since."""
     key = (request.matchdict["subscription_id"], request.matchdict["slug"])
-    public = shared(request.registry, DefinitionCache).peek(key) if cached else None
-    if public is None or public.quiz.status != PUBLISHED:
-        public = _load_current(request, key, published_only)
+    public = _load_current(request, key, published_only)
     # Public quiz pages may be framed by the sites the company allows; nothing else may.
     request.environ["orbitflow.frame_ancestors"] = public.company.frame_ancestors or "'none'"
     return public
@@ -139,7 +134,7 @@ def _load_current(request: Request, key: tuple[str, str], published_only: bool) 
         # Detach them: a rollback of this request must not expire what other requests read.
         session.expunge(quiz)
         session.expunge(company)
-        public = PublicQuiz(company, quiz, stamp)
+        public = PublicQuiz(company, quiz)
         cache.put(key, stamp, public)
     return public
 
@@ -268,16 +263,14 @@ def submit_quiz(request: Request):
     limited = rate_limited(request, "submit")
     if limited is not None:
         return limited
-    # A first attempt may answer from the cached quiz: the writer checks it is current.
-    first_attempt = request.environ.get("retry.attempt", 0) == 0
-    public = load_public_quiz(request, cached=first_attempt)
+    public = load_public_quiz(request)
     quiz = public.quiz
     form = posted_form(request)
     tracking = Tracking.from_params(form)
     token = read_token(secret(request), form.get("token"), quiz.id)
     # A form posted again (double click, browser retry) meets the token's unique key when
     # its submission is inserted; the request then runs again and lands here.
-    if token is not None and not first_attempt:
+    if token is not None and request.environ.get("retry.attempt", 0) > 0:
         existing = find_submission(request.dbsession, quiz.id, token.nonce)
         if existing is not None:
             # The same thank-you, nothing new stored.
@@ -317,16 +310,15 @@ def submit_quiz(request: Request):
         user_agent=request.user_agent,
         fill_seconds=int(min(age, 2**31 - 1)),
         steps_reported=form.get("steps") == "reported",
-        stamp=public.stamp,
     )
+    audit_info = AuditInfo(actor_name=f"quiz:{quiz.slug}", ip=request.client_ip, user_agent=request.user_agent)
     try:
-        stored = shared(request.registry, SubmissionStore).store(draft)
-    except QuizChanged as error:
-        shared(request.registry, DefinitionCache).discard((public.company.subscription_id, quiz.slug))
-        raise RetryableException("the quiz changed while it was answered") from error
-    except (LostRace, WriteConflict) as error:
-        # A concurrent request with this token or address got there first, or the write
-        # met a deadlock: run this request again, and it finds that request's rows.
+        stored = store_submission(request.dbsession, draft, secret=secret(request), audit_info=audit_info)
+    except IntegrityError as error:
+        if not is_race(error):
+            raise
+        # A concurrent request with this token got there first: run this request again,
+        # and it finds that request's submission.
         raise RetryableException("concurrent quiz submission") from error
     recorder = shared(request.registry, FunnelRecorder)
     events = completion_events(
@@ -337,17 +329,7 @@ def submit_quiz(request: Request):
     if events[0].kind == "start":
         notify_after_commit(request, "quiz_started", _quiz_event(public, token.nonce, tracking))
     if stored.created_lead:
-        announce(
-            request,
-            "lead_created",
-            LeadEvent(
-                company_id=public.company.id,
-                lead_id=stored.lead_id,
-                actor_id=None,
-                stage_id=stored.stage_id,
-                source=stored.source,
-            ),
-        )
+        announce(request, "lead_created", lead_event(stored.lead, None))
     data = {
         "score": result.score,
         "outcome": result.outcome.title if result.outcome is not None else None,
@@ -357,7 +339,12 @@ def submit_quiz(request: Request):
         request,
         "quiz_submitted",
         _quiz_event(
-            public, token.nonce, tracking, lead_id=stored.lead_id, submission_id=stored.submission_id, data=data
+            public,
+            token.nonce,
+            tracking,
+            lead_id=stored.lead.id,
+            submission_id=stored.submission.id,
+            data=data,
         ),
     )
     return _see_thanks(request, public, token.nonce)

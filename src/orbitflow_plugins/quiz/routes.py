@@ -1,36 +1,20 @@
-"""Routes, static files, the rate limiter and the submission writer of the quiz plugin."""
+"""Routes, static files, the rate limiter, the definition cache and the funnel recorder of the quiz plugin."""
 
 from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from orbitflow.config import ConfigError, get_settings
+from orbitflow.config import get_settings
 from orbitflow.lifecycle import on_shutdown
 from orbitflow.ratelimit import RateLimiter
 from orbitflow.shared import provide, shared
 from orbitflow.web import ContentHashCacheBuster
 from orbitflow_plugins.quiz.cache import DefinitionCache
-from orbitflow_plugins.quiz.intake import SubmissionStore, SubmissionWriter
 from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter
 from orbitflow_plugins.quiz.recorder import FunnelRecorder, MemoryBuffer, RedisBuffer
 from orbitflow_plugins.quiz.settings import load_quiz_settings
-from orbitflow_plugins.quiz.writer_process import ProcessWriter
 
 QUIZ_ID = r"{quiz_id:\d+}"
-
-
-WRITERS = ("process", "thread")
-
-
-def make_writer(registry, settings):
-    """``quiz.writer = process`` (default): submissions are written by a process of the
-    app process's own; ``thread``: by the request threads themselves (one at a time)."""
-    mode = (settings.extra.get("quiz.writer") or "process").strip().lower()
-    if mode not in WRITERS:
-        raise ConfigError(f"quiz.writer must be one of {', '.join(WRITERS)}, got {mode!r}")
-    if mode == "thread":
-        return SubmissionWriter(shared(registry, Engine), settings.auth_secret)
-    return ProcessWriter(settings.database, settings.auth_secret)
 
 
 def includeme(config) -> None:
@@ -47,7 +31,6 @@ def includeme(config) -> None:
         config.registry, FunnelRecorder(shared(config.registry, Engine), buffer, quiz_settings.funnel_flush_seconds)
     )
     on_shutdown(config.registry, recorder.close)
-    provide(config.registry, make_writer(config.registry, settings), SubmissionStore)
     config.add_static_view("quiz-static", "orbitflow_plugins.quiz:static", cache_max_age=31536000)
     config.add_cache_buster("orbitflow_plugins.quiz:static/", ContentHashCacheBuster())
 

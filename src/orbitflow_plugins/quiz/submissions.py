@@ -1,29 +1,27 @@
-"""Turning completed quizzes into stored submissions and leads, in one transaction.
+"""Turning a completed quiz into a stored submission and its lead, in the request's transaction.
 
-The leads go through the core's lead capture (:mod:`orbitflow.leads.capture`), so they
-behave like every other lead: each lands at the top of the company's first open stage,
-gets its timeline and its audit entry. A submission whose e-mail address the company
-already has joins that lead's timeline (activity ``quiz``) instead of creating a twin.
-
-:func:`store_submissions` takes any number of submissions and writes them with one
-statement per table; :mod:`orbitflow_plugins.quiz.intake` hands it the submissions that
-arrive together.
+The lead comes from the core's lead service (:func:`orbitflow.leads.services.create_lead`),
+so it behaves like every other lead: it lands at the top of the company's first open
+stage, gets its timeline and its audit entry. A submission whose e-mail address the
+company already has joins that lead's timeline (activity ``quiz``) instead of creating a
+twin: its oldest lead with that address.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from zope.sqlalchemy import mark_changed
 
-from orbitflow.leads.capture import CapturedLead, NewLead, add_activities, capture_leads
+from orbitflow.leads.models import Lead
+from orbitflow.leads.services import AuditInfo, add_activity, create_lead, find_lead_by_email
 from orbitflow.models.meta import utcnow
 from orbitflow_plugins.quiz.answers import Result
 from orbitflow_plugins.quiz.models import Quiz, QuizContactKey, QuizSubmission
@@ -36,15 +34,13 @@ CLICK_ID_KEYS = ("fbclid", "ttclid", "gclid")
 # request, and it will find that request's rows.
 RACE_CONSTRAINTS = ("uq_quiz_submissions_token", "quiz_submissions.token", "uq_quiz_contact_keys", "quiz_contact_keys.")
 
-SUBMISSIONS = QuizSubmission.__table__
 CONTACT_KEYS = QuizContactKey.__table__
 
-# Built once: they run on every batch of public submissions.
+# Built once: they run on every public submission.
 _upsert_contact = mysql_insert(CONTACT_KEYS)
 LOCK_CONTACT_MARIADB = _upsert_contact.on_duplicate_key_update(email_hash=_upsert_contact.inserted.email_hash)
 # SQLite runs one writer at a time: the write lock the insert takes does the serialising.
 LOCK_CONTACT_SQLITE = sqlite_insert(CONTACT_KEYS).on_conflict_do_nothing()
-INSERT_SUBMISSIONS = insert(SUBMISSIONS).returning(SUBMISSIONS.c.id, sort_by_parameter_order=True)
 
 
 @dataclass(frozen=True)
@@ -98,14 +94,12 @@ class Draft:
     fill_seconds: int | None = None
     # The page's script reported the steps (start, answers) as the visitor went.
     steps_reported: bool = False
+    # Set for back-dated rows (demo data); otherwise now.
     created_at: datetime | None = None
-    # When the company and the quiz last changed, and the quiz's state, as the answers
-    # were checked against them; the writer refuses the draft if they changed since.
-    stamp: tuple[Any, ...] | None = None
 
     @classmethod
     def of(cls, quiz: Quiz, nonce: str, result: Result, tracking: Tracking, **details: Any) -> Draft:
-        # Plain values only: a draft may travel to the writer process.
+        # The outcome's id and title only: the draft outlives the request's session.
         outcome = result.outcome
         result = replace(
             result, outcome=OutcomeRef(outcome.id, outcome.title) if outcome is not None else None, values={}
@@ -119,12 +113,10 @@ class Draft:
 
 @dataclass(frozen=True)
 class Stored:
-    submission_id: int
-    lead_id: int
+    submission: QuizSubmission
+    lead: Lead
+    # False when the submission joined a lead the company already had.
     created_lead: bool
-    # The lead's stage and source, for the lead_created event.
-    stage_id: int
-    source: str
 
 
 def is_race(error: IntegrityError) -> bool:
@@ -147,94 +139,60 @@ def lead_name(result: Result) -> str:
     return contact.get("phone") or "Quiz visitor"
 
 
-def store_submissions(connection: Connection, drafts: Sequence[Draft], *, secret: str | None) -> list[Stored]:
-    """Store the submissions and their leads in the connection's transaction; one
-    statement per table whatever the number of drafts. Returns one :class:`Stored` per
-    draft, in order.
+def store_submission(session: Session, draft: Draft, *, secret: str | None, audit_info: AuditInfo) -> Stored:
+    """Store the submission and, unless the company has one with its address, its lead, in
+    the session's transaction (the session is bound to the draft's company).
 
-    A draft whose address the company already has joins that lead; drafts with the same
-    new address share the lead the first of them creates. Raises :class:`IntegrityError`
-    when a concurrent transaction used the same token or created the lead for the same
-    address first (see :func:`is_race`). Without ``secret`` (seeding data, where nothing
-    runs concurrently) same-address submissions are not serialised."""
-    if not drafts:
-        return []
-    if secret:
-        _lock_contacts(connection, secret, drafts)
-    lead_of: dict[int, CapturedLead] = {}
-    timeline: list[dict[str, Any]] = []
-    by_company: dict[int, list[int]] = {}
-    for index, draft in enumerate(drafts):
-        by_company.setdefault(draft.company_id, []).append(index)
-    for company_id, indexes in by_company.items():
-        captured = capture_leads(
-            connection,
-            company_id,
-            [_new_lead(drafts[index]) for index in indexes],
-            actor_name=f"quiz:{drafts[indexes[0]].quiz_slug}",
-            user_agents=[drafts[index].user_agent for index in indexes],
-            timeline=timeline,
-            reuse_by_email=True,
+    Raises :class:`IntegrityError` when a concurrent transaction used the same form token
+    first (see :func:`is_race`). Without ``secret`` (seeding data, where nothing runs
+    concurrently) same-address submissions are not serialised."""
+    contact = draft.result.contact
+    email = draft.email
+    if secret and email:
+        lock_contact(session, secret, draft.company_id, email)
+    lead = find_lead_by_email(session, email, company_id=draft.company_id) if email else None
+    created = lead is None
+    if lead is None:
+        lead = create_lead(
+            session,
+            company_id=draft.company_id,
+            actor_id=None,
+            name=lead_name(draft.result),
+            email=email,
+            phone=contact.get("phone"),
+            source="quiz",
+            utm=draft.tracking.utm,
+            referrer=draft.tracking.referrer,
+            consent=draft.result.consent,
+            audit_info=audit_info,
+            created_at=draft.created_at,
         )
-        lead_of.update(zip(indexes, captured, strict=True))
-    created = [lead_of[index].created for index in range(len(drafts))]
-    submission_ids = connection.scalars(
-        INSERT_SUBMISSIONS,
-        [_submission_row(draft, lead_of[index].id, created[index]) for index, draft in enumerate(drafts)],
-    ).all()
-    timeline += [
-        _timeline_row(draft, lead_of[index].id, submission_ids[index], created[index])
-        for index, draft in enumerate(drafts)
-    ]
-    add_activities(connection, timeline)
-    return [
-        Stored(
-            submission_id=submission_ids[index],
-            lead_id=lead_of[index].id,
-            created_lead=created[index],
-            stage_id=lead_of[index].stage_id,
-            source=lead_of[index].source,
-        )
-        for index in range(len(drafts))
-    ]
+    submission = QuizSubmission(**_submission_fields(draft, lead.id, created))
+    session.add(submission)
+    # The token's unique key is checked here, before the timeline line is written.
+    session.flush()
+    line = add_activity(session, lead, "quiz", _timeline_data(draft, submission.id, created))
+    if draft.created_at is not None:
+        line.created_at = draft.created_at
+    return Stored(submission=submission, lead=lead, created_lead=created)
 
 
-def _lock_contacts(connection: Connection, secret: str, drafts: Sequence[Draft]) -> None:
+def lock_contact(session: Session, secret: str, company_id: int, email: str) -> None:
     """Serialise submissions with the same address (see :class:`QuizContactKey`).
 
-    One upsert takes the row locks whether the keys exist or not: a concurrent request
-    with one of these addresses waits here until this transaction commits, then finds
-    its lead. Sorted, so two transactions always lock in the same order."""
-    now = utcnow()
-    keys = sorted(
-        {
-            (draft.company_id, hash_value(secret, "email", f"{draft.company_id}|{draft.email}"))
-            for draft in drafts
-            if draft.email
-        }
-    )
-    if not keys:
-        return
-    rows = [{"company_id": company_id, "email_hash": email_hash, "created_at": now} for company_id, email_hash in keys]
-    sqlite = connection.dialect.name == "sqlite"
-    connection.execute(LOCK_CONTACT_SQLITE if sqlite else LOCK_CONTACT_MARIADB, rows)
+    One upsert takes the row lock whether the key exists or not: a concurrent request
+    with this address waits here until this transaction commits, then finds its lead."""
+    row = {
+        "company_id": company_id,
+        "email_hash": hash_value(secret, "email", f"{company_id}|{email}"),
+        "created_at": utcnow(),
+    }
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    session.execute(LOCK_CONTACT_SQLITE if sqlite else LOCK_CONTACT_MARIADB, row)
+    mark_changed(session)
 
 
-def _new_lead(draft: Draft) -> NewLead:
-    contact = draft.result.contact
-    return NewLead(
-        name=lead_name(draft.result),
-        email=contact.get("email"),
-        phone=contact.get("phone"),
-        source="quiz",
-        utm=draft.tracking.utm,
-        referrer=draft.tracking.referrer,
-        consent=draft.result.consent,
-        created_at=draft.created_at,
-    )
-
-
-def _submission_row(draft: Draft, lead_id: int, created_lead: bool) -> dict[str, Any]:
+def _submission_fields(draft: Draft, lead_id: int, created_lead: bool) -> dict[str, Any]:
     result, tracking = draft.result, draft.tracking
     outcome = result.outcome
     return {
@@ -259,10 +217,10 @@ def _submission_row(draft: Draft, lead_id: int, created_lead: bool) -> dict[str,
     }
 
 
-def _timeline_row(draft: Draft, lead_id: int, submission_id: int, created_lead: bool) -> dict[str, Any]:
+def _timeline_data(draft: Draft, submission_id: int, created_lead: bool) -> dict[str, Any]:
     result = draft.result
     outcome = result.outcome
-    data = {
+    return {
         "quiz": draft.quiz_title,
         "quiz_id": draft.quiz_id,
         "submission_id": submission_id,
@@ -271,14 +229,6 @@ def _timeline_row(draft: Draft, lead_id: int, submission_id: int, created_lead: 
         "answers": [{"question": a["question"], "answer": a["answer"]} for a in result.answers],
         # A returning visitor may have given other contact details this time.
         **({"contact": result.contact} if not created_lead else {}),
-    }
-    return {
-        "company_id": draft.company_id,
-        "lead_id": lead_id,
-        "actor_id": None,
-        "kind": "quiz",
-        "data": data,
-        "created_at": draft.created_at or utcnow(),
     }
 
 

@@ -94,3 +94,36 @@ def test_parallel_user_creation_respects_the_quota(wsgi_app, team, db):
     active = db.scalar(select(func.count(User.id)).where(User.company_id == team.company.id, User.is_active))
     assert active == 7
     assert audit_actions(db, team.company.id, "user.").count("user.create") == 2
+
+
+@pytest.mark.parametrize("kind", ["totp", "recovery"])
+def test_one_code_sent_in_parallel_from_copies_of_a_second_step_signs_in_once(browser, team, db, wsgi_app, kind):
+    """A pending second step copied to several browsers, each sending the same code at the
+    same moment: the code is accepted once, one session is issued."""
+    from accounts.test_two_factor import code_at, enrol, password_step
+    from orbitflow.accounts.models import UserSession
+    from orbitflow.accounts.two_factor import CHALLENGE_COOKIE
+
+    agent = team["AGENT"]
+    enrolled = enrol(browser(agent), db, agent)
+    first = webtest.TestApp(wsgi_app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.0.0.5"})
+    password_step(first, agent)
+    code = code_at(enrolled.secret) if kind == "totp" else enrolled.codes[0]
+    clients = []
+    for _ in range(4):
+        copy = webtest.TestApp(wsgi_app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.0.0.5"})
+        copy.set_cookie(CHALLENGE_COOKIE, first.cookies[CHALLENGE_COOKIE])
+        clients.append((copy, csrf_token(copy)))
+    sessions_before = db.scalar(select(func.count(UserSession.id)).where(UserSession.user_id == agent.id))
+    responses = _in_parallel(
+        [
+            lambda c=c, t=t: c.post("/login/two-factor", {"code": code, "csrf_token": t}, expect_errors=True)
+            for c, t in clients
+        ]
+    )
+    signed_in = [r for r in responses if r.status_int == 303 and r.location.endswith("/dashboard")]
+    assert len(signed_in) == 1, [r.status for r in responses]
+    assert all(r.status_int in {303, 400} for r in responses)
+    db.expire_all()
+    assert db.scalar(select(func.count(UserSession.id)).where(UserSession.user_id == agent.id)) == sessions_before + 1
+    assert audit_actions(db, team.company.id).count("auth.login") == 1

@@ -47,6 +47,11 @@ def shown_secret(page) -> str:
     return re.search(r'id="two-factor-secret">([A-Z2-7 ]+)<', page.text).group(1).replace(" ", "")
 
 
+def secret_of_shown(client, db, user: User) -> str:
+    """The user's secret in clear, as the app holds it."""
+    return encryptor(client.app.registry).decrypt(secret_of(db, user).secret_encrypted)
+
+
 def shown_codes(page) -> list[str]:
     return re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", page.text)
 
@@ -452,6 +457,14 @@ def test_an_owner_requires_it_and_users_without_it_enrol_at_next_sign_in(browser
     testapp.get("/dashboard", status=200)
     # Required: it cannot be turned off.
     assert "cannot be turned off" in testapp.get("/settings/two-factor").text
+    refused = testapp.post(
+        "/settings/two-factor/disable",
+        {"password": PASSWORD, "code": code_at(secret_of_shown(testapp, db, agent)), "csrf_token": csrf_token(testapp)},
+        status=403,
+    )
+    assert "requires two-factor sign-in" in refused.text
+    assert secret_of(db, agent).confirmed_at is not None
+    assert audit_actions(db, prefix="auth.2fa_disable") == []
 
     # Someone still waiting to enrol when the requirement is lifted is free at once.
     waiting = another_client()
@@ -513,6 +526,18 @@ def test_an_owner_resets_a_users_second_factor(browser, team, db, testapp):
     assert login(testapp, agent).location == "http://localhost/dashboard"
     # Nothing to reset any more.
     owner.post(f"/settings/users/{agent.id}/two-factor/reset", {"csrf_token": csrf_token(owner)}, status=409)
+
+
+def test_an_owner_resets_no_second_factor_of_their_own(browser, team, db):
+    owner_user = team["OWNER"]
+    owner = browser(owner_user)
+    enrol(owner, db, owner_user)
+    refused = owner.post(
+        f"/settings/users/{owner_user.id}/two-factor/reset", {"csrf_token": csrf_token(owner)}, status=400
+    )
+    assert "Settings → Profile" in refused.text
+    assert secret_of(db, owner_user).confirmed_at is not None
+    assert audit_actions(db, prefix="auth.2fa_reset") == []
 
 
 def test_an_owner_cannot_reset_another_companys_user(browser, team, db, make_company, make_user):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
 from http.cookies import SimpleCookie
 
+import waitress
 import webtest
 from pyramid.request import Request
 from pyramid.scripting import prepare
@@ -69,3 +72,36 @@ def sign_in(testapp: webtest.TestApp, user: User) -> webtest.TestApp:
             for morsel in SimpleCookie(value).values():
                 testapp.set_cookie(morsel.key, morsel.value)
     return testapp
+
+
+class LiveServer:
+    """The app on a free port of 127.0.0.1, its AUTH_URL that address (the app builds
+    every absolute URL from AUTH_URL)."""
+
+    def __init__(self, make: Callable[[str], object]):
+        apps: list = []
+        self.server = waitress.create_server(
+            lambda environ, start_response: apps[0](environ, start_response),
+            host="127.0.0.1",
+            port=0,
+            threads=4,
+            ident="OrbitFlow",
+        )
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self.app = make(self.url)
+        apps.append(self.app)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        return self
+
+    @staticmethod
+    def thread_for(server) -> threading.Thread:
+        """Run a waitress server made elsewhere in a thread of its own."""
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self.server.close()

@@ -121,6 +121,9 @@ class Settings:
     # settings from at start-up; never read in a request.
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
     deliveries: DeliverySettings = field(default_factory=DeliverySettings)
+    # AUTH_URL was given (not the development default): absolute URLs are built from it
+    # and requests for other host names are refused.
+    auth_url_set: bool = False
 
     @property
     def secure_cookies(self) -> bool:
@@ -411,6 +414,7 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
         raise ConfigError(f"AUTH_SECRET must be at least {MIN_SECRET_LENGTH} characters long")
 
     auth_url = _first(env, "AUTH_URL", "NEXTAUTH_URL") or ini.get("orbitflow.auth_url")
+    auth_url_set = bool(auth_url)
     if not auth_url:
         if production:
             raise ConfigError("AUTH_URL is required in production, e.g. https://crm.example.com")
@@ -475,6 +479,7 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
         password_hashing=parse_password_hashing(ini, production),
         extra={k: v for k, v in ini.items() if isinstance(v, str)},
         deliveries=load_delivery_settings(ini, env),
+        auth_url_set=auth_url_set,
     )
 
 

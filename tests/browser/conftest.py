@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 
 import pytest
-import waitress
 
 from orbitflow.app import make_app
+from support import LiveServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -32,25 +31,11 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
 
 
-class LiveServer:
-    def __init__(self, app):
-        self.app = app
-        self.server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4, ident="OrbitFlow")
-        self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> LiveServer:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.close()
-
-
 @pytest.fixture(scope="session")
 def live_server(backend):
-    app = make_app(backend.ini(**{"orbitflow.auth_url": "http://127.0.0.1"}), environ={}, engine=backend.engine)
-    server = LiveServer(app).start()
+    server = LiveServer(
+        lambda url: make_app(backend.ini(**{"orbitflow.auth_url": url}), environ={}, engine=backend.engine)
+    ).start()
     yield server
     server.stop()
 

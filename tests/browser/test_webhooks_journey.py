@@ -4,36 +4,36 @@ delivery and its answer, resend. The app's own worker thread does the sending.""
 from __future__ import annotations
 
 import re
-import threading
 import time
 
 import pytest
-import waitress
 from sqlalchemy import update
 
 from orbitflow.app import make_app
 from orbitflow.deliveries import Delivery, WorkerThread
 from orbitflow.models.meta import utcnow
 from orbitflow.shared import shared
-from support import PASSWORD
+from support import PASSWORD, LiveServer
 from webhooks.hookkit import Answer, Receiver
 
 
 @pytest.fixture
 def hooks_server(backend):
-    settings = backend.ini(
-        **{
-            "orbitflow.auth_url": "http://127.0.0.1",
-            "orbitflow.deliveries.worker_thread": "true",
-            "orbitflow.deliveries.poll_seconds": "0.1",
-        }
-    )
-    app = make_app(settings, environ={"WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "true"}, engine=backend.engine)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    shared(app.registry, WorkerThread).stop()
+    def make(url: str):
+        settings = backend.ini(
+            **{
+                "orbitflow.auth_url": url,
+                "orbitflow.deliveries.worker_thread": "true",
+                "orbitflow.deliveries.poll_seconds": "0.1",
+            }
+        )
+        return make_app(settings, environ={"WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "true"}, engine=backend.engine)
+
+    server = LiveServer(make)
+    server.start()
+    yield server.url
+    server.stop()
+    shared(server.app.registry, WorkerThread).stop()
 
 
 def _reload_until(page, selector: str, timeout: float = 20.0) -> None:

@@ -11,6 +11,7 @@ from orbitflow.config import Settings, get_settings
 from orbitflow.web.body_limit import body_over_limit
 from orbitflow.web.csp import SETTING as CSP_EXTRA_SETTING
 from orbitflow.web.csp import policy_from_setting
+from orbitflow.web.hosts import ARRIVED_SCHEME_KEY
 
 # RFC 3986's reserved characters and "%": kept as they are in a Location header.
 LOCATION_SAFE = ":/?#[]@!$&'()*+,;=%"
@@ -30,7 +31,8 @@ def security_headers_tween_factory(handler, registry):
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         if frame_ancestors == "'none'":
             headers.setdefault("X-Frame-Options", "DENY")
-        if request.scheme == "https" or settings.secure_cookies:
+        arrived_over = request.environ.get(ARRIVED_SCHEME_KEY, request.scheme)
+        if arrived_over == "https" or settings.secure_cookies:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         location = headers.get("Location")
         if location is not None and not _is_plain_ascii(location):

@@ -51,6 +51,20 @@ def test_forged_token_is_refused(testapp, db, company, quiz):
     assert leads(db) == 0
 
 
+@pytest.mark.parametrize("where", ["same company", "another company"])
+def test_one_quizs_token_is_refused_on_another_quiz(testapp, db, company, quiz, make_company, funnel, where):
+    owner_of_other = company if where == "same company" else make_company(name="Other Quizzes")
+    other = make_quiz(db, owner_of_other, {**FULL_QUIZ, "title": "Other quiz", "slug": "other-quiz"})
+    token = token_of(testapp.get(public_path(company, quiz)))
+    response = submit(testapp, public_path(owner_of_other, other), good_answers(other), token=token, status=400)
+    assert "This form was not recognised" in response.text
+    funnel.flush()
+    assert leads(db) == 0 and submissions(db) == 0
+    # The token still works on its own quiz.
+    submit(testapp, public_path(company, quiz), good_answers(quiz), token=token, status=303)
+    assert db.scalars(select(QuizSubmission.quiz_id)).all() == [quiz.id]
+
+
 def test_oversized_answers_are_refused(testapp, db, company, quiz):
     path = public_path(company, quiz)
     text_question = next(q for q in quiz.questions if q.kind == "text")

@@ -173,12 +173,20 @@ def bulk_action(request: Request):
         _, users_by_id = page_users(request)
         stages = {stage.id: stage for stage in stages_of(request.dbsession)}
         return {"bulk": bulk, "actions": BULK_ACTIONS, "users_by_id": users_by_id, "stages_by_id": stages}
-    done = _apply(request, bulk)
-    flash(request, f"{BULK_ACTIONS[bulk.action]}: {done} lead{'s' if done != 1 else ''} changed.")
+    done, problem = _apply(request, bulk)
+    changed = f"{BULK_ACTIONS[bulk.action]}: {done} lead{'s' if done != 1 else ''} changed."
+    if problem:
+        # A refused target (a stage or user the company does not have) is the message; a
+        # "0 leads changed" success beside it would read as if something had worked.
+        flash(request, problem + (f" {changed}" if done else ""), "error")
+    else:
+        flash(request, changed)
     return HTTPSeeOther(back)
 
 
-def _apply(request: Request, bulk: BulkRequest) -> int:
+def _apply(request: Request, bulk: BulkRequest) -> tuple[int, str | None]:
+    """Apply ``bulk`` lead by lead; returns how many changed and, when one was refused
+    (the rest then left as they are), why."""
     session, who, info = request.dbsession, actor_id(request), audit_info_from_request(request)
     done = 0
     if bulk.action == "delete" and not request.has_permission("leads.delete"):
@@ -208,9 +216,8 @@ def _apply(request: Request, bulk: BulkRequest) -> int:
                 done += 1
                 announce(request, "lead_updated", lead_event(lead, who, changes=changed))
         except LeadError as error:
-            flash(request, " ".join(error.fields.values()), "error")
-            break
-    return done
+            return done, " ".join(error.fields.values())
+    return done, None
 
 
 @view_config(route_name="leads_export", permission="leads.export")

@@ -102,7 +102,7 @@ def test_one_code_sent_in_parallel_from_copies_of_a_second_step_signs_in_once(br
     same moment: the code is accepted once, one session is issued."""
     from accounts.test_two_factor import code_at, enrol, password_step
     from orbitflow.accounts.models import UserSession
-    from orbitflow.accounts.two_factor import CHALLENGE_COOKIE
+    from orbitflow.accounts.signin_challenge import CHALLENGE_COOKIE
 
     agent = team["AGENT"]
     enrolled = enrol(browser(agent), db, agent)

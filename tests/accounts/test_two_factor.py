@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from accounts.helpers import api, audit_actions, audit_rows, bearer
 from orbitflow.accounts.models import RecoveryCode, TwoFactorChallenge, TwoFactorSecret, User, UserSession
-from orbitflow.accounts.two_factor import CHALLENGE_COOKIE
+from orbitflow.accounts.signin_challenge import CHALLENGE_COOKIE
 from orbitflow.app import make_app
 from orbitflow.config import get_settings
 from orbitflow.crypto import encryptor

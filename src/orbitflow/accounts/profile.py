@@ -102,13 +102,13 @@ def _profile_context(request: Request, user: User, form: dict, errors: dict) -> 
 
 @view_config(route_name="profile", request_method="GET", renderer=PROFILE_TEMPLATE, permission="profile.edit")
 def profile_form(request: Request):
-    user = _session_user(request)
+    user = session_user(request)
     return _profile_context(request, user, {"name": user.name, "email": user.email or ""}, {})
 
 
 @view_config(route_name="profile", request_method="POST", renderer=PROFILE_TEMPLATE, permission="profile.edit")
 def profile_submit(request: Request):
-    user = _session_user(request)
+    user = session_user(request)
     form = {"name": request.POST.get("name", ""), "email": request.POST.get("email", "")}
     errors = update_profile(request, user, name=form["name"], email=form["email"])
     if errors:
@@ -120,13 +120,13 @@ def profile_submit(request: Request):
 
 @view_config(route_name="password_change", request_method="GET", renderer=PASSWORD_TEMPLATE, permission="profile.edit")
 def password_form(request: Request):
-    _session_user(request)
+    session_user(request)
     return {"errors": {}, "forced": request.identity.must_change_password}
 
 
 @view_config(route_name="password_change", request_method="POST", renderer=PASSWORD_TEMPLATE, permission="profile.edit")
 def password_submit(request: Request):
-    user = _session_user(request)
+    user = session_user(request)
     errors = change_password(
         request,
         user,
@@ -143,7 +143,7 @@ def password_submit(request: Request):
 
 @view_config(route_name="logout_everywhere", request_method="POST", permission="profile.edit")
 def logout_everywhere(request: Request):
-    end_all_sessions(request, _session_user(request))
+    end_all_sessions(request, session_user(request))
     flash(request, "You have been signed out on every device.", "info")
     return HTTPSeeOther(request.route_url("login"), headers=signed_out_headers(request))
 
@@ -151,7 +151,7 @@ def logout_everywhere(request: Request):
 @view_config(route_name="session_end", request_method="POST", permission="profile.edit")
 def session_end(request: Request):
     """End one of my sessions (another device's, or this one). Someone else's is not found."""
-    user = _session_user(request)
+    user = session_user(request)
     session_id = path_id(request)
     settings = get_settings(request.registry)
     mine = {row.id: row for row in active_sessions(request.dbsession, settings, user)}
@@ -172,7 +172,7 @@ def session_end(request: Request):
     return HTTPSeeOther(request.route_url("profile"))
 
 
-def _session_user(request: Request) -> User:
+def session_user(request: Request) -> User:
     user = current_user(request)
     if user is None:  # an API key has no profile
         raise HTTPForbidden("Sign in to use your profile.")

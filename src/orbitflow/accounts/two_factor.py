@@ -1,5 +1,6 @@
 """Two-factor sign-in: enrolment, checking a code, recovery codes, turning it off, an
-owner's reset, the company's requirement, and the pending second step of a sign-in.
+owner's reset and the company's requirement (the pending second step of a sign-in:
+:mod:`orbitflow.accounts.signin_challenge`).
 
 Every code check goes through the sign-in limits (:mod:`orbitflow.accounts.signin_limits`):
 the same per-address, per-subscription and per-account counters as passwords, so guessing
@@ -10,33 +11,24 @@ refused (a conditional UPDATE, so two requests racing with one code cannot both 
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 
 from pyramid.request import Request
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from webob.cookies import SignedSerializer, make_cookie
 from zope.sqlalchemy import mark_changed
 
 from orbitflow.accounts import totp
-from orbitflow.accounts.models import RecoveryCode, TwoFactorChallenge, TwoFactorSecret, User, UserSession
+from orbitflow.accounts.models import RecoveryCode, TwoFactorSecret, User, UserSession
 from orbitflow.accounts.passwords import hash_password, verify_password
 from orbitflow.accounts.signin_limits import signin_guard, wait_message
 from orbitflow.audit.services import record
-from orbitflow.config import Settings, get_settings
 from orbitflow.crypto import encryptor
 from orbitflow.db import unscoped
 from orbitflow.models.meta import utcnow
 from orbitflow.tenants.models import Company
 
-# The second step of a sign-in must follow the password within this time.
-CHALLENGE_SECONDS = 300
-CHALLENGE_COOKIE = "orbitflow_2fa"
-CHALLENGE_PATH = "/login"
 WRONG_CODE = "That code is not right. Check the time on your phone and try the newest code."
 USED_CODE = "That code has been used already. Wait for the next one."
 
@@ -442,106 +434,3 @@ def enrolled_user_ids(session: Session, company_id: int, user_ids: list[int]) ->
                 )
             )
         )
-
-
-# --- the pending second step of a sign-in ------------------------------------------------
-
-
-def _serializer(settings: Settings) -> SignedSerializer:
-    return SignedSerializer(settings.auth_secret, "orbitflow.two_factor", hashalg="sha512")
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def challenge_headers(settings: Settings, value: str | None) -> list[tuple[str, str]]:
-    cookie = make_cookie(
-        CHALLENGE_COOKIE,
-        value or "",
-        max_age=0 if value is None else CHALLENGE_SECONDS,
-        path=CHALLENGE_PATH,
-        secure=settings.secure_cookies,
-        httponly=True,
-        samesite="Lax",
-    )
-    return [("Set-Cookie", cookie)]
-
-
-def begin_challenge(request: Request, user: User, next_url: str) -> list[tuple[str, str]]:
-    """After a correct password: the pending second step (a row and its cookie). Earlier
-    challenges of the user end: only the newest sign-in may finish."""
-    session = request.dbsession
-    now = utcnow()
-    token = secrets.token_urlsafe(32)
-    with unscoped(session):
-        session.execute(
-            update(TwoFactorChallenge)
-            .where(
-                TwoFactorChallenge.user_id == user.id,
-                TwoFactorChallenge.company_id == user.company_id,
-                TwoFactorChallenge.ended_at.is_(None),
-            )
-            .values(ended_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        # Old ones are of no use to anybody.
-        session.execute(
-            delete(TwoFactorChallenge)
-            .where(
-                TwoFactorChallenge.user_id == user.id,
-                TwoFactorChallenge.company_id == user.company_id,
-                TwoFactorChallenge.expires_at < now - timedelta(days=1),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        mark_changed(session)
-        session.add(
-            TwoFactorChallenge(
-                company_id=user.company_id,
-                user_id=user.id,
-                token_hash=_hash(token),
-                created_at=now,
-                expires_at=now + timedelta(seconds=CHALLENGE_SECONDS),
-                next_url=next_url if len(next_url) <= 500 else None,
-            )
-        )
-        session.flush()
-    settings = get_settings(request.registry)
-    return challenge_headers(settings, _serializer(settings).dumps(token).decode("ascii"))
-
-
-def find_challenge(request: Request) -> tuple[TwoFactorChallenge, User] | None:
-    """The live challenge this browser's cookie names, with its user, or None."""
-    value = request.cookies.get(CHALLENGE_COOKIE)
-    if not value:
-        return None
-    try:
-        token = _serializer(get_settings(request.registry)).loads(value.encode("ascii"))
-    except (ValueError, UnicodeEncodeError):
-        return None
-    if not isinstance(token, str) or not token:
-        return None
-    session = request.dbsession
-    with unscoped(session):
-        found = session.execute(
-            select(TwoFactorChallenge, User)
-            .join(User, User.id == TwoFactorChallenge.user_id)
-            .where(
-                TwoFactorChallenge.token_hash == _hash(token),
-                TwoFactorChallenge.ended_at.is_(None),
-                TwoFactorChallenge.expires_at > utcnow(),
-            )
-        ).first()
-    if found is None:
-        return None
-    challenge, user = found
-    if not user.is_active or not (user.company.is_active or user.company.is_platform):
-        return None
-    return challenge, user
-
-
-def end_challenge(session: Session, challenge: TwoFactorChallenge) -> None:
-    with unscoped(session):
-        challenge.ended_at = utcnow()
-        session.flush()

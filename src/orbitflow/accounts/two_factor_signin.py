@@ -14,14 +14,9 @@ from pyramid.view import view_config
 
 from orbitflow.accounts import totp
 from orbitflow.accounts.services import signed_in
+from orbitflow.accounts.signin_challenge import challenge_headers, end_challenge, find_challenge
 from orbitflow.accounts.signin_limits import signin_guard
-from orbitflow.accounts.two_factor import (
-    TwoFactorError,
-    challenge_headers,
-    end_challenge,
-    find_challenge,
-    verify_second_factor,
-)
+from orbitflow.accounts.two_factor import TwoFactorError, verify_second_factor
 from orbitflow.accounts.views import finish_sign_in
 from orbitflow.config import get_settings
 from orbitflow.web.layout import flash

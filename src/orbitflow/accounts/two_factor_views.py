@@ -1,6 +1,6 @@
 """Two-factor sign-in pages: Profile → Two-factor sign-in (enrol, recovery codes, turn off),
-Settings → Security (an owner requires it of the company), and the resets an owner (own
-company) or a super admin (any company) makes for a user."""
+Settings → Security (an owner requires it of the company), and an owner's reset of a user's
+second factor (a super admin's: :mod:`orbitflow.superadmin.users`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pyramid.view import view_config
 
 from orbitflow.accounts import totp
 from orbitflow.accounts.models import User
-from orbitflow.accounts.profile import _session_user
+from orbitflow.accounts.profile import session_user
 from orbitflow.accounts.two_factor import (
     TwoFactorError,
     account_label,
@@ -26,14 +26,13 @@ from orbitflow.accounts.two_factor import (
     start_enrolment,
     users_without_two_factor,
 )
-from orbitflow.db import unscoped
 from orbitflow.tenants.models import Company
+from orbitflow.web.inputs import path_id
 from orbitflow.web.layout import flash
 
 PAGE_TEMPLATE = "orbitflow:accounts/templates/two_factor.jinja2"
 CODES_TEMPLATE = "orbitflow:accounts/templates/two_factor_codes.jinja2"
 POLICY_TEMPLATE = "orbitflow:accounts/templates/two_factor_policy.jinja2"
-MAX_ID = 2**63 - 1
 
 
 def _page_context(request: Request, user: User, errors: dict[str, str] | None = None) -> dict:
@@ -80,12 +79,12 @@ def _codes_page(request: Request, codes: list[str], title: str):
 
 @view_config(route_name="two_factor", request_method="GET", renderer=PAGE_TEMPLATE, permission="profile.edit")
 def two_factor_page(request: Request):
-    return _page_context(request, _session_user(request))
+    return _page_context(request, session_user(request))
 
 
 @view_config(route_name="two_factor_start", request_method="POST", permission="profile.edit")
 def two_factor_start(request: Request):
-    user = _session_user(request)
+    user = session_user(request)
     try:
         start_enrolment(request, user)
     except TwoFactorError as error:
@@ -95,7 +94,7 @@ def two_factor_start(request: Request):
 
 @view_config(route_name="two_factor_confirm", request_method="POST", permission="profile.edit")
 def two_factor_confirm(request: Request):
-    user = _session_user(request)
+    user = session_user(request)
     try:
         codes = confirm_enrolment(request, user, request.POST.get("code"))
     except TwoFactorError as error:
@@ -105,7 +104,7 @@ def two_factor_confirm(request: Request):
 
 @view_config(route_name="two_factor_recovery_codes", request_method="POST", permission="profile.edit")
 def two_factor_recovery_codes(request: Request):
-    user = _session_user(request)
+    user = session_user(request)
     try:
         codes = regenerate_recovery_codes(request, user, request.POST.get("code"))
     except TwoFactorError as error:
@@ -115,7 +114,7 @@ def two_factor_recovery_codes(request: Request):
 
 @view_config(route_name="two_factor_disable", request_method="POST", permission="profile.edit")
 def two_factor_disable(request: Request):
-    user = _session_user(request)
+    user = session_user(request)
     try:
         disable(request, user, request.POST.get("password"), request.POST.get("code"))
     except TwoFactorError as error:
@@ -149,7 +148,7 @@ def policy_submit(request: Request):
     company = request.dbsession.get(Company, request.identity.company_id)
     required = request.POST.get("required") == "on"
     try:
-        changed = set_requirement(request, company, required, _session_user(request))
+        changed = set_requirement(request, company, required, session_user(request))
     except TwoFactorError as error:
         request.response.status_int = error.status
         return _policy_context(request, company, error.message)
@@ -166,7 +165,7 @@ def policy_submit(request: Request):
 # --- resets ------------------------------------------------------------------------------
 
 
-def _reset_refused(request: Request, error: TwoFactorError):
+def reset_refused(request: Request, error: TwoFactorError):
     response = render_to_response(
         "error.jinja2", {"status": error.status, "title": "Refused", "message": error.message}, request=request
     )
@@ -177,30 +176,15 @@ def _reset_refused(request: Request, error: TwoFactorError):
 @view_config(route_name="user_two_factor_reset", request_method="POST", permission="users.two_factor_reset")
 def owner_reset(request: Request):
     """An owner resets the second factor of a user of their company (others: 404)."""
-    user_id = int(request.matchdict["id"])
-    user = request.dbsession.get(User, user_id) if user_id <= MAX_ID else None
+    user = request.dbsession.get(User, path_id(request))
     if user is None:
         raise HTTPNotFound("No such user.")
     try:
         reset(request, user)
     except TwoFactorError as error:
-        return _reset_refused(request, error)
+        return reset_refused(request, error)
     flash(request, f"The second factor of {user.username} is reset: they sign in with their password alone.")
     return HTTPSeeOther(request.route_url("user_edit", id=user.id))
-
-
-@view_config(route_name="admin_user_two_factor_reset", request_method="POST", permission="platform.admin")
-def admin_reset(request: Request):
-    from orbitflow.superadmin.users import get_company_user
-
-    company, user = get_company_user(request)
-    try:
-        with unscoped(request.dbsession):
-            reset(request, user)
-    except TwoFactorError as error:
-        return _reset_refused(request, error)
-    flash(request, f"The second factor of {user.username} is reset.")
-    return HTTPSeeOther(request.route_url("admin_company", id=company.id))
 
 
 def includeme(config) -> None:
@@ -211,5 +195,4 @@ def includeme(config) -> None:
     config.add_route("two_factor_disable", "/settings/two-factor/disable")
     config.add_route("two_factor_policy", "/settings/security")
     config.add_route("user_two_factor_reset", r"/settings/users/{id:\d+}/two-factor/reset")
-    config.add_route("admin_user_two_factor_reset", r"/admin/companies/{id:\d+}/users/{user_id:\d+}/two-factor/reset")
     config.scan(__name__)

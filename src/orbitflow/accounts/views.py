@@ -14,8 +14,9 @@ from orbitflow.accounts.dashboard import dashboard_context
 from orbitflow.accounts.models import User
 from orbitflow.accounts.services import LoginResult, authenticate, signed_in
 from orbitflow.accounts.sessions import current_session, end_session, signed_out_headers, start_session
+from orbitflow.accounts.signin_challenge import begin_challenge
 from orbitflow.accounts.signin_limits import signin_guard
-from orbitflow.accounts.two_factor import begin_challenge, is_enrolled
+from orbitflow.accounts.two_factor import is_enrolled
 from orbitflow.audit.services import audit
 
 LOGIN_TEMPLATE = "orbitflow:accounts/templates/login.jinja2"

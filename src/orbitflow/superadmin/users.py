@@ -1,4 +1,5 @@
-"""Super admin pages for the users of any company: create, reset password, (de)activate."""
+"""Super admin pages for the users of any company: create, reset password, (de)activate,
+reset the second factor."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pyramid.request import Request
 from pyramid.view import view_config
 
 from orbitflow.accounts.models import User
+from orbitflow.accounts.two_factor import TwoFactorError, reset
+from orbitflow.accounts.two_factor_views import reset_refused
 from orbitflow.db import unscoped
 from orbitflow.security import OWNER
 from orbitflow.superadmin.forms import USER_FORM_FIELDS, checkbox, text_fields
@@ -145,10 +148,24 @@ def user_reactivate(request: Request):
     return _set_active(request, True)
 
 
+@view_config(route_name="admin_user_two_factor_reset", request_method="POST", permission="platform.admin")
+def two_factor_reset(request: Request):
+    """Reset the second factor of a user of any company."""
+    company, user = get_company_user(request)
+    try:
+        with unscoped(request.dbsession):
+            reset(request, user)
+    except TwoFactorError as error:
+        return reset_refused(request, error)
+    flash(request, f"The second factor of {user.username} is reset.")
+    return HTTPSeeOther(request.route_url("admin_company", id=company.id))
+
+
 def includeme(config) -> None:
     base = r"/admin/companies/{id:\d+}/users"
     config.add_route("admin_company_user_new", base + "/new")
     config.add_route("admin_user_password", base + r"/{user_id:\d+}/password")
     config.add_route("admin_user_deactivate", base + r"/{user_id:\d+}/deactivate")
     config.add_route("admin_user_reactivate", base + r"/{user_id:\d+}/reactivate")
+    config.add_route("admin_user_two_factor_reset", base + r"/{user_id:\d+}/two-factor/reset")
     config.scan(__name__)

@@ -365,6 +365,20 @@ def test_a_new_key_first_in_encryption_key_takes_over_the_secret_at_its_next_use
     assert Fernet(new_key).decrypt(moved.encode()).decode() == enrolled.secret
 
 
+def test_a_secret_the_keys_cannot_read_answers_with_a_message_and_recovery_codes_still_work(browser, team, db, testapp):
+    agent = team["AGENT"]
+    enrolled = enrol(browser(agent), db, agent)
+    # As after ENCRYPTION_KEY lost the key the secret was encrypted with.
+    lost = Fernet(Fernet.generate_key()).encrypt(enrolled.secret.encode()).decode()
+    db.execute(update(TwoFactorSecret).where(TwoFactorSecret.user_id == agent.id).values(secret_encrypted=lost))
+    db.commit()
+    password_step(testapp, agent)
+    refused = code_step(testapp, code_at(enrolled.secret), status=503)
+    assert "Use one of your recovery codes" in alert(refused)
+    assert SESSION_COOKIE not in testapp.cookies
+    assert code_step(testapp, enrolled.codes[0]).location == "http://localhost/dashboard"
+
+
 def test_a_new_sign_in_ends_the_earlier_second_step(browser, team, db, testapp, another_client):
     agent = team["AGENT"]
     enrolled = enrol(browser(agent), db, agent)

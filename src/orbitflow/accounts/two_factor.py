@@ -11,6 +11,7 @@ refused (a conditional UPDATE, so two requests racing with one code cannot both 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from pyramid.request import Request
@@ -24,11 +25,17 @@ from orbitflow.accounts.models import RecoveryCode, TwoFactorSecret, User, UserS
 from orbitflow.accounts.passwords import hash_password, verify_password
 from orbitflow.accounts.signin_limits import signin_guard, wait_message
 from orbitflow.audit.services import record
-from orbitflow.crypto import encryptor
+from orbitflow.crypto import Undecryptable, encryptor
 from orbitflow.db import unscoped
 from orbitflow.models.meta import utcnow
 from orbitflow.tenants.models import Company
 
+log = logging.getLogger(__name__)
+UNREADABLE_SECRET = (
+    "Codes from your app cannot be checked at the moment. Use one of your recovery codes, "
+    "or ask an owner to reset your second factor."
+)
+UNREADABLE_HINT = "ENCRYPTION_KEY no longer lists the key it was encrypted with (keep old keys after the new one)"
 WRONG_CODE = "That code is not right. Check the time on your phone and try the newest code."
 USED_CODE = "That code has been used already. Wait for the next one."
 
@@ -122,7 +129,10 @@ def pending_secret(request: Request, user: User) -> str | None:
     row = secret_row(request.dbsession, user)
     if row is None or row.confirmed_at is not None:
         return None
-    return encryptor(request.registry).decrypt(row.secret_encrypted)
+    try:
+        return encryptor(request.registry).decrypt(row.secret_encrypted)
+    except Undecryptable:
+        return None  # unreadable after a key change: the user starts the set-up again
 
 
 def confirm_enrolment(request: Request, user: User, raw_code: object) -> list[str]:
@@ -209,7 +219,11 @@ def _check(request: Request, user: User, row: TwoFactorSecret, code: totp.TypedC
 
 
 def _accept_totp(request: Request, row: TwoFactorSecret, code: str) -> tuple[bool, str]:
-    secret = encryptor(request.registry).decrypt(row.secret_encrypted)
+    try:
+        secret = encryptor(request.registry).decrypt(row.secret_encrypted)
+    except Undecryptable:
+        log.error("second-factor secret of user %s cannot be decrypted: %s", row.user_id, UNREADABLE_HINT)
+        raise TwoFactorError(UNREADABLE_SECRET, 503) from None
     step = totp.matching_step(secret, code)
     if step is None:
         return False, WRONG_CODE

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import pyotp
 import pytest
+import segno
 import webtest
+from bs4 import BeautifulSoup
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select, update
 
@@ -119,6 +121,11 @@ def test_enrolment_shows_a_qr_code_and_the_secret_and_a_first_code_turns_it_on(b
     assert qr is not None and qr.select("path")  # drawn on the server, inline
     secret = shown_secret(page)
     assert len(secret) == 32
+    # The QR code holds the otpauth URI of that very secret, for this account.
+    uri = pyotp.TOTP(secret).provisioning_uri(name=f"{agent.username}@acme", issuer_name="OrbitFlow")
+    expected = BeautifulSoup(segno.make(uri, error="m").svg_inline(border=2), "html.parser").select_one("path")
+    assert qr.select_one("path")["d"] == expected["d"]
+    assert uri.startswith("otpauth://totp/OrbitFlow:agent%40acme?secret=")
     # Stored encrypted with the application's key, never in clear.
     row = secret_of(db, agent)
     assert secret not in row.secret_encrypted and row.confirmed_at is None

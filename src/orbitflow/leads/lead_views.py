@@ -36,6 +36,7 @@ from orbitflow.leads.services import (
     update_lead,
 )
 from orbitflow.leads.timeline import describe_activity
+from orbitflow.web.inputs import MAX_ID, NumberError, bounded_int, parse_id
 from orbitflow.web.layout import flash
 
 TIMELINE_LIMIT = 200
@@ -66,8 +67,9 @@ def _form_context(request: Request, lead=None, form=None, errors=None) -> dict:
 def new_lead_form(request: Request):
     form = lead_form(None)
     form["owner_id"] = request.identity.user_id or ""
-    if request.GET.get("stage_id", "").isdigit():
-        form["stage_id"] = int(request.GET["stage_id"])
+    stage_id = parse_id(request.GET.get("stage_id"))
+    if stage_id is not None:
+        form["stage_id"] = stage_id
     return _form_context(request, None, form)
 
 
@@ -138,9 +140,9 @@ def lead_save(request: Request):
     lead = lead_or_404(request)
     form = posted_lead_fields(request)
     try:
-        version = int(request.POST.get("version", ""))
-    except ValueError:
-        version = -1
+        version = bounded_int(request.POST.get("version"), minimum=0, maximum=MAX_ID)
+    except NumberError:
+        version = -1  # a stale version: the save answers the conflict
     problem = owner_change_problem(request, lead, form.get("owner_id"))
     if problem:
         request.response.status_int = 403
@@ -219,8 +221,8 @@ def delete_submit(request: Request):
 def merge_submit(request: Request):
     """Fold the duplicate ``other_id`` into this lead."""
     lead = lead_or_404(request)
-    raw = request.POST.get("other_id", "")
-    other = get_visible_lead(request.dbsession, viewer(request), int(raw)) if raw.isdigit() else None
+    other_id = parse_id(request.POST.get("other_id"))
+    other = get_visible_lead(request.dbsession, viewer(request), other_id) if other_id is not None else None
     if other is None or other.id == lead.id:
         flash(request, "Choose a duplicate of this lead to merge.", "error")
         return HTTPSeeOther(request.route_url("lead", id=lead.id))

@@ -35,6 +35,7 @@ from orbitflow.leads.services import (
     update_lead,
 )
 from orbitflow.models.meta import utcnow
+from orbitflow.web.inputs import parse_id, parse_page, whole_number
 from orbitflow.web.layout import flash
 
 PER_PAGE_CHOICES = (25, 50, 100)
@@ -48,23 +49,16 @@ BULK_ACTIONS = {
 }
 
 
-def _int(raw: str | None, default: int, minimum: int = 1) -> int:
-    try:
-        return max(minimum, int(raw or default))
-    except ValueError:
-        return default
-
-
 @view_config(route_name="leads", renderer=TEMPLATES + "leads.jinja2", permission="leads.view")
 def lead_list(request: Request):
     session = request.dbsession
     filters = LeadFilters.from_params(request.GET)
     query, sort = sorted_leads(viewer(request), filters, request.GET.get("sort", "-created"))
-    per_page = _int(request.GET.get("per_page"), 50)
+    per_page = whole_number(request.GET.get("per_page"))
     per_page = per_page if per_page in PER_PAGE_CHOICES else 50
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     pages = max(1, -(-total // per_page))
-    page = min(_int(request.GET.get("page"), 1), pages)
+    page = min(parse_page(request.GET.get("page")), pages)
     leads = session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
     users, users_by_id = page_users(request)
     stages = stages_of(session)
@@ -125,7 +119,7 @@ def _read_bulk(request: Request) -> tuple[BulkRequest | None, str | None]:
     action = request.POST.get("action", "")
     if action not in _bulk_actions(request):
         return None, "Choose what to do with the selected leads."
-    ids = sorted({int(raw) for raw in request.POST.getall("ids") if raw.isdigit()})
+    ids = sorted({lead_id for lead_id in map(parse_id, request.POST.getall("ids")) if lead_id is not None})
     if not ids:
         return None, "Select at least one lead."
     if len(ids) > BULK_LIMIT:
@@ -147,7 +141,7 @@ def _read_bulk(request: Request) -> tuple[BulkRequest | None, str | None]:
             problem = owner_change_problem(request, lead, bulk.owner_id)
             if problem:
                 return None, problem
-    if action == "move" and not bulk.stage_id.isdigit():
+    if action == "move" and parse_id(bulk.stage_id) is None:
         return None, "Choose the stage to move the leads to."
     if action in ("tag", "untag"):
         try:

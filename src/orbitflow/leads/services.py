@@ -65,6 +65,7 @@ from orbitflow.leads import normalize as norm
 from orbitflow.leads.models import LEAD_SOURCES, Lead, LeadActivity, LeadNote, LeadTag, Stage
 from orbitflow.leads.positions import lock_stage, position_after, predecessor, top_position
 from orbitflow.models.meta import utcnow
+from orbitflow.web.inputs import parse_id
 
 # Fields a person edits; their audit diff and the "edited" timeline line use these names.
 EDITABLE = (
@@ -181,11 +182,10 @@ def default_stage(session: Session, company_id: int) -> Stage | None:
 
 
 def _stage(session: Session, company_id: int, stage_id: Any) -> Stage:
-    try:
-        stage_id = int(stage_id)
-    except (TypeError, ValueError):
-        raise norm.FieldError("Choose a stage.") from None
-    stage = session.get(Stage, stage_id)
+    stage_key = parse_id(stage_id)
+    if stage_key is None:
+        raise norm.FieldError("Choose a stage.")
+    stage = session.get(Stage, stage_key)
     if stage is None or stage.company_id != company_id:
         raise norm.FieldError("Choose one of the company's stages.")
     return stage
@@ -194,11 +194,10 @@ def _stage(session: Session, company_id: int, stage_id: Any) -> Stage:
 def _owner(session: Session, company_id: int, owner_id: Any) -> int | None:
     if owner_id in (None, "", 0, "0"):
         return None
-    try:
-        owner_id = int(owner_id)
-    except (TypeError, ValueError):
-        raise norm.FieldError("Choose a user.") from None
-    user = session.get(User, owner_id)
+    user_key = parse_id(owner_id)
+    if user_key is None:
+        raise norm.FieldError("Choose a user.")
+    user = session.get(User, user_key)
     if user is None or user.company_id != company_id or user.role == "SUPER_ADMIN":
         raise norm.FieldError("Choose one of the company's users.")
     if not user.is_active:
@@ -531,7 +530,8 @@ def move_lead(
     lead = locked
     if expected_version is not None and expected_version != lead.version:
         raise StaleLead(lead.id, lead.version)
-    stage = session.get(Stage, int(stage_id)) if str(stage_id).lstrip("-").isdigit() else None
+    stage_key = parse_id(stage_id)
+    stage = session.get(Stage, stage_key) if stage_key is not None else None
     if stage is None or stage.company_id != lead.company_id:
         raise LeadError({"stage_id": "Choose one of the company's stages."})
     lock_stage(session, stage.id)

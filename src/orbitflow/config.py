@@ -72,6 +72,9 @@ class DeliverySettings:
     # Kept out of repr(): the URL may carry the SMTP password.
     smtp_url: str | None = field(default=None, repr=False)
     mail_from: str | None = None
+    # Where the ad platforms' server events go (a local fake in tests).
+    pixels_meta_api_url: str = "https://graph.facebook.com"
+    pixels_tiktok_api_url: str = "https://business-api.tiktok.com"
 
 
 @dataclass(frozen=True)
@@ -344,7 +347,28 @@ def load_delivery_settings(ini: Mapping[str, str], env: Mapping[str, str]) -> De
         ),
         smtp_url=validate_smtp_url(smtp_url) if smtp_url else None,
         mail_from=mail_from,
+        pixels_meta_api_url=parse_api_base_url(
+            "PIXELS_META_API_URL",
+            _first(env, "PIXELS_META_API_URL") or ini.get("orbitflow.pixels.meta_api_url"),
+            "https://graph.facebook.com",
+        ),
+        pixels_tiktok_api_url=parse_api_base_url(
+            "PIXELS_TIKTOK_API_URL",
+            _first(env, "PIXELS_TIKTOK_API_URL") or ini.get("orbitflow.pixels.tiktok_api_url"),
+            "https://business-api.tiktok.com",
+        ),
     )
+
+
+def parse_api_base_url(name: str, value: str | None, default: str) -> str:
+    """An http(s) base URL without a query; a trailing slash is dropped."""
+    if value is None or not value.strip():
+        return default
+    value = value.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"{name} must be an http(s) base URL such as {default}, got {value!r}")
+    return value
 
 
 def parse_password_hashing(ini: Mapping[str, str], production: bool) -> PasswordHashing:

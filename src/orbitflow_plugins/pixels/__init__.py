@@ -1,9 +1,10 @@
-"""Facebook and TikTok pixel conversion tracking for quiz funnels."""
+"""Facebook (Meta) and TikTok pixel conversion tracking for quiz funnels: browser events on
+the public quiz pages and server events through the outbox, under one consent."""
 
 from __future__ import annotations
 
 from orbitflow import hookimpl
-from orbitflow.plugins import PermissionGrant
+from orbitflow.plugins import NavItem, PermissionGrant
 
 
 @hookimpl
@@ -19,3 +20,27 @@ def migration_locations():
 @hookimpl
 def template_dirs():
     return ["orbitflow_plugins.pixels:templates"]
+
+
+@hookimpl
+def model_modules():
+    return ["orbitflow_plugins.pixels.models"]
+
+
+@hookimpl
+def add_routes(config):
+    from orbitflow_plugins.pixels.routes import includeme
+
+    includeme(config)
+
+
+@hookimpl
+def settings_pages(request):
+    return [NavItem("Pixels", "pixels_settings", "pixels.manage", order=27)]
+
+
+@hookimpl
+def delivery_channels(registry):
+    from orbitflow_plugins.pixels.channel import MetaChannel, TikTokChannel
+
+    return [MetaChannel(registry), TikTokChannel(registry)]

@@ -1,0 +1,262 @@
+"""Reading and changing a company's pixel settings: validation, encrypted tokens, and the
+installation's defaults for companies that set none."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from zope.sqlalchemy import mark_changed
+
+from orbitflow.crypto import Encryptor, Undecryptable
+from orbitflow.models.meta import utcnow
+from orbitflow_plugins.pixels.models import (
+    DEFAULT_META_WON_EVENT,
+    DEFAULT_TIKTOK_WON_EVENT,
+    PixelQuizOff,
+    PixelSettings,
+)
+from orbitflow_plugins.quiz.models import Quiz
+
+# Meta pixel (dataset) ids are 15 or 16 digits; TikTok pixel codes about 20 upper-case
+# letters and digits (C4A1B2C3D4E5F6G7H8I9).
+META_PIXEL_ID = re.compile(r"^[0-9]{15,16}$")
+TIKTOK_PIXEL_CODE = re.compile(r"^[A-Z0-9]{15,30}$")
+ACCESS_TOKEN = re.compile(r"^[A-Za-z0-9._\-|]+$")
+MAX_TOKEN_LENGTH = 512
+TEST_EVENT_CODE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+EVENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+
+FIELDS = (
+    "facebook_pixel_id",
+    "facebook_access_token",
+    "tiktok_pixel_code",
+    "tiktok_access_token",
+    "test_event_code",
+    "require_consent",
+    "meta_won_event",
+    "tiktok_won_event",
+    "disabled_quiz_ids",
+)
+TOKEN_FIELDS = ("facebook_access_token", "tiktok_access_token")
+
+
+class PixelSettingsError(ValueError):
+    def __init__(self, fields: dict[str, str]):
+        super().__init__("invalid pixel settings")
+        self.fields = fields
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """``FACEBOOK_PIXEL_ID`` / ``TIKTOK_PIXEL_ID``: used by companies that set none."""
+
+    facebook_pixel_id: str | None = None
+    tiktok_pixel_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Effective:
+    """What applies to a company now (its own values, else the installation's)."""
+
+    company_id: int
+    facebook_pixel_id: str | None
+    facebook_access_token: str | None
+    tiktok_pixel_code: str | None
+    tiktok_access_token: str | None
+    test_event_code: str | None
+    require_consent: bool
+    meta_won_event: str
+    tiktok_won_event: str
+
+    @property
+    def any_pixel(self) -> bool:
+        return bool(self.facebook_pixel_id or self.tiktok_pixel_code)
+
+
+def settings_row(session: Session, company_id: int) -> PixelSettings | None:
+    return session.scalars(select(PixelSettings).where(PixelSettings.company_id == company_id)).first()
+
+
+def disabled_quiz_ids(session: Session, company_id: int) -> list[int]:
+    return sorted(session.scalars(select(PixelQuizOff.quiz_id).where(PixelQuizOff.company_id == company_id)).all())
+
+
+def quiz_enabled(session: Session, company_id: int, quiz_id: int) -> bool:
+    return (
+        session.scalars(
+            select(PixelQuizOff.id).where(PixelQuizOff.company_id == company_id, PixelQuizOff.quiz_id == quiz_id)
+        ).first()
+        is None
+    )
+
+
+def _decrypt(encryptor: Encryptor, value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return encryptor.decrypt(value)
+    except Undecryptable:
+        # A token encrypted with a key ENCRYPTION_KEY no longer lists: as if unset.
+        return None
+
+
+def effective(session: Session, company_id: int, defaults: Defaults, encryptor: Encryptor) -> Effective:
+    row = settings_row(session, company_id)
+    if row is None:
+        return Effective(
+            company_id,
+            defaults.facebook_pixel_id,
+            None,
+            defaults.tiktok_pixel_code,
+            None,
+            None,
+            True,
+            DEFAULT_META_WON_EVENT,
+            DEFAULT_TIKTOK_WON_EVENT,
+        )
+    return Effective(
+        company_id,
+        row.facebook_pixel_id or defaults.facebook_pixel_id,
+        _decrypt(encryptor, row.facebook_access_token),
+        row.tiktok_pixel_code or defaults.tiktok_pixel_code,
+        _decrypt(encryptor, row.tiktok_access_token),
+        row.test_event_code,
+        row.require_consent,
+        row.meta_won_event,
+        row.tiktok_won_event,
+    )
+
+
+def public_json(session: Session, company_id: int, defaults: Defaults) -> dict[str, Any]:
+    """The API's representation: the tokens only as ``*_set`` booleans."""
+    row = settings_row(session, company_id)
+    return {
+        "facebook_pixel_id": row.facebook_pixel_id if row else None,
+        "facebook_access_token_set": bool(row and row.facebook_access_token),
+        "tiktok_pixel_code": row.tiktok_pixel_code if row else None,
+        "tiktok_access_token_set": bool(row and row.tiktok_access_token),
+        "test_event_code": row.test_event_code if row else None,
+        "require_consent": row.require_consent if row else True,
+        "meta_won_event": row.meta_won_event if row else DEFAULT_META_WON_EVENT,
+        "tiktok_won_event": row.tiktok_won_event if row else DEFAULT_TIKTOK_WON_EVENT,
+        "disabled_quiz_ids": disabled_quiz_ids(session, company_id),
+        "default_facebook_pixel_id": defaults.facebook_pixel_id,
+        "default_tiktok_pixel_code": defaults.tiktok_pixel_code,
+    }
+
+
+def _optional_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value).strip() or None
+
+
+def _check(data: dict[str, Any], session: Session, company_id: int) -> tuple[dict[str, Any], dict[str, str]]:
+    """The given fields, cleaned, and a message per bad one."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    unknown = sorted(set(data) - set(FIELDS))
+    for name in unknown:
+        errors[name] = "This field is not a pixel setting."
+
+    def text_field(name: str, pattern: re.Pattern, message: str, limit: int) -> None:
+        if name not in data:
+            return
+        raw = data[name]
+        if raw is not None and not isinstance(raw, str):
+            errors[name] = "Send text or null."
+            return
+        value = _optional_text(raw)
+        if value is not None and (len(value) > limit or not pattern.match(value)):
+            errors[name] = message
+            return
+        values[name] = value
+
+    text_field("facebook_pixel_id", META_PIXEL_ID, "A Meta pixel id is 15 or 16 digits.", 16)
+    text_field(
+        "tiktok_pixel_code", TIKTOK_PIXEL_CODE, "A TikTok pixel code is 15 to 30 capital letters and digits.", 30
+    )
+    text_field("test_event_code", TEST_EVENT_CODE, "A test event code is up to 40 letters, digits, '-' or '_'.", 40)
+    for name in TOKEN_FIELDS:
+        text_field(
+            name,
+            ACCESS_TOKEN,
+            f"An access token is up to {MAX_TOKEN_LENGTH} characters without spaces, as the platform shows it.",
+            MAX_TOKEN_LENGTH,
+        )
+    for name in ("meta_won_event", "tiktok_won_event"):
+        if name in data:
+            raw = data[name]
+            value = _optional_text(raw) if isinstance(raw, str) else None
+            if value is None or not EVENT_NAME.match(value):
+                errors[name] = "An event name starts with a letter: up to 40 letters, digits or '_'."
+            else:
+                values[name] = value
+    if "require_consent" in data:
+        if not isinstance(data["require_consent"], bool):
+            errors["require_consent"] = "Send true or false."
+        else:
+            values["require_consent"] = data["require_consent"]
+    if "disabled_quiz_ids" in data:
+        raw = data["disabled_quiz_ids"]
+        if not isinstance(raw, list) or not all(isinstance(item, int) and not isinstance(item, bool) for item in raw):
+            errors["disabled_quiz_ids"] = "Send a list of quiz ids."
+        else:
+            wanted = set(raw)
+            known = (
+                set(session.scalars(select(Quiz.id).where(Quiz.company_id == company_id, Quiz.id.in_(wanted))).all())
+                if wanted
+                else set()
+            )
+            if wanted - known:
+                errors["disabled_quiz_ids"] = "Choose quizzes of this company."
+            else:
+                values["disabled_quiz_ids"] = sorted(wanted)
+    return values, errors
+
+
+def update_settings(session: Session, company_id: int, data: dict[str, Any], encryptor: Encryptor) -> dict[str, Any]:
+    """Apply the fields present in ``data``; returns the audit diff, in which a token
+    appears only as "set" / "removed", never its value. Raises PixelSettingsError."""
+    values, errors = _check(data, session, company_id)
+    if errors:
+        raise PixelSettingsError(errors)
+    row = settings_row(session, company_id)
+    if row is None:
+        row = PixelSettings(
+            company_id=company_id,
+            require_consent=True,
+            meta_won_event=DEFAULT_META_WON_EVENT,
+            tiktok_won_event=DEFAULT_TIKTOK_WON_EVENT,
+            consecutive_failures=0,
+        )
+        session.add(row)
+    changes: dict[str, Any] = {}
+    for name, value in values.items():
+        if name == "disabled_quiz_ids":
+            before = disabled_quiz_ids(session, company_id)
+            if before != value:
+                session.execute(delete(PixelQuizOff).where(PixelQuizOff.company_id == company_id))
+                mark_changed(session)
+                for quiz_id in value:
+                    session.add(PixelQuizOff(company_id=company_id, quiz_id=quiz_id))
+                changes[name] = {"from": before, "to": value}
+        elif name in TOKEN_FIELDS:
+            current = _decrypt(encryptor, getattr(row, name))
+            if value == current:
+                continue
+            setattr(row, name, encryptor.encrypt(value) if value else None)
+            changes[name] = {"from": "set" if current else None, "to": "set" if value else "removed"}
+            if value:
+                # A new token: give its deliveries a fresh count.
+                row.consecutive_failures = 0
+        elif getattr(row, name) != value:
+            changes[name] = {"from": getattr(row, name), "to": value}
+            setattr(row, name, value)
+    row.updated_at = utcnow()
+    session.flush()
+    return changes

@@ -1,0 +1,56 @@
+"""The "send test event" button: a PageView (Meta) or ViewContent (TikTok) to each platform the company has a token for,
+through the outbox like every other event (with the test event code, when set, so it
+shows in the platforms' Test Events tabs)."""
+
+from __future__ import annotations
+
+import time
+
+from pyramid.request import Request
+
+from orbitflow.deliveries import Delivery, enqueue
+from orbitflow.events import new_event_id
+from orbitflow_plugins.pixels import payloads
+from orbitflow_plugins.pixels.events import META_CHANNEL, TIKTOK_CHANNEL, destination_of
+from orbitflow_plugins.pixels.settings import settings_row
+
+
+def send_test_events(request: Request) -> list[Delivery]:
+    company_id = request.identity.company_id
+    row = settings_row(request.dbsession, company_id)
+    if row is None:
+        return []
+    seen = {
+        "ip": request.client_ip,
+        "user_agent": request.user_agent or "OrbitFlow test event",
+        "page_url": request.route_url("pixels_settings"),
+    }
+    now = int(time.time())
+    deliveries = []
+    for channel, token, build in (
+        (META_CHANNEL, row.facebook_access_token, payloads.meta_event),
+        (TIKTOK_CHANNEL, row.tiktok_access_token, payloads.tiktok_event),
+    ):
+        if not token:
+            continue
+        event_id = new_event_id()
+        event = build(
+            event_name="PageView" if channel == META_CHANNEL else "ViewContent",
+            event_id=event_id,
+            event_time=now,
+            attribution=seen,
+            email=None,
+            phone=None,
+        )
+        deliveries.append(
+            enqueue(
+                request.dbsession,
+                company_id=company_id,
+                channel=channel,
+                destination=destination_of(company_id),
+                payload={"kind": "test", "event": event},
+                event_id=event_id,
+            )
+        )
+    request.dbsession.flush()
+    return deliveries

@@ -86,7 +86,7 @@ def test_create_normalises_audits_and_notifies(owner_api, db, stages, owner, wsg
                 "email": "ADA@Example.com",
                 "phone": "020 7946 0958",
                 "phone_region": "GB",
-                "value": "1,200.50",
+                "value": 1200.5,
                 "tags": ["Hot", "hot"],
                 "utm": {"source": "tiktok"},
                 "consent": True,
@@ -172,7 +172,7 @@ def test_patch_with_version_and_stale_version(owner_api, make_lead, db, stages, 
         assert body["stage_id"] == stages[2].id and body["owner_id"] == owner.id
         stale = owner_api.patch(f"/api/v1/leads/{lead.id}", {"version": 1, "name": "Lost"}, status=409).json
         assert stale["error"]["code"] == "conflict"
-        owner_api.patch(f"/api/v1/leads/{lead.id}", {"name": "No version"}, status=400)
+        owner_api.patch(f"/api/v1/leads/{lead.id}", {"name": "No version"}, status=422)
         owner_api.patch(f"/api/v1/leads/{lead.id}", {"version": 2, "email": "bad"}, status=422)
     finally:
         pm.unregister(listener)
@@ -252,9 +252,9 @@ def test_move_places_the_card_and_refuses_a_stale_version(owner_api, make_lead, 
     ]
     assert "changed by someone else" in error["message"]
     assert column() == ["A", "B", "C", "M"]
-    owner_api.post(f"/api/v1/leads/{mover.id}/move", {"stage_id": "x", "version": 5}, status=400)
+    owner_api.post(f"/api/v1/leads/{mover.id}/move", {"stage_id": "x", "version": 5}, status=422)
     owner_api.post(f"/api/v1/leads/{mover.id}/move", {"stage_id": 999999, "version": 5}, status=422)
-    owner_api.post(f"/api/v1/leads/{mover.id}/move", {"stage_id": stages[1].id}, status=400)
+    owner_api.post(f"/api/v1/leads/{mover.id}/move", {"stage_id": stages[1].id}, status=422)
     moves = db.scalars(select(AuditEntry).where(AuditEntry.action == "lead.move")).all()
     assert len(moves) == 4
     assert moves[0].changes["stage_id"] == {"from": stages[0].id, "to": stages[1].id}

@@ -13,16 +13,18 @@ from pyramid.request import Request
 from pyramid.view import view_config
 from sqlalchemy import or_, select
 
+from orbitflow.accounts.api import EMAIL_SCHEMA, PASSWORD_SCHEMA, USERNAME_SCHEMA
 from orbitflow.accounts.api import user_json as accounts_user_json
 from orbitflow.accounts.models import User
 from orbitflow.api.helpers import iso, json_body, paginate
-from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
+from orbitflow.api.openapi import api_operation, api_schema, int_schema, list_of, ref
 from orbitflow.audit.services import audit, diff
 from orbitflow.db import unscoped
 from orbitflow.security import ROLES
 from orbitflow.superadmin.services import NewUser, UserError, create_company_user
 from orbitflow.tenants.models import PLAN_QUOTAS, Company, Plan
 from orbitflow.tenants.services import (
+    SUBSCRIPTION_ID_RE,
     CompanyError,
     company_counts,
     company_snapshot,
@@ -37,15 +39,17 @@ PERMISSION = "platform.admin"
 PLANS = [plan.value for plan in Plan]
 
 _COMPANY_FIELDS = {
-    "name": {"type": "string", "maxLength": 200},
+    "name": {"type": "string", "minLength": 1, "maxLength": 200},
     "subscription_id": {
         "type": "string",
-        "pattern": "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$",
+        "pattern": SUBSCRIPTION_ID_RE.pattern,
+        "maxLength": 64,
+        "example": "acme",
         "description": "Used at sign-in and in public URLs",
     },
     "plan": {"type": "string", "enum": PLANS},
-    "max_users": {"type": "integer", "minimum": 0, "nullable": True, "description": "Empty: the plan's default"},
-    "max_quizzes": {"type": "integer", "minimum": 0, "nullable": True, "description": "Empty: the plan's default"},
+    "max_users": int_schema(nullable=True, description="null: the plan's default"),
+    "max_quizzes": int_schema(nullable=True, description="null: the plan's default"),
 }
 api_schema(
     "Company",
@@ -97,10 +101,10 @@ api_schema(
         "type": "object",
         "required": ["username", "password", "role"],
         "properties": {
-            "username": {"type": "string", "maxLength": 64},
-            "password": {"type": "string", "minLength": 10, "writeOnly": True},
+            "username": USERNAME_SCHEMA,
+            "password": PASSWORD_SCHEMA,
             "role": {"type": "string", "enum": list(ROLES), "description": "SUPER_ADMIN only in the platform company"},
-            "email": {"type": "string", "format": "email", "nullable": True},
+            "email": EMAIL_SCHEMA,
             "name": {"type": "string", "maxLength": 200},
             "must_change_password": {"type": "boolean", "default": False},
         },
@@ -161,26 +165,6 @@ def company_json(company: Company, counts: dict[str, int] | None = None) -> dict
 def user_json(user: User) -> dict[str, Any]:
     """A user as the accounts API shows it, with the company it belongs to."""
     return {**accounts_user_json(user), "company_id": user.company_id}
-
-
-def _check_fields(body: dict[str, Any], allowed: dict[str, tuple[type, ...]], required: tuple[str, ...] = ()) -> None:
-    """422 with a message per field for unknown, missing or mistyped fields."""
-    errors: dict[str, str] = {}
-    for name in body:
-        if name not in allowed:
-            errors[name] = "Unknown field."
-    for name in required:
-        if body.get(name) in (None, ""):
-            errors[name] = "Required."
-    for name, types in allowed.items():
-        value = body.get(name)
-        if name in errors or value is None:
-            continue
-        # JSON true/false are ints to Python: a count must not accept them.
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            errors[name] = {str: "Use text.", int: "Use a whole number.", bool: "Use true or false."}[types[0]]
-    if errors:
-        raise APIError(422, "Check the fields.", errors)
 
 
 def _company_error(error: CompanyError) -> APIError:
@@ -265,11 +249,6 @@ def list_companies(request: Request):
 @view_config(route_name="api_admin_companies", request_method="POST", renderer="json", permission=PERMISSION)
 def create_company_view(request: Request):
     body = json_body(request)
-    _check_fields(
-        body,
-        {"name": (str,), "subscription_id": (str,), "plan": (str,), "max_users": (int,), "max_quizzes": (int,)},
-        required=("name", "subscription_id"),
-    )
     session = request.dbsession
     try:
         with unscoped(session):
@@ -323,20 +302,6 @@ def get_company(request: Request):
 def patch_company(request: Request):
     company = _get_company(request)
     body = json_body(request)
-    _check_fields(
-        body,
-        {
-            "name": (str,),
-            "subscription_id": (str,),
-            "plan": (str,),
-            "max_users": (int,),
-            "max_quizzes": (int,),
-            "is_active": (bool,),
-        },
-    )
-    for name in ("name", "subscription_id", "plan", "is_active"):
-        if name in body and body[name] is None:
-            raise APIError(422, "Check the fields.", {name: "Must not be null."})
     plan = body.get("plan", company.plan)
     quotas: dict[str, int | None] = {}
     old_defaults = PLAN_QUOTAS.get(Plan(company.plan), {}) if company.plan in PLANS else {}
@@ -463,18 +428,6 @@ def list_company_users(request: Request):
 def create_company_user_view(request: Request):
     company = _get_company(request)
     body = json_body(request)
-    _check_fields(
-        body,
-        {
-            "username": (str,),
-            "password": (str,),
-            "role": (str,),
-            "email": (str,),
-            "name": (str,),
-            "must_change_password": (bool,),
-        },
-        required=("username", "password", "role"),
-    )
     data = NewUser(
         username=body["username"],
         password=body["password"],

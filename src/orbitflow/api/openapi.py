@@ -7,6 +7,7 @@ plugin) appear in the document.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,24 @@ from pyramid.view import view_config
 
 from orbitflow import __version__
 from orbitflow.shared import provide, provided
+
+# Integer bounds of the columns: ids are BIGINT, counts and positions INT.
+MAX_ID = 2**63 - 1
+MAX_INT = 2**31 - 1
+# No text the API takes or gives holds a NUL character (build_spec states it on every
+# free-text string; orbitflow.api.validation enforces it with the rest of the document).
+NO_NUL = r"^[^\u0000]*$"
+
+
+def id_schema(**extra: Any) -> dict[str, Any]:
+    """A row id: ids beyond the column's range are refused, as no row can have them."""
+    return {"type": "integer", "minimum": 1, "maximum": MAX_ID, **extra}
+
+
+def int_schema(minimum: int = 0, maximum: int = MAX_INT, **extra: Any) -> dict[str, Any]:
+    """A whole number stored in an INT column."""
+    return {"type": "integer", "minimum": minimum, "maximum": maximum, **extra}
+
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -104,6 +123,49 @@ class OpenAPIDocument(dict[str, Any]):
     """The OpenAPI document of the routes this application has, built on first use."""
 
 
+def api_document(registry) -> OpenAPIDocument:
+    """This application's document (the routes of the core and of the enabled plugins)."""
+    document = provided(registry, OpenAPIDocument)
+    if document is None:
+        mapper = registry.queryUtility(IRoutesMapper)
+        names = {route.name for route in mapper.get_routes()}
+        document = provide(registry, OpenAPIDocument(build_spec(names)))
+    return document
+
+
+def operation_of(route_name: str, method: str) -> Operation | None:
+    """The documented operation of a view's route and request method."""
+    method = method.lower()
+    for operation in _OPERATIONS:
+        if operation.route_name == route_name and operation.method == method:
+            return operation
+    return None
+
+
+def documents_body(route_name: str) -> bool:
+    """Does an operation of this route take a request body?"""
+    return any(operation.route_name == route_name and "requestBody" in operation.spec for operation in _OPERATIONS)
+
+
+def _is_free_text(schema: dict[str, Any]) -> bool:
+    kind = schema.get("type")
+    is_string = kind == "string" or (isinstance(kind, list) and "string" in kind)
+    return is_string and not ({"pattern", "enum", "format"} & set(schema))
+
+
+def state_text_rules(node: Any) -> Any:
+    """Add the no-NUL pattern to every free-text string schema under ``node`` (in place)."""
+    if isinstance(node, dict):
+        if _is_free_text(node):
+            node["pattern"] = NO_NUL
+        for value in node.values():
+            state_text_rules(value)
+    elif isinstance(node, list):
+        for value in node:
+            state_text_rules(value)
+    return node
+
+
 def build_spec(route_names: set[str]) -> dict[str, Any]:
     spec = APISpec(
         title="OrbitFlow API",
@@ -139,7 +201,13 @@ def build_spec(route_names: set[str]) -> dict[str, Any]:
         by_path.setdefault(operation.path, {})[operation.method] = body
     for path in sorted(by_path):
         spec.path(path=path, operations=by_path[path])
-    return spec.to_dict()
+    document = copy.deepcopy(spec.to_dict())  # the rules below must not touch the registered schemas
+    state_text_rules(document.get("components", {}).get("schemas", {}))
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            state_text_rules(operation.get("requestBody"))
+            state_text_rules(operation.get("responses"))
+    return document
 
 
 @api_operation(
@@ -153,12 +221,7 @@ def build_spec(route_names: set[str]) -> dict[str, Any]:
 )
 @view_config(route_name="api_openapi", request_method="GET", renderer="json", permission=NO_PERMISSION_REQUIRED)
 def openapi_document(request: Request):
-    document = provided(request.registry, OpenAPIDocument)
-    if document is None:
-        mapper = request.registry.queryUtility(IRoutesMapper)
-        names = {route.name for route in mapper.get_routes()}
-        document = provide(request.registry, OpenAPIDocument(build_spec(names)))
-    return document
+    return api_document(request.registry)
 
 
 def includeme(config) -> None:

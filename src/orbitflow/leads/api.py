@@ -10,13 +10,15 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from orbitflow.api.helpers import iso, json_body, paginate
-from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
+from orbitflow.api.openapi import api_operation, api_schema, id_schema, int_schema, list_of, ref
 from orbitflow.leads import stages as stage_services
 from orbitflow.leads.models import LEAD_SOURCES, STAGE_KINDS, Lead, LeadActivity, LeadNote, Stage
+from orbitflow.leads.normalize import MAX_TAG_LENGTH, MAX_TAGS, MAX_VALUE
 from orbitflow.leads.queries import LeadFilters, Viewer, get_visible_lead, sorted_leads, stages_of
 from orbitflow.leads.representation import lead_json
 from orbitflow.leads.rules import actor_id, check_owner_change, phone_region
 from orbitflow.leads.services import (
+    MAX_NOTE_LENGTH,
     LeadError,
     StaleLead,
     add_note,
@@ -34,23 +36,38 @@ from orbitflow.web.inputs import parse_id, path_id
 STALE_MESSAGE = "This lead was changed by someone else since you loaded it; reload it and try again."
 
 LEAD_FIELDS_SCHEMA: dict[str, Any] = {
-    "name": {"type": "string", "maxLength": 200},
-    "email": {"type": "string", "format": "email", "nullable": True},
-    "phone": {"type": "string", "nullable": True, "description": "Stored as E.164"},
-    "company_name": {"type": "string", "nullable": True},
-    "value": {"type": "number", "nullable": True, "description": "In the company's currency"},
+    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+    "email": {"type": "string", "format": "email", "maxLength": 254, "nullable": True},
+    "phone": {"type": "string", "maxLength": 32, "nullable": True, "description": "Stored as E.164"},
+    "company_name": {"type": "string", "maxLength": 200, "nullable": True},
+    "value": {
+        "type": "number",
+        "minimum": 0,
+        "maximum": float(MAX_VALUE),
+        "nullable": True,
+        "description": "In the company's currency; rounded to cents",
+    },
     "source": {"type": "string", "enum": list(LEAD_SOURCES)},
-    "tags": {"type": "array", "items": {"type": "string"}},
-    "stage_id": {"type": "integer"},
-    "owner_id": {"type": "integer", "nullable": True},
+    "tags": {"type": "array", "maxItems": MAX_TAGS, "items": {"type": "string", "maxLength": MAX_TAG_LENGTH}},
+    "stage_id": id_schema(),
+    "owner_id": id_schema(nullable=True),
     "utm": {
         "type": "object",
         "properties": {
-            key: {"type": "string", "nullable": True} for key in ("source", "medium", "campaign", "term", "content")
+            key: {"type": "string", "maxLength": 200, "nullable": True}
+            for key in ("source", "medium", "campaign", "term", "content")
         },
     },
-    "referrer": {"type": "string", "nullable": True},
+    "referrer": {"type": "string", "maxLength": 1000, "nullable": True},
     "consent": {"type": "boolean"},
+}
+# Read with the phone number, never stored: where a number without a country code is from.
+PHONE_REGION_SCHEMA = {
+    "type": "string",
+    "pattern": "^[A-Za-z]{2}$",
+    "example": "GB",
+    "writeOnly": True,
+    "description": "ISO 3166 region for a phone number without a country code, e.g. GB",
 }
 api_schema(
     "Lead",
@@ -68,13 +85,20 @@ api_schema(
         },
     },
 )
-api_schema("LeadInput", {"type": "object", "required": ["name"], "properties": dict(LEAD_FIELDS_SCHEMA)})
+api_schema(
+    "LeadInput",
+    {
+        "type": "object",
+        "required": ["name"],
+        "properties": {**LEAD_FIELDS_SCHEMA, "phone_region": PHONE_REGION_SCHEMA},
+    },
+)
 api_schema(
     "LeadPatch",
     {
         "type": "object",
         "required": ["version"],
-        "properties": {**LEAD_FIELDS_SCHEMA, "version": {"type": "integer"}},
+        "properties": {**LEAD_FIELDS_SCHEMA, "phone_region": PHONE_REGION_SCHEMA, "version": int_schema(1)},
     },
 )
 api_schema(
@@ -83,11 +107,11 @@ api_schema(
         "type": "object",
         "required": ["stage_id", "version"],
         "properties": {
-            "stage_id": {"type": "integer"},
-            "position": {"type": "integer", "minimum": 0, "description": "0-based index among the stage's leads"},
-            "after_id": {"type": "integer", "description": "Place right after this lead (wins over position)"},
-            "before_id": {"type": "integer", "description": "Place right before this lead"},
-            "version": {"type": "integer"},
+            "stage_id": id_schema(),
+            "position": int_schema(description="0-based index among the stage's leads"),
+            "after_id": id_schema(description="Place right after this lead (wins over position)"),
+            "before_id": id_schema(description="Place right before this lead"),
+            "version": int_schema(1),
         },
     },
 )
@@ -105,18 +129,14 @@ api_schema(
         },
     },
 )
-api_schema(
-    "StageInput",
-    {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string", "maxLength": 64},
-            "kind": {"type": "string", "enum": list(STAGE_KINDS)},
-            "color": {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$"},
-            "position": {"type": "integer", "minimum": 0, "description": "0-based place among the stages"},
-        },
-    },
-)
+_STAGE_FIELDS: dict[str, Any] = {
+    "name": {"type": "string", "minLength": 1, "maxLength": 64},
+    "kind": {"type": "string", "enum": list(STAGE_KINDS)},
+    "color": {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$", "example": "#6366f1"},
+    "position": int_schema(description="0-based place among the stages"),
+}
+api_schema("StageInput", {"type": "object", "required": ["name"], "properties": _STAGE_FIELDS})
+api_schema("StagePatch", {"type": "object", "properties": _STAGE_FIELDS})
 api_schema(
     "Note",
     {
@@ -164,17 +184,6 @@ def _lead_or_404(request: Request) -> Lead:
     if lead is None:
         raise APIError(404, "No such lead.")
     return lead
-
-
-def _integer(body: dict[str, Any], name: str, *, required: bool = False) -> int | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise APIError(400, f"{name} is required.", {name: "required"})
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise APIError(400, f"{name} must be an integer.", {name: "not an integer"})
-    return value
 
 
 def _invalid(error: LeadError) -> APIError:
@@ -269,7 +278,7 @@ def get_lead(request: Request):
 def patch_lead(request: Request):
     lead = _lead_or_404(request)
     body = json_body(request)
-    version = _integer(body, "version", required=True)
+    version = body["version"]
     changes = {key: body[key] for key in LEAD_FIELDS_SCHEMA if key in body}
     if "owner_id" in changes:
         check_owner_change(request, lead, changes["owner_id"])
@@ -329,22 +338,17 @@ def delete_lead_api(request: Request):
 def move_lead_api(request: Request):
     lead = _lead_or_404(request)
     body = json_body(request)
-    stage_id = _integer(body, "stage_id", required=True)
-    version = _integer(body, "version", required=True)
-    position = _integer(body, "position")
-    if position is not None and position < 0:
-        raise APIError(400, "position must be 0 or more.", {"position": "negative"})
     viewer = Viewer.from_request(request)
     try:
         result = move_lead(
             request.dbsession,
             lead,
-            stage_id=stage_id,
+            stage_id=body["stage_id"],
             actor_id=actor_id(request),
-            expected_version=version,
-            position=position,
-            after_id=_integer(body, "after_id"),
-            before_id=_integer(body, "before_id"),
+            expected_version=body["version"],
+            position=body.get("position"),
+            after_id=body.get("after_id"),
+            before_id=body.get("before_id"),
             visible=None if viewer.view_all else viewer.clause(),
             audit_info=audit_info_from_request(request),
         )
@@ -391,7 +395,13 @@ def _note_json(note: LeadNote) -> dict[str, Any]:
     requestBody={
         "required": True,
         "content": {
-            JSON: {"schema": {"type": "object", "required": ["body"], "properties": {"body": {"type": "string"}}}}
+            JSON: {
+                "schema": {
+                    "type": "object",
+                    "required": ["body"],
+                    "properties": {"body": {"type": "string", "minLength": 1, "maxLength": MAX_NOTE_LENGTH}},
+                }
+            }
         },
     },
     responses={"201": _ok("Note", "Created")},
@@ -404,7 +414,7 @@ def create_note(request: Request):
         note = add_note(
             request.dbsession,
             lead,
-            str(body.get("body") or ""),
+            body["body"],
             actor_id=actor_id(request),
             audit_info=audit_info_from_request(request),
         )
@@ -489,7 +499,7 @@ def create_stage_api(request: Request):
             name=body.get("name"),
             color=body.get("color"),
             kind=body.get("kind") or "open",
-            index=_integer(body, "position"),
+            index=body.get("position"),
             actor_id=actor_id(request),
             audit_info=audit_info_from_request(request),
         )
@@ -512,7 +522,7 @@ def _stage_or_404(request: Request) -> Stage:
     "patch",
     summary="Rename, recolour, re-kind or reorder a stage",
     parameters=[ID_PARAM],
-    requestBody=_body("StageInput"),
+    requestBody=_body("StagePatch"),
     responses={"200": _ok("Stage")},
 )
 @view_config(route_name="api_stage", request_method="PATCH", renderer="json", permission="stages.manage")
@@ -527,7 +537,7 @@ def patch_stage(request: Request):
             actor_id=actor_id(request),
             audit_info=audit_info_from_request(request),
         )
-        index = _integer(body, "position")
+        index = body.get("position")
         if index is not None:
             stage_services.place_stage(
                 request.dbsession,

@@ -25,6 +25,8 @@ ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "in
 DELIVERY_PARAM = {"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 _EVENTS_SCHEMA = {"type": "array", "items": {"type": "string", "enum": list(EVENT_TYPES)}, "minItems": 1}
+_URL_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 2000, "description": "http:// or https:// address"}
+_DESCRIPTION_SCHEMA = {"type": "string", "maxLength": 200}
 api_schema(
     "Webhook",
     {
@@ -59,7 +61,7 @@ api_schema(
     {
         "type": "object",
         "required": ["url", "events"],
-        "properties": {"url": {"type": "string"}, "events": _EVENTS_SCHEMA, "description": {"type": "string"}},
+        "properties": {"url": _URL_SCHEMA, "events": _EVENTS_SCHEMA, "description": _DESCRIPTION_SCHEMA},
     },
 )
 api_schema(
@@ -67,9 +69,9 @@ api_schema(
     {
         "type": "object",
         "properties": {
-            "url": {"type": "string"},
+            "url": _URL_SCHEMA,
             "events": _EVENTS_SCHEMA,
-            "description": {"type": "string"},
+            "description": _DESCRIPTION_SCHEMA,
             "is_active": {"type": "boolean"},
         },
     },

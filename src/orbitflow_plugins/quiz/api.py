@@ -11,7 +11,7 @@ from pyramid.view import view_config
 from sqlalchemy import or_, select
 
 from orbitflow.api.helpers import iso, json_body, paginate
-from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
+from orbitflow.api.openapi import api_operation, api_schema, id_schema, int_schema, list_of, ref
 from orbitflow.audit.services import audit, diff
 from orbitflow.web.errors import APIError
 from orbitflow_plugins.quiz import definition, services
@@ -20,6 +20,7 @@ from orbitflow_plugins.quiz.models import CONTACT_MODES, QUESTION_KINDS, STATUSE
 from orbitflow_plugins.quiz.services import QuizError
 from orbitflow_plugins.quiz.stats import QuizStats, quiz_stats
 
+CONTACT_FIELDS = ("name", "email", "phone")
 OPTION_SCHEMA = api_schema(
     "QuizOption",
     {
@@ -27,8 +28,8 @@ OPTION_SCHEMA = api_schema(
         "required": ["label"],
         "properties": {
             "id": {"type": "integer", "readOnly": True},
-            "label": {"type": "string", "maxLength": 200},
-            "score": {"type": "integer", "default": 0},
+            "label": {"type": "string", "minLength": 1, "maxLength": 200},
+            "score": int_schema(-definition.SCORE_LIMIT, definition.SCORE_LIMIT, default=0),
         },
     },
 )
@@ -38,15 +39,20 @@ QUESTION_SCHEMA = api_schema(
         "type": "object",
         "required": ["kind", "text"],
         "properties": {
-            "id": {"type": "integer", "description": "Send it back to keep a question; omit it to add one."},
+            "id": id_schema(description="Send it back to keep a question; omit it to add one."),
             "kind": {"type": "string", "enum": list(QUESTION_KINDS)},
-            "text": {"type": "string", "maxLength": 500},
+            "text": {"type": "string", "minLength": 1, "maxLength": 500},
             "help_text": {"type": "string", "maxLength": 500},
             "required": {"type": "boolean", "default": False},
             "scored": {"type": "boolean", "description": "number/rating: add the answer to the score"},
             "min_value": {"type": "string", "nullable": True, "description": "number: smallest allowed"},
             "max_value": {"type": "string", "nullable": True, "description": "number: largest; rating: scale 3-10"},
-            "options": {"type": "array", "items": OPTION_SCHEMA, "description": "single/multiple: 2 to 50"},
+            "options": {
+                "type": "array",
+                "maxItems": definition.MAX_OPTIONS,
+                "items": OPTION_SCHEMA,
+                "description": "single/multiple: 2 to 50",
+            },
         },
     },
 )
@@ -56,31 +62,32 @@ OUTCOME_SCHEMA = api_schema(
         "type": "object",
         "required": ["title"],
         "properties": {
-            "id": {"type": "integer"},
-            "title": {"type": "string", "maxLength": 200},
-            "description": {"type": "string"},
-            "min_score": {"type": "integer", "nullable": True},
-            "max_score": {"type": "integer", "nullable": True},
+            "id": id_schema(),
+            "title": {"type": "string", "minLength": 1, "maxLength": 200},
+            "description": {"type": "string", "maxLength": 5000},
+            "min_score": int_schema(-definition.SCORE_LIMIT, definition.SCORE_LIMIT, nullable=True),
+            "max_score": int_schema(-definition.SCORE_LIMIT, definition.SCORE_LIMIT, nullable=True),
         },
     },
 )
 _SETTINGS_PROPERTIES = {
-    "title": {"type": "string", "maxLength": 200},
-    "slug": {"type": "string", "pattern": definition.SLUG_RE.pattern},
-    "intro": {"type": "string"},
-    "brand_color": {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$"},
-    "logo_url": {"type": "string", "nullable": True, "format": "uri"},
+    "title": {"type": "string", "minLength": 1, "maxLength": 200},
+    "slug": {"type": "string", "pattern": definition.SLUG_RE.pattern, "maxLength": 80, "example": "find-your-plan"},
+    "intro": {"type": "string", "maxLength": 5000},
+    "brand_color": {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$", "example": "#4f46e5"},
+    "logo_url": {"type": "string", "nullable": True, "format": "uri", "maxLength": 500},
     "contact": {
         "type": "object",
-        "properties": {name: {"type": "string", "enum": list(CONTACT_MODES)} for name in ("name", "email", "phone")},
+        "properties": {name: {"type": "string", "enum": list(CONTACT_MODES)} for name in CONTACT_FIELDS},
+        "additionalProperties": False,
     },
     "consent_enabled": {"type": "boolean"},
     "consent_text": {"type": "string", "maxLength": 300},
-    "thank_you_message": {"type": "string"},
-    "redirect_url": {"type": "string", "nullable": True, "format": "uri"},
+    "thank_you_message": {"type": "string", "maxLength": 5000},
+    "redirect_url": {"type": "string", "nullable": True, "format": "uri", "maxLength": 1000},
     "thank_you_email": {"type": "boolean", "description": "E-mail the visitor the thank-you message (off by default)"},
-    "questions": {"type": "array", "items": QUESTION_SCHEMA},
-    "outcomes": {"type": "array", "items": OUTCOME_SCHEMA},
+    "questions": {"type": "array", "maxItems": definition.MAX_QUESTIONS, "items": QUESTION_SCHEMA},
+    "outcomes": {"type": "array", "maxItems": definition.MAX_OUTCOMES, "items": OUTCOME_SCHEMA},
 }
 QUIZ_INPUT = api_schema("QuizInput", {"type": "object", "properties": _SETTINGS_PROPERTIES})
 QUIZ_SCHEMA = api_schema(
@@ -187,25 +194,8 @@ def serialise(request: Request, quiz: Quiz, stats: QuizStats | None, company, *,
 
 def _settings_input(body: dict[str, Any]) -> dict[str, Any]:
     data = {key: body[key] for key in definition.SETTINGS_FIELDS if key in body}
-    contact = body.get("contact")
-    if contact is not None:
-        if not isinstance(contact, dict):
-            raise APIError(400, 'contact must be an object like {"email": "required"}.', {"contact": "not an object"})
-        for name in ("name", "email", "phone"):
-            if name in contact:
-                data[f"contact_{name}"] = contact[name]
-    for key in (
-        "title",
-        "slug",
-        "intro",
-        "consent_text",
-        "thank_you_message",
-        "redirect_url",
-        "logo_url",
-        "brand_color",
-    ):
-        if key in data and data[key] is not None and not isinstance(data[key], str):
-            raise APIError(422, f"{key} must be a string.", {key: "not a string"})
+    contact = body.get("contact") or {}
+    data.update({f"contact_{name}": contact[name] for name in CONTACT_FIELDS if name in contact})
     return data
 
 
@@ -323,8 +313,6 @@ def api_update(request: Request):
     status = body.get("status")
     if status is not None and not request.has_permission("quizzes.publish"):
         raise APIError(403, "Changing the status needs the quizzes.publish permission.")
-    if status is not None and status not in STATUSES:
-        raise APIError(422, f"status must be one of {', '.join(STATUSES)}.", {"status": "unknown status"})
     before = services.snapshot(quiz)
     try:
         # Check the lists before changing the settings, so a bad request changes nothing.

@@ -91,6 +91,7 @@ def includeme(config) -> None:
     config.add_tween("orbitflow.web.tweens.security_headers_tween_factory", over=EXCVIEW)
     config.add_tween("orbitflow.web.tweens.body_limit_tween_factory", under=EXCVIEW)
     config.add_tween("orbitflow.web.hosts.public_origin_tween_factory", under=EXCVIEW)
+    config.add_subscriber("orbitflow.web.methods.refuse_unusual_methods", "pyramid.events.ContextFound")
     config.add_subscriber("orbitflow.web.layout.add_layout_globals", "pyramid.events.BeforeRender")
     config.include(".errors")
     config.include(".decoding")

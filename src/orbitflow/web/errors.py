@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from pyramid.exceptions import PredicateMismatch
 from pyramid.httpexceptions import HTTPException, HTTPFound
 from pyramid.renderers import render_to_response
 from pyramid.request import Request
@@ -11,8 +12,9 @@ from pyramid.view import exception_view_config, forbidden_view_config, notfound_
 from pyramid_retry import is_error_retryable, is_last_attempt, mark_error_retryable
 from webob.util import status_reasons
 
-from orbitflow.db import is_database_unavailable
+from orbitflow.db import is_database_unavailable, tm_activate_hook
 from orbitflow.syslog.services import record_exception_after_request
+from orbitflow.web.methods import method_not_allowed
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +60,11 @@ def json_error(request: Request, status: int, message: str, fields=None, code: s
 def html_error(request: Request, status: int, title: str, message: str, error_id: str | None = None):
     # Refused by a tween before the router ran: the page's permission checks need a context.
     request.__dict__.setdefault("context", None)
-    response = render_to_response(
-        "error.jinja2",
-        {"status": status, "title": title, "message": message, "error_id": error_id},
-        request=request,
-    )
+    values = {"status": status, "title": title, "message": message, "error_id": error_id}
+    if not tm_activate_hook(request):
+        # No transaction (static files): the page cannot read the signed-in user.
+        values.update(_BARE_LAYOUT)
+    response = render_to_response("error.jinja2", values, request=request)
     response.status_int = status
     return response
 
@@ -108,6 +110,11 @@ def _wants_json(request: Request) -> bool:
 
 @notfound_view_config()
 def not_found(exc, request: Request):
+    # The route matched but no view takes this method: that is a 405, not a missing page.
+    if isinstance(exc, PredicateMismatch) and request.matched_route is not None:
+        refusal = method_not_allowed(request, request.matched_route.name)
+        if refusal is not None:
+            return http_exception(refusal, request)
     if _wants_json(request):
         return json_error(request, 404, "Not found.")
     return html_error(request, 404, "Page not found", "The page you asked for does not exist or you cannot see it.")
@@ -146,8 +153,9 @@ def http_exception(exc: HTTPException, request: Request):
                 response.headers[name] = exc.headers[name]
         return response
     response = html_error(request, exc.code, exc.title, exc.detail or exc.explanation)
-    if "Retry-After" in exc.headers:
-        response.headers["Retry-After"] = exc.headers["Retry-After"]
+    for name in ("Retry-After", "Allow"):
+        if name in exc.headers:
+            response.headers[name] = exc.headers[name]
     return response
 
 

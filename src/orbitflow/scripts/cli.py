@@ -73,6 +73,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     restore.add_argument("config_uri")
     restore.add_argument("file", type=Path)
     restore.add_argument("--force", action="store_true", help="replace everything in a database that is not empty")
+
+    rebuild = commands.add_parser(
+        "analytics-rebuild", help="rebuild the analytics counts (daily leads and funnel) from the raw rows"
+    )
+    rebuild.add_argument("config_uri")
+    rebuild.add_argument("--company", metavar="SUBSCRIPTION_ID", help="only this company")
     return parser.parse_args(argv)
 
 
@@ -253,6 +259,31 @@ def restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def analytics_rebuild(args: argparse.Namespace) -> int:
+    settings = settings_from_uri(args.config_uri)
+    if "analytics" not in settings.plugins:
+        fail("the analytics plugin is not enabled (orbitflow.plugins / ORBITFLOW_PLUGINS)")
+    from orbitflow_plugins.analytics.rebuild import rebuild
+
+    engine = engine_from_settings(settings)
+    try:
+        with engine.connect() as connection:
+            query = select(Company.id, Company.subscription_id).order_by(Company.id)
+            if args.company:
+                query = query.where(Company.subscription_id == args.company.strip().lower())
+            companies = connection.execute(query).all()
+        if args.company and not companies:
+            fail(f"no company with subscription ID {args.company!r}")
+        for company_id, subscription_id in companies:
+            # One transaction per company: its counts are never seen half rebuilt.
+            with engine.begin() as connection:
+                totals = rebuild(connection, company_id)
+            print(f"{subscription_id}: {totals['leads']} leads, {totals['events']} funnel events counted")
+    finally:
+        engine.dispose()
+    return 0
+
+
 COMMANDS = {
     "check": check,
     "create-superadmin": create_superadmin,
@@ -261,6 +292,7 @@ COMMANDS = {
     "backup": backup,
     "restore": restore,
     "worker": worker,
+    "analytics-rebuild": analytics_rebuild,
 }
 
 

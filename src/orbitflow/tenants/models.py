@@ -40,6 +40,8 @@ class Company(Base):
     max_quizzes: Mapped[int] = mapped_column(Integer, nullable=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), default="USD", nullable=False)
+    # IANA name (Europe/Berlin) the company's reports count days in; None: the installation's TZ.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     privacy_policy_url: Mapped[str | None] = mapped_column(String(500))
     frame_ancestors: Mapped[str | None] = mapped_column(String(500))
     # Every user signs in with a second factor (users without one enrol at next sign-in).

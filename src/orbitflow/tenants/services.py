@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from orbitflow.leads.stages import create_default_stages
 from orbitflow.tenants.models import PLAN_QUOTAS, Company, Plan
+from orbitflow.tenants.zones import valid_zone
 
 SUBSCRIPTION_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 SUBSCRIPTION_ID_TAKEN = "This subscription ID is taken."
@@ -70,11 +71,14 @@ def create_company(
     max_users: int | None = None,
     max_quizzes: int | None = None,
     currency: str = "USD",
+    time_zone: str | None = None,
 ) -> Company:
     subscription_id = subscription_id.strip().lower()
     errors = validate_company_fields(
         session, name=name, subscription_id=subscription_id, plan=plan, max_users=max_users, max_quizzes=max_quizzes
     )
+    if time_zone is not None and not valid_zone(time_zone):
+        errors["time_zone"] = "Use an IANA time zone such as Europe/Berlin."
     if errors:
         raise CompanyError(errors)
     quotas = PLAN_QUOTAS[Plan(plan)]
@@ -85,6 +89,7 @@ def create_company(
         max_users=quotas["max_users"] if max_users is None else max_users,
         max_quizzes=quotas["max_quizzes"] if max_quizzes is None else max_quizzes,
         currency=currency,
+        time_zone=time_zone,
     )
     session.add(company)
     session.flush()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from orbitflow import hookimpl
 from orbitflow.plugins import PermissionGrant
 
+LEAD_EVENTS = ("lead_created", "lead_updated", "lead_moved", "lead_deleted")
+
 
 @hookimpl
 def permissions():
@@ -19,3 +21,30 @@ def migration_locations():
 @hookimpl
 def template_dirs():
     return ["orbitflow_plugins.analytics:templates"]
+
+
+@hookimpl
+def model_modules():
+    return ["orbitflow_plugins.analytics.models"]
+
+
+@hookimpl
+def add_routes(config):
+    from orbitflow_plugins.analytics.routes import includeme
+
+    includeme(config)
+
+
+@hookimpl
+def domain_event_in_transaction(session, name, event):
+    if name not in LEAD_EVENTS:
+        return
+    from orbitflow.leads.models import Lead
+    from orbitflow_plugins.analytics import leadfacts
+
+    # The stage history and the lead's counts change in the transaction of the change.
+    if name == "lead_created" or (name == "lead_moved" and event.stage_id != event.previous_stage_id):
+        lead = session.get(Lead, event.lead_id)
+        if lead is not None:
+            leadfacts.record_stage_entry(session, lead, lead.created_at if name == "lead_created" else None)
+    leadfacts.refresh_lead(session, event.company_id, event.lead_id)

@@ -253,6 +253,8 @@ class QuizFunnelEvent(TenantOwned, Base):
     utm_medium: Mapped[str | None] = mapped_column(String(200))
     utm_campaign: Mapped[str | None] = mapped_column(String(200))
     ip_hash: Mapped[str | None] = mapped_column(String(64))
+    # mobile, tablet or desktop (orbitflow_plugins.quiz.devices); None before it was kept.
+    device: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
 
 

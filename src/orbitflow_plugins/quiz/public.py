@@ -31,6 +31,7 @@ from orbitflow.tenants.models import PLATFORM_SUBSCRIPTION_ID, Company
 from orbitflow.web.inputs import parse_id
 from orbitflow_plugins.quiz import answers as answers_module
 from orbitflow_plugins.quiz.cache import DefinitionCache
+from orbitflow_plugins.quiz.devices import device_class
 from orbitflow_plugins.quiz.models import PUBLISHED, Quiz, QuizQuestion
 from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter
 from orbitflow_plugins.quiz.recorder import FunnelRecorder
@@ -203,7 +204,15 @@ def show_quiz(request: Request):
     tracking = Tracking.from_params(request.GET, request.referer)
     # Handed to the recorder: the page never waits for the write.
     shared(request.registry, FunnelRecorder).record(
-        funnel_event(public.company.id, public.quiz.id, nonce, "view", tracking, visitor_hash(request))
+        funnel_event(
+            public.company.id,
+            public.quiz.id,
+            nonce,
+            "view",
+            tracking,
+            visitor_hash(request),
+            device=device_class(request.user_agent),
+        )
     )
     notify_after_commit(request, "quiz_viewed", _quiz_event(public, nonce, tracking))
     return _render(request, page_context(request, public, token=token, tracking=tracking))
@@ -423,7 +432,14 @@ def step_event(request: Request):
     if new:
         recorder.record(
             funnel_event(
-                public.company.id, public.quiz.id, token.nonce, kind, tracking, visitor_hash(request), question_id
+                public.company.id,
+                public.quiz.id,
+                token.nonce,
+                kind,
+                tracking,
+                visitor_hash(request),
+                question_id,
+                device=device_class(request.user_agent),
             )
         )
     if new and kind == "start":

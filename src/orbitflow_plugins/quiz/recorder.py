@@ -22,13 +22,13 @@ import logging
 import os
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import insert, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from orbitflow.models.meta import utcnow
@@ -59,6 +59,7 @@ class FunnelEvent:
     utm_medium: str | None = None
     utm_campaign: str | None = None
     ip_hash: str | None = None
+    device: str | None = None
     created_at: datetime = field(default_factory=utcnow)
 
     def row(self) -> dict[str, Any]:
@@ -166,6 +167,9 @@ class FunnelRecorder:
         self._stopping = False
         self._seen: OrderedDict[tuple[Any, ...], None] = OrderedDict()
         self._seen_lock = threading.Lock()
+        # Called with (connection, rows) inside the transaction that writes each batch, so
+        # what is derived from the events (daily counts) is written exactly when they are.
+        self.observers: list[Callable[[Connection, list[dict[str, Any]]], None]] = []
 
     # -- taking events ------------------------------------------------------------------
 
@@ -229,15 +233,19 @@ class FunnelRecorder:
     def _write(self, events: Sequence[FunnelEvent]) -> int:
         rows = [event.row() for event in events]
         try:
-            with self.engine.begin() as connection:
-                connection.execute(insert(FUNNEL), rows)
+            self._insert(rows)
         except IntegrityError:
             # A quiz (or question) was deleted after its event was taken: write the rest.
             rows = self._still_valid(rows)
             if rows:
-                with self.engine.begin() as connection:
-                    connection.execute(insert(FUNNEL), rows)
+                self._insert(rows)
         return len(rows)
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(insert(FUNNEL), rows)
+            for observer in self.observers:
+                observer(connection, rows)
 
     def _still_valid(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         quiz_ids = {row["quiz_id"] for row in rows}

@@ -24,6 +24,7 @@ from orbitflow.leads.models import Lead
 from orbitflow.leads.services import AuditInfo, add_activity, create_lead, find_lead_by_email
 from orbitflow.models.meta import utcnow
 from orbitflow_plugins.quiz.answers import Result
+from orbitflow_plugins.quiz.devices import device_class
 from orbitflow_plugins.quiz.models import Quiz, QuizContactKey, QuizSubmission
 from orbitflow_plugins.quiz.recorder import FunnelEvent
 from orbitflow_plugins.quiz.tokens import hash_value
@@ -249,6 +250,7 @@ def completion_events(draft: Draft, is_new) -> list[FunnelEvent]:
             draft.ip_hash,
             question_id,
             draft.created_at,
+            device=device_class(draft.user_agent),
         )
         for kind, question_id in wanted
         if kind == "complete" or is_new(kind, question_id)
@@ -264,6 +266,8 @@ def funnel_event(
     ip_hash: str | None,
     question_id: int | None = None,
     created_at: datetime | None = None,
+    *,
+    device: str | None = None,
 ) -> FunnelEvent:
     """A funnel step for the recorder (:mod:`orbitflow_plugins.quiz.recorder`)."""
     return FunnelEvent(
@@ -276,6 +280,7 @@ def funnel_event(
         utm_medium=tracking.utm.get("utm_medium"),
         utm_campaign=tracking.utm.get("utm_campaign"),
         ip_hash=ip_hash,
+        device=device,
         created_at=created_at or utcnow(),
     )
 

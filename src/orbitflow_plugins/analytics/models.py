@@ -1,0 +1,114 @@
+"""Analytics tables: each lead's stage history, one fact row per lead, and daily counts.
+
+- ``lead_stage_history``: one row each time a lead entered a stage (created into it or
+  moved to it), with the stage's kind and the lead's value at that moment.
+- ``analytics_lead_facts``: what the reports need of each lead, derived from the lead, its
+  quiz submission and its history: the day it came in and the day it was first won (in
+  the company's time zone), its dimensions (source, quiz, UTM source and campaign,
+  owner). Kept so a change can take back exactly what the lead counted before.
+- ``analytics_lead_daily`` and ``analytics_funnel_daily``: the sums the dashboard reads,
+  one row per company, day and dimensions. Missing dimensions are stored as ``0``/``""``
+  (not NULL) so the unique key holds and an upsert finds the row.
+
+Every key starts with ``company_id``: each report reads one company's slice.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from orbitflow.models.meta import Base, BigId, TenantOwned
+
+Money = Numeric(16, 2)
+
+
+class LeadStageEntry(TenantOwned, Base):
+    __tablename__ = "lead_stage_history"
+    __table_args__ = (
+        Index("ix_lead_stage_history_company_lead_entered", "company_id", "lead_id", "entered_at"),
+        Index("ix_lead_stage_history_company_stage_entered", "company_id", "stage_id", "entered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(BigId, ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    stage_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("stages.id", ondelete="SET NULL"))
+    # open, won or lost when the lead entered: a stage's kind may change later.
+    stage_kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    value: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    entered_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class LeadFact(Base):
+    __tablename__ = "analytics_lead_facts"
+    __table_args__ = (
+        Index("ix_analytics_lead_facts_company_day_owner", "company_id", "day", "owner_id"),
+        Index("ix_analytics_lead_facts_company_won_day_owner", "company_id", "won_day", "owner_id"),
+    )
+
+    # No foreign key: the row outlives its lead's deletion long enough to be taken back.
+    lead_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    company_id: Mapped[int] = mapped_column(BigId, ForeignKey("companies.id", ondelete="CASCADE"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)
+    quiz_id: Mapped[int] = mapped_column(BigId, default=0, nullable=False)
+    utm_source: Mapped[str] = mapped_column(String(200), default="", nullable=False)
+    utm_campaign: Mapped[str] = mapped_column(String(200), default="", nullable=False)
+    owner_id: Mapped[int] = mapped_column(BigId, default=0, nullable=False)
+    won_at: Mapped[datetime | None] = mapped_column(DateTime)
+    won_day: Mapped[date | None] = mapped_column(Date)
+    won_value: Mapped[Decimal] = mapped_column(Money, default=0, nullable=False)
+
+
+LEAD_DIMENSIONS = ("source", "quiz_id", "utm_source", "utm_campaign")
+LEAD_MEASURES = ("leads", "won", "won_value", "cohort_won")
+
+
+class LeadDaily(Base):
+    """``leads``: leads that came in that day; ``won``/``won_value``: leads first won that
+    day (and still won); ``cohort_won``: of the leads that came in that day, how many are
+    won now (conversion)."""
+
+    __tablename__ = "analytics_lead_daily"
+    __table_args__ = (UniqueConstraint("company_id", "day", *LEAD_DIMENSIONS, name="uq_analytics_lead_daily_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    company_id: Mapped[int] = mapped_column(BigId, ForeignKey("companies.id", ondelete="CASCADE"), nullable=False)
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)
+    quiz_id: Mapped[int] = mapped_column(BigId, nullable=False)
+    utm_source: Mapped[str] = mapped_column(String(200), nullable=False)
+    utm_campaign: Mapped[str] = mapped_column(String(200), nullable=False)
+    leads: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    won: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    won_value: Mapped[Decimal] = mapped_column(Money, default=0, nullable=False)
+    cohort_won: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+
+
+FUNNEL_DIMENSIONS = ("quiz_id", "question_id", "kind", "device")
+
+
+class FunnelDaily(Base):
+    """Funnel events per day: ``question_id`` is 0 for view, start and complete."""
+
+    __tablename__ = "analytics_funnel_daily"
+    __table_args__ = (
+        UniqueConstraint("company_id", "day", *FUNNEL_DIMENSIONS, name="uq_analytics_funnel_daily_key"),
+        Index("ix_analytics_funnel_daily_company_quiz_day", "company_id", "quiz_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    company_id: Mapped[int] = mapped_column(BigId, ForeignKey("companies.id", ondelete="CASCADE"), nullable=False)
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    quiz_id: Mapped[int] = mapped_column(BigId, nullable=False)
+    question_id: Mapped[int] = mapped_column(BigId, nullable=False)
+    kind: Mapped[str] = mapped_column(String(12), nullable=False)
+    device: Mapped[str] = mapped_column(String(8), nullable=False)
+    events: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
+
+
+__all__ = ["FunnelDaily", "LeadDaily", "LeadFact", "LeadStageEntry"]

@@ -1,0 +1,383 @@
+"""The numbers of the analytics dashboard and the quiz funnel, read from the daily
+counts. Each function takes the company's session and issues a fixed number of
+statements, whatever the number of leads or events."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, func, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from orbitflow.accounts.models import User
+from orbitflow.leads.models import Lead, Stage
+from orbitflow_plugins.analytics.days import utc_bounds
+from orbitflow_plugins.analytics.models import FunnelDaily, LeadDaily, LeadFact
+from orbitflow_plugins.analytics.ranges import DayRange
+from orbitflow_plugins.quiz.models import Quiz, QuizQuestion, QuizSubmission
+
+ZERO = Decimal("0")
+
+
+def rate(part: int, whole: int) -> float | None:
+    """A percentage with one decimal; None when there is nothing to divide by."""
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def money(value: Any) -> float:
+    return float(value or 0)
+
+
+@dataclass
+class Totals:
+    leads: int = 0
+    won: int = 0
+    won_value: Decimal = ZERO
+    cohort_won: int = 0
+
+    def add(self, leads: Any, won: Any, won_value: Any, cohort_won: Any) -> None:
+        self.leads += int(leads or 0)
+        self.won += int(won or 0)
+        self.won_value += Decimal(won_value or 0)
+        self.cohort_won += int(cohort_won or 0)
+
+    @property
+    def conversion_rate(self) -> float | None:
+        return rate(self.cohort_won, self.leads)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "leads": self.leads,
+            "won": self.won,
+            "won_value": money(self.won_value),
+            "conversion_rate": self.conversion_rate,
+        }
+
+
+@dataclass
+class Summary:
+    range: DayRange
+    totals: Totals
+    previous: Totals
+    series: list[dict[str, Any]]
+    by_source: list[dict[str, Any]]
+    by_quiz: list[dict[str, Any]]
+    by_campaign: list[dict[str, Any]]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "from": self.range.first.isoformat(),
+            "to": self.range.last.isoformat(),
+            **self.totals.as_json(),
+            "previous": {
+                "from": self.range.previous().first.isoformat(),
+                "to": self.range.previous().last.isoformat(),
+                **self.previous.as_json(),
+            },
+            "by_source": self.by_source,
+            "by_quiz": self.by_quiz,
+            "by_campaign": self.by_campaign,
+        }
+
+
+def _daily_series(session: Session, company_id: int, span: DayRange) -> tuple[Totals, Totals, list[dict[str, Any]]]:
+    previous = span.previous()
+    rows = session.execute(
+        select(
+            LeadDaily.day,
+            func.sum(LeadDaily.leads),
+            func.sum(LeadDaily.won),
+            func.sum(LeadDaily.won_value),
+            func.sum(LeadDaily.cohort_won),
+        )
+        .where(LeadDaily.company_id == company_id, LeadDaily.day.between(previous.first, span.last))
+        .group_by(LeadDaily.day)
+        .order_by(LeadDaily.day)
+    ).all()
+    now, before = Totals(), Totals()
+    series = []
+    for day, leads, won, won_value, cohort_won in rows:
+        if day >= span.first:
+            now.add(leads, won, won_value, cohort_won)
+            series.append({"day": day.isoformat(), "leads": int(leads or 0), "won": int(won or 0)})
+        else:
+            before.add(leads, won, won_value, cohort_won)
+    return now, before, series
+
+
+def _breakdowns(session: Session, company_id: int, span: DayRange) -> tuple[dict, dict, dict]:
+    rows = session.execute(
+        select(
+            LeadDaily.source,
+            LeadDaily.quiz_id,
+            LeadDaily.utm_source,
+            LeadDaily.utm_campaign,
+            func.sum(LeadDaily.leads),
+            func.sum(LeadDaily.won),
+            func.sum(LeadDaily.won_value),
+            func.sum(LeadDaily.cohort_won),
+        )
+        .where(LeadDaily.company_id == company_id, LeadDaily.day.between(span.first, span.last))
+        .group_by(LeadDaily.source, LeadDaily.quiz_id, LeadDaily.utm_source, LeadDaily.utm_campaign)
+    ).all()
+    by_source: dict[str, Totals] = defaultdict(Totals)
+    by_quiz: dict[int, Totals] = defaultdict(Totals)
+    by_campaign: dict[tuple[str, str], Totals] = defaultdict(Totals)
+    for source, quiz_id, utm_source, utm_campaign, *measures in rows:
+        by_source[source].add(*measures)
+        by_quiz[quiz_id].add(*measures)
+        by_campaign[(utm_source, utm_campaign)].add(*measures)
+    return by_source, by_quiz, by_campaign
+
+
+def _quiz_steps(session: Session, company_id: int, span: DayRange) -> list[tuple[int, str, str, dict[str, int]]]:
+    """Every quiz of the company (archived ones only with events) with its views, starts
+    and completions in the range."""
+    counts = (
+        select(FunnelDaily.quiz_id, FunnelDaily.kind, func.sum(FunnelDaily.events).label("events"))
+        .where(
+            FunnelDaily.company_id == company_id,
+            FunnelDaily.day.between(span.first, span.last),
+            FunnelDaily.question_id == 0,
+        )
+        .group_by(FunnelDaily.quiz_id, FunnelDaily.kind)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Quiz.id, Quiz.title, Quiz.status, counts.c.kind, counts.c.events)
+        .outerjoin(counts, counts.c.quiz_id == Quiz.id)
+        .where(Quiz.company_id == company_id)
+        .order_by(Quiz.title, Quiz.id)
+    ).all()
+    quizzes: dict[int, tuple[str, str, dict[str, int]]] = {}
+    for quiz_id, title, status, kind, events in rows:
+        entry = quizzes.setdefault(quiz_id, (title, status, {}))
+        if kind is not None:
+            entry[2][kind] = int(events or 0)
+    return [(quiz_id, title, status, steps) for quiz_id, (title, status, steps) in quizzes.items()]
+
+
+def summary(session: Session, company_id: int, span: DayRange) -> Summary:
+    """Three statements: the days of this and the previous period, the breakdowns, the quizzes."""
+    totals, previous, series = _daily_series(session, company_id, span)
+    by_source, by_quiz, by_campaign = _breakdowns(session, company_id, span)
+    quizzes = _quiz_steps(session, company_id, span)
+    quiz_rows = []
+    for quiz_id, title, status, steps in quizzes:
+        leads = by_quiz.get(quiz_id, Totals())
+        if status == "archived" and not steps and not leads.leads:
+            continue
+        quiz_rows.append(
+            {
+                "quiz_id": quiz_id,
+                "title": title,
+                "views": steps.get("view", 0),
+                "starts": steps.get("start", 0),
+                "completions": steps.get("complete", 0),
+                "leads": leads.leads,
+                "won": leads.won,
+                "won_value": money(leads.won_value),
+                "conversion_rate": rate(leads.leads, steps.get("view", 0)),
+            }
+        )
+
+    def ordered(items):
+        return sorted(items, key=lambda item: (-item[1].leads, -item[1].won, str(item[0])))
+
+    return Summary(
+        range=span,
+        totals=totals,
+        previous=previous,
+        series=series,
+        by_source=[
+            {"source": source, "leads": t.leads, "won": t.won, "won_value": money(t.won_value)}
+            for source, t in ordered(by_source.items())
+            if t.leads or t.won
+        ],
+        by_quiz=quiz_rows,
+        by_campaign=[
+            {
+                "utm_source": key[0] or None,
+                "utm_campaign": key[1] or None,
+                "leads": t.leads,
+                "won": t.won,
+                "won_value": money(t.won_value),
+            }
+            for key, t in ordered(by_campaign.items())
+            if t.leads or t.won
+        ],
+    )
+
+
+# -- the rest of the dashboard ----------------------------------------------------------
+
+
+def pipeline(session: Session, company_id: int) -> list[dict[str, Any]]:
+    """Every stage with the leads in it now and their value (one statement)."""
+    counts = (
+        select(Lead.stage_id, func.count().label("leads"), func.sum(Lead.value).label("value"))
+        .where(Lead.company_id == company_id)
+        .group_by(Lead.stage_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Stage.id, Stage.name, Stage.kind, counts.c.leads, counts.c.value)
+        .outerjoin(counts, counts.c.stage_id == Stage.id)
+        .where(Stage.company_id == company_id)
+        .order_by(Stage.position, Stage.id)
+    ).all()
+    return [{"stage_id": i, "name": n, "kind": k, "leads": int(c or 0), "value": money(v)} for i, n, k, c, v in rows]
+
+
+def owners(session: Session, company_id: int, span: DayRange) -> tuple[list[dict[str, Any]], float | None]:
+    """Leads, won and won value by owner, and the median days from lead to won (one
+    statement: the owners' new leads counted, and the range's won leads one by one)."""
+    came_in = (
+        select(
+            literal("in").label("part"),
+            LeadFact.owner_id,
+            func.count().label("leads"),
+            literal(None).label("created_at"),
+            literal(None).label("won_at"),
+            literal(None).label("won_value"),
+        )
+        .where(LeadFact.company_id == company_id, LeadFact.day.between(span.first, span.last))
+        .group_by(LeadFact.owner_id)
+    )
+    won = select(
+        literal("won").label("part"),
+        LeadFact.owner_id,
+        literal(0).label("leads"),
+        LeadFact.created_at,
+        LeadFact.won_at,
+        LeadFact.won_value,
+    ).where(LeadFact.company_id == company_id, LeadFact.won_day.between(span.first, span.last))
+    parts = union_all(came_in, won).subquery()
+    rows = session.execute(
+        select(parts, User.name, User.username).outerjoin(
+            User, and_(User.id == parts.c.owner_id, User.company_id == company_id)
+        )
+    ).all()
+    table: dict[int, dict[str, Any]] = {}
+    durations: list[float] = []
+    for part, owner_id, leads, created_at, won_at, won_value, name, username in rows:
+        entry = table.setdefault(
+            owner_id,
+            {
+                "owner_id": owner_id or None,
+                "name": (name or username) if owner_id else "Unassigned",
+                "leads": 0,
+                "won": 0,
+                "won_value": ZERO,
+            },
+        )
+        if part == "in":
+            entry["leads"] += int(leads)
+        else:
+            entry["won"] += 1
+            entry["won_value"] += Decimal(won_value or 0)
+            if created_at is not None and won_at is not None:
+                durations.append(_seconds(won_at, created_at) / 86400)
+    result = sorted(table.values(), key=lambda e: (-e["leads"], -e["won"], e["name"] or ""))
+    for entry in result:
+        entry["won_value"] = money(entry["won_value"])
+    median = round(statistics.median(durations), 1) if durations else None
+    return result, median
+
+
+def _seconds(later: Any, earlier: Any) -> float:
+    # SQLite hands back the literal-typed union columns as text.
+    from datetime import datetime
+
+    if isinstance(later, str):
+        later = datetime.fromisoformat(later)
+    if isinstance(earlier, str):
+        earlier = datetime.fromisoformat(earlier)
+    return (later - earlier).total_seconds()
+
+
+# -- one quiz's funnel ------------------------------------------------------------------
+
+
+def quiz_funnel(session: Session, company_id: int, quiz: Quiz, span: DayRange | None, zone) -> dict[str, Any]:
+    """Views, starts, completions; per question reached, answered and dropped (a visitor
+    who left is charged to the last question they reached); completion rate, median time
+    to complete, and the steps by device class. Three statements."""
+    questions = list(
+        session.execute(
+            select(QuizQuestion.id, QuizQuestion.text)
+            .where(QuizQuestion.company_id == company_id, QuizQuestion.quiz_id == quiz.id)
+            .order_by(QuizQuestion.position, QuizQuestion.id)
+        ).all()
+    )
+    query = (
+        select(FunnelDaily.question_id, FunnelDaily.kind, FunnelDaily.device, func.sum(FunnelDaily.events))
+        .where(FunnelDaily.company_id == company_id, FunnelDaily.quiz_id == quiz.id)
+        .group_by(FunnelDaily.question_id, FunnelDaily.kind, FunnelDaily.device)
+    )
+    fills = select(QuizSubmission.fill_seconds).where(
+        QuizSubmission.company_id == company_id,
+        QuizSubmission.quiz_id == quiz.id,
+        QuizSubmission.fill_seconds.is_not(None),
+    )
+    if span is not None:
+        query = query.where(FunnelDaily.day.between(span.first, span.last))
+        start, end = utc_bounds(span.first, span.last, zone)
+        fills = fills.where(QuizSubmission.created_at >= start, QuizSubmission.created_at < end)
+    steps: dict[str, int] = defaultdict(int)
+    answered: dict[int, int] = defaultdict(int)
+    devices: dict[str, dict[str, int]] = defaultdict(lambda: {"views": 0, "starts": 0, "completions": 0})
+    names = {"view": "views", "start": "starts", "complete": "completions"}
+    for question_id, kind, device, events in session.execute(query):
+        events = int(events or 0)
+        if kind == "answer":
+            answered[question_id] += events
+        else:
+            steps[kind] += events
+            if kind in names:
+                devices[device or "unknown"][names[kind]] += events
+    views, starts, completions = steps["view"], steps["start"], steps["complete"]
+    # Question 1 is reached by every start; question i+1 by whoever answered question i or
+    # a later one, or completed (later answers count too, as questions may be optional).
+    later: list[int] = []
+    best = completions
+    for question_id, _text in reversed(questions):
+        best = max(best, answered.get(question_id, 0))
+        later.append(best)
+    later.reverse()
+    reached = [max(starts, later[0]), *later[:-1]] if questions else []
+    rows = []
+    for index, (question_id, text) in enumerate(questions):
+        following = reached[index + 1] if index + 1 < len(reached) else completions
+        rows.append(
+            {
+                "question_id": question_id,
+                "title": text,
+                "reached": reached[index],
+                "answered": answered.get(question_id, 0),
+                "dropped": max(reached[index] - following, 0),
+            }
+        )
+    seconds = [value for (value,) in session.execute(fills)]
+    return {
+        "quiz_id": quiz.id,
+        "title": quiz.title,
+        "views": views,
+        "starts": starts,
+        "completions": completions,
+        "completion_rate": rate(completions, starts),
+        "median_seconds_to_complete": statistics.median(seconds) if seconds else None,
+        "questions": rows,
+        "by_device": [
+            {"device": name, **counts, "completion_rate": rate(counts["completions"], counts["starts"])}
+            for name, counts in sorted(devices.items())
+        ],
+    }
+
+
+__all__ = ["Summary", "Totals", "owners", "pipeline", "quiz_funnel", "summary"]

@@ -1,0 +1,25 @@
+"""Routes and views of the analytics plugin; its daily funnel counts follow the quiz
+plugin's recorder."""
+
+from __future__ import annotations
+
+from orbitflow.shared import provided
+from orbitflow_plugins.analytics.funnelcounts import count_batch
+from orbitflow_plugins.quiz.recorder import FunnelRecorder
+
+
+def _follow_recorder(registry) -> None:
+    recorder = provided(registry, FunnelRecorder)
+    if recorder is not None and count_batch not in recorder.observers:
+        recorder.observers.append(count_batch)
+
+
+def includeme(config) -> None:
+    # An action runs once every plugin's routes are added, the quiz plugin's recorder too.
+    config.action("orbitflow_plugins.analytics.recorder", _follow_recorder, (config.registry,))
+    config.add_route("analytics", "/analytics")
+    config.add_route("analytics_quiz", r"/analytics/quizzes/{quiz_id:\d+}")
+    config.add_route("api_analytics_summary", "/api/v1/analytics/summary")
+    config.add_route("api_analytics_funnel", r"/api/v1/analytics/quizzes/{quiz_id:\d+}/funnel")
+    for module in ("api",):
+        config.scan(f"orbitflow_plugins.analytics.{module}")

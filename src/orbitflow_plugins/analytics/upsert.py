@@ -1,0 +1,31 @@
+"""Add to counters keyed by a unique constraint, in one statement per batch, on MariaDB
+(``ON DUPLICATE KEY UPDATE``) and SQLite (``ON CONFLICT DO UPDATE``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.engine import Connection
+
+# Rows per statement: bounded so a rebuild's statements stay well under max_allowed_packet.
+CHUNK = 1000
+
+
+def add_counts(
+    connection: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str], measures: Sequence[str]
+) -> None:
+    """Insert ``rows`` or, where a row with the same ``keys`` exists, add their ``measures``."""
+    for start in range(0, len(rows), CHUNK):
+        chunk = list(rows[start : start + CHUNK])
+        if connection.dialect.name == "sqlite":
+            statement = sqlite.insert(table).values(chunk)
+            statement = statement.on_conflict_do_update(
+                index_elements=list(keys), set_={m: table.c[m] + statement.excluded[m] for m in measures}
+            )
+        else:
+            statement = mysql.insert(table).values(chunk)
+            statement = statement.on_duplicate_key_update({m: table.c[m] + statement.inserted[m] for m in measures})
+        connection.execute(statement)

@@ -44,3 +44,15 @@ def delivery_channels(registry):
     from orbitflow_plugins.pixels.channel import MetaChannel, TikTokChannel
 
     return [MetaChannel(registry), TikTokChannel(registry)]
+
+
+@hookimpl
+def domain_event_in_transaction(session, name, event):
+    if name == "quiz_submitted":
+        from orbitflow_plugins.pixels.events import on_quiz_submitted
+
+        on_quiz_submitted(session, event)
+    elif name == "lead_moved":
+        from orbitflow_plugins.pixels.events import on_lead_moved
+
+        on_lead_moved(session, event)

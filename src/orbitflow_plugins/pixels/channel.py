@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 
+from sqlalchemy import event
 from sqlalchemy.orm import sessionmaker
 
 from orbitflow.config import get_settings
@@ -107,21 +108,26 @@ class PixelChannel:
             row.failure_warned_at is None or now - row.failure_warned_at >= WARN_EVERY
         ):
             row.failure_warned_at = now
-            from orbitflow.syslog.services import write_entry
-
-            write_entry(
-                self.registry,
-                level="WARN",
-                source="SERVER_ACTION",
-                endpoint=f"delivery:{self.name}",
-                status=result.status_code,
-                message=(
+            entry = {
+                "level": "WARN",
+                "source": "SERVER_ACTION",
+                "endpoint": f"delivery:{self.name}",
+                "status": result.status_code,
+                "message": (
                     f"{self.platform} server events of this company keep failing "
                     f"({row.consecutive_failures} in a row; last answer {result.status_code or 'none'}: "
                     f"{result.excerpt[:200]}). Check the access token in Settings → Pixels."
                 ),
-                company_id=delivery.company_id,
-            )
+                "company_id": delivery.company_id,
+            }
+            # Written once this transaction has committed (its own transaction: SQLite
+            # has one writer at a time).
+            event.listen(session, "after_commit", lambda _session: self._warn(entry), once=True)
+
+    def _warn(self, entry: dict) -> None:
+        from orbitflow.syslog.services import write_entry
+
+        write_entry(self.registry, **entry)
 
 
 class MetaChannel(PixelChannel):

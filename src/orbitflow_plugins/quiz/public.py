@@ -218,6 +218,29 @@ def show_quiz(request: Request):
     return _render(request, page_context(request, public, token=token, tracking=tracking))
 
 
+# First-party cookies the ad pixels set on the quiz page; their server events carry them.
+PIXEL_COOKIES = ("_fbp", "_fbc", "_ttp")
+
+
+def visitor_details(request: Request, public: PublicQuiz, landed_at: int, tracking: Tracking) -> dict[str, Any]:
+    """What the visitor's request says about them, for plugins that report the conversion
+    (the ad pixels): address, browser, the pixels' cookies, click ids, the landing page's
+    address and when the page was opened (the form token's time)."""
+    page_url = request.route_url("quiz_public", subscription_id=public.company.subscription_id, slug=public.quiz.slug)
+    referer = request.referer or ""
+    # The page posts to itself: its Referer is the landing address with its query.
+    if referer.split("?", 1)[0] == page_url:
+        page_url = referer
+    return {
+        "ip": request.client_ip,
+        "user_agent": request.user_agent,
+        "cookies": {name: request.cookies[name][:500] for name in PIXEL_COOKIES if request.cookies.get(name)},
+        "click_ids": dict(tracking.click_ids),
+        "page_url": page_url[:2000],
+        "landed_at": landed_at,
+    }
+
+
 def _thanks_url(request: Request, public: PublicQuiz, nonce: str) -> str:
     if public.quiz.redirect_url:
         # Checked again: a value stored before the rules (or written around them) that
@@ -343,6 +366,8 @@ def submit_quiz(request: Request):
         "score": result.score,
         "outcome": result.outcome.title if result.outcome is not None else None,
         "created_lead": stored.created_lead,
+        "consent": result.consent,
+        "visitor": visitor_details(request, public, token.issued_at, tracking),
     }
     notify_after_commit(
         request,

@@ -92,6 +92,10 @@ CASES = {
         "POST", "/api/v1/leads", 400, "NUL character",
         body=b'{"name": "a\\u0000b"}', content_type="application/json", signed_in=True, json=True,
     ),
+    "form not UTF-8": Case(
+        "POST", "/leads/new", 400, "The form is not valid UTF-8",
+        body=b"name=Ada%ff", content_type="application/x-www-form-urlencoded", signed_in=True,
+    ),
     "NUL in a form field": Case(
         "POST", "/leads/new", 400, "NUL character",
         body=b"name=a%00b", content_type="application/x-www-form-urlencoded", signed_in=True,

@@ -5,7 +5,8 @@ checks what they would otherwise fail on with a 500:
 
 - the path and the query string must be UTF-8 once their percent-escapes are undone
   (``/q/%ff/x``, ``?next=%ff``);
-- a body is UTF-8: a ``charset`` other than UTF-8 (or its subset US-ASCII) is refused;
+- a body is UTF-8: a ``charset`` other than UTF-8 (or its subset US-ASCII) is refused,
+  and so is an ordinary form whose bytes (percent-escapes undone) are not UTF-8;
 - a multipart form is parsed here; a file is taken only in the fields a route declared
   with :func:`allow_file_field` (the CSV import), elsewhere a field is text and a file
   in it is refused;
@@ -29,6 +30,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from pyramid.httpexceptions import HTTPBadRequest
 from pyramid.interfaces import IRoutesMapper
@@ -126,6 +128,8 @@ def check_request(request: Request) -> None:
         body = request.body
         if b"\x00" in body or b"%00" in body:
             raise UndecodableRequest("A form field holds a NUL character.")
+        if not _is_utf8_form(body):
+            raise UndecodableRequest("The form is not valid UTF-8: check its percent-escapes (%xx).")
     elif content_type == "multipart/form-data":
         _check_multipart(request)
     elif _is_json(content_type):
@@ -172,6 +176,16 @@ def _declared_charset(request: Request) -> str | None:
         if name.strip().lower() == "charset":
             return value.strip().strip('"') or None
     return None
+
+
+def _is_utf8_form(body: bytes) -> bool:
+    """Are the form's bytes, percent-escapes undone, UTF-8? (Else they would be read
+    with replacement characters and stored so.)"""
+    try:
+        unquote_to_bytes(body).decode("utf-8") if b"%" in body else body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _check_multipart(request: Request) -> None:

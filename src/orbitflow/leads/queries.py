@@ -60,6 +60,9 @@ class LeadFilters:
     owner: str = ""
     source: str = ""
     tag: str = ""
+    # UTM source and campaign as stored; "none" for leads without one (the analytics links).
+    utm_source: str = ""
+    utm_campaign: str = ""
     errors: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -84,6 +87,8 @@ class LeadFilters:
             owner=owner,
             source=source,
             tag=" ".join((params.get("tag") or "").split()).lower()[:50],
+            utm_source=(params.get("utm_source") or "").strip()[:200],
+            utm_campaign=(params.get("utm_campaign") or "").strip()[:200],
             errors=errors,
         )
 
@@ -92,10 +97,19 @@ class LeadFilters:
 
     @property
     def active(self) -> bool:
-        return bool(self.q or self.owner or self.source or self.tag or self.stage_id)
+        return bool(
+            self.q or self.owner or self.source or self.tag or self.stage_id or self.utm_source or self.utm_campaign
+        )
 
     def as_params(self) -> dict[str, str]:
-        params = {"q": self.q, "owner": self.owner, "source": self.source, "tag": self.tag}
+        params = {
+            "q": self.q,
+            "owner": self.owner,
+            "source": self.source,
+            "tag": self.tag,
+            "utm_source": self.utm_source,
+            "utm_campaign": self.utm_campaign,
+        }
         if self.stage_id is not None:
             params["stage_id"] = str(self.stage_id)
         return {key: value for key, value in params.items() if value}
@@ -149,6 +163,11 @@ def filter_criteria(viewer: Viewer, filters: LeadFilters) -> list[ColumnElement[
                 select(LeadTag.lead_id).where(LeadTag.company_id == viewer.company_id, LeadTag.tag == filters.tag)
             )
         )
+    for column, wanted in ((Lead.utm_source, filters.utm_source), (Lead.utm_campaign, filters.utm_campaign)):
+        if wanted == "none":
+            criteria.append(or_(column.is_(None), column == ""))
+        elif wanted:
+            criteria.append(column == wanted)
     if filters.q:
         criteria.append(search_clause(filters.q))
     return criteria

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orbitflow import hookimpl
-from orbitflow.plugins import PermissionGrant
+from orbitflow.plugins import NavItem, PermissionGrant
 
 LEAD_EVENTS = ("lead_created", "lead_updated", "lead_moved", "lead_deleted")
 
@@ -36,15 +36,24 @@ def add_routes(config):
 
 
 @hookimpl
+def nav_items(request):
+    return [NavItem("Analytics", "analytics", "analytics.view", order=40, match_prefix="/analytics")]
+
+
+@hookimpl
 def domain_event_in_transaction(session, name, event):
     if name not in LEAD_EVENTS:
         return
+    from orbitflow.db import unscoped
     from orbitflow.leads.models import Lead
     from orbitflow_plugins.analytics import leadfacts
 
-    # The stage history and the lead's counts change in the transaction of the change.
-    if name == "lead_created" or (name == "lead_moved" and event.stage_id != event.previous_stage_id):
-        lead = session.get(Lead, event.lead_id)
-        if lead is not None:
-            leadfacts.record_stage_entry(session, lead, lead.created_at if name == "lead_created" else None)
-    leadfacts.refresh_lead(session, event.company_id, event.lead_id)
+    # Every query below names event.company_id itself, so it holds for a session bound to
+    # the event's company and for one that is not (console scripts, background jobs).
+    with unscoped(session):
+        # The stage history and the lead's counts change in the transaction of the change.
+        if name == "lead_created" or (name == "lead_moved" and event.stage_id != event.previous_stage_id):
+            lead = session.get(Lead, event.lead_id)
+            if lead is not None and lead.company_id == event.company_id:
+                leadfacts.record_stage_entry(session, lead, lead.created_at if name == "lead_created" else None)
+        leadfacts.refresh_lead(session, event.company_id, event.lead_id)

@@ -143,7 +143,10 @@ def make_fact(
 
 
 def record_stage_entry(session: Session, lead: Lead, entered_at: datetime | None = None) -> None:
-    kind = session.scalar(select(Stage.kind).where(Stage.id == lead.stage_id)) or "open"
+    kind = (
+        session.scalar(select(Stage.kind).where(Stage.company_id == lead.company_id, Stage.id == lead.stage_id))
+        or "open"
+    )
     session.add(
         LeadStageEntry(
             company_id=lead.company_id,
@@ -188,9 +191,13 @@ def first_won_entry(session: Session, company_id: int, lead_id: int) -> tuple[da
 def refresh_lead(session: Session, company_id: int, lead_id: int) -> None:
     """Recompute the lead's fact and apply the difference to the daily counts."""
     stored = session.get(LeadFact, lead_id)
+    if stored is not None and stored.company_id != company_id:
+        return
     before = Fact.of_row(stored) if stored is not None else None
     row = session.execute(
-        select(Lead, Stage.kind).join(Stage, Stage.id == Lead.stage_id).where(Lead.id == lead_id)
+        select(Lead, Stage.kind)
+        .join(Stage, Stage.id == Lead.stage_id)
+        .where(Lead.company_id == company_id, Lead.id == lead_id)
     ).first()
     after = None
     if row is not None:

@@ -4,6 +4,7 @@ plugin's recorder."""
 from __future__ import annotations
 
 from orbitflow.shared import provided
+from orbitflow.web import ContentHashCacheBuster
 from orbitflow_plugins.analytics.funnelcounts import count_batch
 from orbitflow_plugins.quiz.recorder import FunnelRecorder
 
@@ -18,8 +19,11 @@ def includeme(config) -> None:
     # An action runs once every plugin's routes are added, the quiz plugin's recorder too.
     config.action("orbitflow_plugins.analytics.recorder", _follow_recorder, (config.registry,))
     config.add_route("analytics", "/analytics")
+    config.add_route("analytics_csv", r"/analytics/{table:[a-z_]+}.csv")
     config.add_route("analytics_quiz", r"/analytics/quizzes/{quiz_id:\d+}")
     config.add_route("api_analytics_summary", "/api/v1/analytics/summary")
     config.add_route("api_analytics_funnel", r"/api/v1/analytics/quizzes/{quiz_id:\d+}/funnel")
-    for module in ("api",):
+    config.add_static_view("analytics-static", "orbitflow_plugins.analytics:static", cache_max_age=31536000)
+    config.add_cache_buster("orbitflow_plugins.analytics:static/", ContentHashCacheBuster())
+    for module in ("api", "views"):
         config.scan(f"orbitflow_plugins.analytics.{module}")

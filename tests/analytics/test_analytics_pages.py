@@ -1,0 +1,76 @@
+"""The analytics pages show the API's numbers, link them to the lead list, and refuse
+users without analytics.view."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from test_analytics_api import NOVEMBER, fixture  # noqa: F401  (the shared known fixture)
+
+
+def kpi(page, name: str) -> str:
+    match = re.search(rf'data-kpi="{name}"[^>]*>([^<]*)<', page.text)
+    assert match, name
+    return match.group(1).strip()
+
+
+def test_dashboard_shows_the_summary_numbers(testapp, login_as, owner, fixture):  # noqa: F811
+    login_as(owner)
+    api = testapp.get("/api/v1/analytics/summary", NOVEMBER).json
+    page = testapp.get("/analytics", NOVEMBER)
+    assert kpi(page, "leads") == str(api["leads"]) == "3"
+    assert kpi(page, "conversion_rate") == "33.3%"
+    assert "Analytics" in page.html.select_one("nav").text
+    table = page.html.select_one("#table-by_source")
+    rows = {tr.select("td")[0].text: tr.select("td")[1].text for tr in table.select("tbody tr")}
+    assert rows == {"manual": "2", "api": "1"}
+    link = table.select_one("a")["href"]
+    assert "source=" in link and "/leads" in link
+    assert page.html.select("canvas[data-chart]")
+    assert page.html.select_one('script[type="application/json"]#analytics-data')
+    csv = testapp.get("/analytics/by_source.csv", NOVEMBER)
+    assert csv.content_type == "text/csv"
+    assert csv.text.splitlines()[1:] == ["manual,2,0", "api,1,0"]
+
+
+def test_campaign_link_finds_the_leads_without_a_campaign(testapp, login_as, owner, fixture):  # noqa: F811
+    login_as(owner)
+    page = testapp.get("/leads", {"utm_source": "none", "utm_campaign": "none"})
+    assert "First morning" in page.text and "Evening before" in page.text
+    assert "Last evening" not in page.text
+
+
+def test_funnel_page_shows_the_questions(testapp, login_as, owner, fixture):  # noqa: F811
+    login_as(owner)
+    quiz = fixture["quiz"]
+    page = testapp.get(f"/analytics/quizzes/{quiz.id}", NOVEMBER)
+    rows = [[td.text for td in tr.select("td")] for tr in page.html.select("#table-questions tbody tr")]
+    assert rows == [["Team size?", "4", "4", "0"], ["Website?", "4", "3", "1"], ["Happy?", "3", "2", "1"]]
+    assert kpi(page, "completion_rate") == "50.0%"
+
+
+def test_another_companys_funnel_page_is_not_found(testapp, login_as, make_company, make_user, fixture):  # noqa: F811
+    other = make_company(name="Other")
+    login_as(make_user(other, "OWNER"))
+    testapp.get(f"/analytics/quizzes/{fixture['quiz'].id}", status=404)
+
+
+def test_an_empty_company_gets_empty_states(testapp, login_as, owner):
+    login_as(owner)
+    page = testapp.get("/analytics")
+    assert "No leads in this range yet" in page.text
+
+
+@pytest.mark.parametrize("role", ["AGENT", "VIEWER"])
+def test_agents_and_viewers_are_refused(testapp, login_as, make_user, company, role):
+    login_as(make_user(company, role))
+    testapp.get("/analytics", status=403)
+    page = testapp.get("/")
+    assert 'href="/analytics"' not in page.text
+
+
+def test_a_bad_range_on_the_page_says_why(testapp, login_as, owner):
+    login_as(owner)
+    page = testapp.get("/analytics", {"from": "2026-11-30", "to": "2026-11-01"})
+    assert "to must be the same day as from or later." in page.text

@@ -127,6 +127,15 @@ class Settings:
     # AUTH_URL was given (not the development default): absolute URLs are built from it
     # and requests for other host names are refused.
     auth_url_set: bool = False
+    # AUTH_SECRET_PREVIOUS during a rotation: signed values made with it still verify.
+    auth_secret_previous: str | None = field(default=None, repr=False)
+
+    @property
+    def auth_secrets(self) -> tuple[str, ...]:
+        """The secrets signed values verify with, the one that signs first."""
+        if self.auth_secret_previous and self.auth_secret_previous != self.auth_secret:
+            return (self.auth_secret, self.auth_secret_previous)
+        return (self.auth_secret,)
 
     @property
     def secure_cookies(self) -> bool:
@@ -436,6 +445,9 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
         raise ConfigError("AUTH_SECRET is required: generate one with `openssl rand -base64 32`")
     if len(secret) < MIN_SECRET_LENGTH:
         raise ConfigError(f"AUTH_SECRET must be at least {MIN_SECRET_LENGTH} characters long")
+    previous = _first(env, "AUTH_SECRET_PREVIOUS") or ini.get("orbitflow.auth_secret_previous") or None
+    if previous is not None and len(previous) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"AUTH_SECRET_PREVIOUS must be at least {MIN_SECRET_LENGTH} characters long")
 
     auth_url = _first(env, "AUTH_URL", "NEXTAUTH_URL") or ini.get("orbitflow.auth_url")
     auth_url_set = bool(auth_url)
@@ -504,6 +516,7 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
         extra={k: v for k, v in ini.items() if isinstance(v, str)},
         deliveries=load_delivery_settings(ini, env),
         auth_url_set=auth_url_set,
+        auth_secret_previous=previous,
     )
 
 

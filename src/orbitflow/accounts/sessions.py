@@ -27,7 +27,7 @@ from functools import lru_cache
 from pyramid.request import Request
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
-from webob.cookies import SignedSerializer, make_cookie
+from webob.cookies import make_cookie
 from zope.sqlalchemy import mark_changed
 
 from orbitflow.accounts.models import User, UserSession
@@ -35,6 +35,7 @@ from orbitflow.config import Settings, get_settings
 from orbitflow.db import unscoped
 from orbitflow.models.meta import utcnow
 from orbitflow.security import SESSION_COOKIE, SUPER_ADMIN
+from orbitflow.signing import RotatingSerializer, serializer_for
 
 # last_seen_at is written at most this often: it is what the idle time-out slides on.
 LAST_SEEN_WRITE_SECONDS = 60
@@ -63,9 +64,8 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@lru_cache(maxsize=4)
-def _serializer(secret: str) -> SignedSerializer:
-    return SignedSerializer(secret, "orbitflow.session", hashalg="sha512")
+def _serializer(settings: Settings) -> RotatingSerializer:
+    return serializer_for(settings, "orbitflow.session")
 
 
 def _cookie_headers(settings: Settings, value: str | None) -> list[tuple[str, str]]:
@@ -115,7 +115,7 @@ def issue_session(
     with unscoped(dbsession):  # the row names its company; the session may be bound to another
         dbsession.add(row)
         dbsession.flush()
-    value = _serializer(settings.auth_secret).dumps(token).decode("ascii")
+    value = _serializer(settings).dumps(token).decode("ascii")
     return IssuedSession(row, value, _cookie_headers(settings, value))
 
 
@@ -154,15 +154,32 @@ def signed_out_headers(request: Request) -> list[tuple[str, str]]:
     return _cookie_headers(get_settings(request.registry), None)
 
 
-def _token(request: Request) -> str | None:
+def _token(request: Request) -> tuple[str, bool] | None:
+    """The cookie's token, and whether AUTH_SECRET_PREVIOUS signed it."""
     value = request.cookies.get(SESSION_COOKIE)
     if not value:
         return None
     try:
-        token = _serializer(get_settings(request.registry).auth_secret).loads(value.encode("ascii"))
+        token, old_secret = _serializer(get_settings(request.registry)).loads_with_age(value.encode("ascii"))
     except (ValueError, UnicodeEncodeError):
         return None  # tampered, signed with another secret, or not ours
-    return token if isinstance(token, str) and token else None
+    return (token, old_secret) if isinstance(token, str) and token else None
+
+
+def _re_sign(token: str):
+    """A response callback that gives the browser the same session signed with AUTH_SECRET."""
+
+    def callback(request: Request, response) -> None:
+        if any(
+            name.lower() == "set-cookie" and value.startswith(f"{SESSION_COOKIE}=")
+            for name, value in response.headerlist
+        ):
+            return  # the view signed the user in or out itself
+        settings = get_settings(request.registry)
+        for header in _cookie_headers(settings, _serializer(settings).dumps(token).decode("ascii")):
+            response.headerlist.append(header)
+
+    return callback
 
 
 def find_session(request: Request) -> FoundSession | None:
@@ -173,9 +190,10 @@ def find_session(request: Request) -> FoundSession | None:
     longer active (or no longer a super admin), a deactivated company. Slides the idle
     time-out by writing ``last_seen_at`` at most once a minute.
     """
-    token = _token(request)
-    if token is None:
+    signed = _token(request)
+    if signed is None:
         return None
+    token, old_secret = signed
     session = request.dbsession
     with unscoped(session):
         found = session.execute(
@@ -200,6 +218,8 @@ def find_session(request: Request) -> FoundSession | None:
         return None
     if (now - row.last_seen_at).total_seconds() >= LAST_SEEN_WRITE_SECONDS:
         row.last_seen_at = now  # flushed with the request's transaction
+    if old_secret:
+        request.add_response_callback(_re_sign(token))
     request.environ[FOUND_KEY] = found = FoundSession(row, user, impersonator)
     return found
 

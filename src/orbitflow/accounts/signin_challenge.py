@@ -1,9 +1,9 @@
 """The pending second step of a sign-in: the password was right, the code is still due.
 
 A challenge is a row (``two_factor_challenges``) and a cookie of this browser that carries a
-random token (the row keeps its SHA-256), signed with AUTH_SECRET, limited to ``/login``
-and to a few minutes. It is not a session: it signs nobody in, and only the second-step
-page (:mod:`orbitflow.accounts.two_factor_signin`) reads it.
+random token (the row keeps its SHA-256), signed with AUTH_SECRET (AUTH_SECRET_PREVIOUS
+verifies too), limited to ``/login`` and to a few minutes. It is not a session: it signs
+nobody in, and only the second-step page (:mod:`orbitflow.accounts.two_factor_signin`) reads it.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from datetime import timedelta
 from pyramid.request import Request
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
-from webob.cookies import SignedSerializer, make_cookie
+from webob.cookies import make_cookie
 from zope.sqlalchemy import mark_changed
 
 from orbitflow.accounts.models import TwoFactorChallenge, User
 from orbitflow.config import Settings, get_settings
 from orbitflow.db import unscoped
 from orbitflow.models.meta import utcnow
+from orbitflow.signing import RotatingSerializer, serializer_for
 
 # The second step of a sign-in must follow the password within this time.
 CHALLENGE_SECONDS = 300
@@ -29,8 +30,8 @@ CHALLENGE_COOKIE = "orbitflow_2fa"
 CHALLENGE_PATH = "/login"
 
 
-def _serializer(settings: Settings) -> SignedSerializer:
-    return SignedSerializer(settings.auth_secret, "orbitflow.two_factor", hashalg="sha512")
+def _serializer(settings: Settings) -> RotatingSerializer:
+    return serializer_for(settings, "orbitflow.two_factor")
 
 
 def _hash(token: str) -> str:

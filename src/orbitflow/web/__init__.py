@@ -9,13 +9,14 @@ from functools import lru_cache
 from pluggy import PluginManager
 from pyramid.path import AssetResolver
 from pyramid.request import Request
-from pyramid.session import JSONSerializer, SignedCookieSessionFactory
+from pyramid.session import BaseCookieSessionFactory, JSONSerializer
 from pyramid.static import QueryStringCacheBuster
 from pyramid.tweens import EXCVIEW, INGRESS
 
 from orbitflow.config import Settings, get_settings
 from orbitflow.plugins import collect
 from orbitflow.shared import shared
+from orbitflow.signing import RotatingSerializer
 
 
 class ContentHashCacheBuster(QueryStringCacheBuster):
@@ -71,14 +72,12 @@ def includeme(config) -> None:
     env.filters["money"] = _format_money
 
     config.set_session_factory(
-        SignedCookieSessionFactory(
-            settings.auth_secret,
-            salt="orbitflow.flash",
+        BaseCookieSessionFactory(
+            RotatingSerializer(settings.auth_secrets, "orbitflow.flash", serializer=JSONSerializer()),
             cookie_name="orbitflow_flash",
             secure=settings.secure_cookies,
             httponly=True,
             samesite="Lax",
-            serializer=JSONSerializer(),
         )
     )
     config.add_request_method(client_ip, "client_ip", reify=True)

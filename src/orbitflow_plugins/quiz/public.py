@@ -299,7 +299,7 @@ def submit_quiz(request: Request):
     quiz = public.quiz
     form = posted_form(request)
     tracking = Tracking.from_params(form)
-    token = read_token(secret(request), form.get("token"), quiz.id)
+    token = read_token(get_settings(request.registry).auth_secrets, form.get("token"), quiz.id)
     # A form posted again (double click, browser retry) meets the token's unique key when
     # its submission is inserted; the request then runs again and lands here.
     if token is not None and request.environ.get("retry.attempt", 0) > 0:
@@ -437,7 +437,7 @@ def step_event(request: Request):
         body = None
     if not isinstance(body, dict):
         return _json_error(request, 400, "Send a JSON object.")
-    token = read_token(secret(request), str(body.get("token") or ""), public.quiz.id)
+    token = read_token(get_settings(request.registry).auth_secrets, str(body.get("token") or ""), public.quiz.id)
     if token is None or token.age() > MAX_TOKEN_AGE_SECONDS:
         return _json_error(request, 400, "Unknown form token.")
     kind = body.get("kind")

@@ -46,8 +46,10 @@ def issue_token(secret: str, quiz_id: int, *, issued_at: int | None = None, nonc
     return f"{payload}.{_signature(secret, payload)}"
 
 
-def read_token(secret: str, raw: str | None, quiz_id: int) -> FormToken | None:
-    """The token's contents when it is well-formed, signed by us and for this quiz."""
+def read_token(secret: str | tuple[str, ...], raw: str | None, quiz_id: int) -> FormToken | None:
+    """The token's contents when it is well-formed, signed by us (with any of ``secret``
+    when several are given: AUTH_SECRET and AUTH_SECRET_PREVIOUS) and for this quiz."""
+    secrets_ = (secret,) if isinstance(secret, str) else secret
     if not raw or len(raw) > 120:
         return None
     parts = raw.split(".")
@@ -55,7 +57,7 @@ def read_token(secret: str, raw: str | None, quiz_id: int) -> FormToken | None:
         return None
     quiz_part, issued_part, nonce, signature = parts
     payload = f"{quiz_part}.{issued_part}.{nonce}"
-    if not hmac.compare_digest(signature, _signature(secret, payload)):
+    if not any(hmac.compare_digest(signature, _signature(key, payload)) for key in secrets_):
         return None
     try:
         token = FormToken(int(quiz_part), int(issued_part), nonce)

@@ -5,10 +5,14 @@ The code before is checked out in a temporary ``git worktree``; each side runs i
 process of its own (its ``src`` first on the path) against a throw-away MariaDB database
 migrated by its own migrations. A user signs in through the login form, then the child
 times ``GET /api/v1/me`` and ``GET /dashboard`` through the WSGI app (webtest: the whole
-stack minus the socket). The sides alternate over several rounds, so a noisy machine
-slows both alike; the ratio after/before is the number to read (target: at most 1.05).
+stack minus the socket). In each round both sides start, warm up, and then time their
+requests at the same moment (one per core), so a noisy machine slows both alike; the
+median of the rounds' after/before ratios is the number to read (target: at most 1.05).
+Each side also reports the CPU time its process spent per request (less sensitive to
+other load than wall time) and counts the SQL statements one request runs, which no
+noise changes.
 
-    .venv/bin/python bench/sessions_bench.py                  # 3 rounds, 400 requests per target
+    .venv/bin/python bench/sessions_bench.py                  # 8 rounds, 200 requests per target
     .venv/bin/python bench/sessions_bench.py --rounds 5 --repeat 1000 --before <commit>
 """
 
@@ -41,8 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="MariaDB server URL without a database",
     )
     parser.add_argument("--before", help="commit of the code before (default: the parent of the one adding sessions)")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--repeat", type=int, default=400, help="timed requests per target and round")
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=200, help="timed requests per target and round")
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--child", metavar="TREE", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -67,7 +71,7 @@ def child(args: argparse.Namespace) -> int:
     # Migrations of this side: orbitflow.alembic is the tree's top-level alembic/ folder.
     orbitflow.__path__.insert(0, str(tree))
     import webtest
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine, event, text
 
     from orbitflow.accounts.models import User
     from orbitflow.accounts.passwords import hash_password
@@ -109,16 +113,35 @@ def child(args: argparse.Namespace) -> int:
         form = client.get("/login").forms[0]
         form["subscription_id"], form["username"], form["password"] = "bench", "ada", PASSWORD
         form.submit(status=303)
-        results = {}
-        for target, path in TARGETS.items():
+        for path in TARGETS.values():
             for _ in range(args.warmup):
                 client.get(path, status=200)
+        # Both sides time their requests together: wait for the parent's word.
+        print("ready", flush=True)
+        sys.stdin.readline()
+        results = {}
+        for target, path in TARGETS.items():
             times = []
+            cpu_started = time.process_time()
             for _ in range(args.repeat):
                 started = time.perf_counter()
                 client.get(path, status=200)
                 times.append((time.perf_counter() - started) * 1000)
-            results[target] = {"median_ms": statistics.median(times), "mean_ms": statistics.fmean(times)}
+            cpu_ms = (time.process_time() - cpu_started) * 1000 / args.repeat
+            statements: list[str] = []
+
+            def count(connection, cursor, statement, *rest, seen=statements) -> None:
+                seen.append(statement)
+
+            event.listen(engine, "before_cursor_execute", count)
+            client.get(path, status=200)
+            event.remove(engine, "before_cursor_execute", count)
+            results[target] = {
+                "median_ms": statistics.median(times),
+                "mean_ms": statistics.fmean(times),
+                "cpu_ms": cpu_ms,
+                "statements": len(statements),
+            }
         print(json.dumps(results))
         engine.dispose()
     finally:
@@ -131,12 +154,32 @@ def child(args: argparse.Namespace) -> int:
 # The parent: both sides in turn, then the table.
 
 
-def run_side(tree: Path, args: argparse.Namespace) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(tree / "src")}
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", str(tree), "--server", args.server]
-    command += ["--repeat", str(args.repeat), "--warmup", str(args.warmup)]
-    output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+def run_round(trees: dict[str, Path], args: argparse.Namespace) -> dict[str, dict]:
+    """Start both sides, let each set up and warm up, then start their timing together."""
+    children = {}
+    for side, tree in trees.items():
+        command = [sys.executable, str(Path(__file__).resolve()), "--child", str(tree), "--server", args.server]
+        command += ["--repeat", str(args.repeat), "--warmup", str(args.warmup)]
+        children[side] = subprocess.Popen(
+            command,
+            env={**os.environ, "PYTHONPATH": str(tree / "src")},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+    for child_process in children.values():
+        if child_process.stdout.readline().strip() != "ready":
+            raise SystemExit("a side failed to start")
+    for child_process in children.values():
+        child_process.stdin.write("go\n")
+        child_process.stdin.flush()
+    measured = {}
+    for side, child_process in children.items():
+        output, _ = child_process.communicate()
+        if child_process.returncode:
+            raise SystemExit(f"the {side} side failed")
+        measured[side] = json.loads(output.strip().splitlines()[-1])
+    return measured
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,25 +195,34 @@ def main(argv: list[str] | None = None) -> int:
         _git("worktree", "add", "--detach", str(old_tree), before)
         try:
             rows = []
-            for number in range(1, args.rounds + 1):
-                order = [("before", old_tree), ("after", ROOT)]
-                if number % 2 == 0:
-                    order.reverse()  # neither side always runs first
-                measured = {side: run_side(tree, args) for side, tree in order}
-                rows.append(measured)
+            for _ in range(args.rounds):
+                rows.append(run_round({"before": old_tree, "after": ROOT}, args))
         finally:
             _git("worktree", "remove", "--force", str(old_tree))
     print()
-    print(f"{'round':>5} | {'target':<28} | {'before ms':>9} | {'after ms':>9} | {'after/before':>12}")
-    print("-" * 76)
+    first = rows[0]
+    for target, path in TARGETS.items():
+        counts = first["before"][target]["statements"], first["after"][target]["statements"]
+        print(f"SQL statements per GET {path}: before {counts[0]}, after {counts[1]}")
+    header = f"{'round':>5} | {'target':<28} | {'before ms':>9} | {'after ms':>9} | {'after/before':>12}"
+    print(header + f" | {'CPU ms before':>13} | {'after':>6} | {'ratio':>6}")
+    print("-" * 110)
     ratios: dict[str, list[float]] = {target: [] for target in TARGETS}
+    cpu_ratios: dict[str, list[float]] = {target: [] for target in TARGETS}
     for number, measured in enumerate(rows, 1):
         for target, path in TARGETS.items():
             old, new = measured["before"][target]["median_ms"], measured["after"][target]["median_ms"]
+            old_cpu, new_cpu = measured["before"][target]["cpu_ms"], measured["after"][target]["cpu_ms"]
             ratios[target].append(new / old)
+            cpu_ratios[target].append(new_cpu / old_cpu)
             label = f"{target} GET {path}"
-            print(f"{number:>5} | {label:<28} | {old:>9.2f} | {new:>9.2f} | {new / old:>12.3f}")
-    print("-" * 76)
+            print(
+                f"{number:>5} | {label:<28} | {old:>9.2f} | {new:>9.2f} | {new / old:>12.3f}"
+                f" | {old_cpu:>13.2f} | {new_cpu:>6.2f} | {new_cpu / old_cpu:>6.3f}"
+            )
+    print("-" * 110)
+    for target in TARGETS:
+        print(f"median CPU ratio {target:<4}: {statistics.median(cpu_ratios[target]):.3f}")
     failed = False
     for target in TARGETS:
         ratio = statistics.median(ratios[target])

@@ -93,6 +93,8 @@ def child(args: argparse.Namespace) -> int:
             "orbitflow.auth_secret": SECRET,
             "orbitflow.auth_url": "http://localhost",
             "orbitflow.plugins": "quiz pixels analytics",
+            # No outbox thread polling beside the timed requests (nothing is sent here).
+            "orbitflow.deliveries.worker_thread": "false",
         }
         settings = load_settings(ini, environ={})
         engine = make_engine(settings.database)

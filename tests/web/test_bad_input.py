@@ -116,6 +116,11 @@ CASES = {
         "POST", f"/pipeline/stages/{HUGE}/delete", 404, "does not exist",
         body=b"move_to=1", content_type="application/x-www-form-urlencoded", signed_in=True,
     ),
+    "pixels quiz 10^25": Case(
+        "POST", "/settings/pixels", 400, "Choose quizzes of this company.",
+        body=f"quiz_listed={HUGE}&quiz_listed=%C2%B2".encode(), content_type="application/x-www-form-urlencoded",
+        signed_in=True,
+    ),
     "pipeline column 10^25": Case("GET", f"/pipeline/column/{HUGE}", 404, "does not exist", signed_in=True),
     "quiz 10^25": Case("GET", f"/quizzes/{HUGE}", 404, "does not exist", signed_in=True),
     "api quiz 10^25": Case("GET", f"/api/v1/quizzes/{HUGE}", 404, "", signed_in=True, json=True),

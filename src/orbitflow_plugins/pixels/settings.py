@@ -13,6 +13,7 @@ from zope.sqlalchemy import mark_changed
 
 from orbitflow.crypto import Encryptor, Undecryptable
 from orbitflow.models.meta import utcnow
+from orbitflow.web.inputs import NO_ROW, parse_id
 from orbitflow_plugins.pixels.models import (
     DEFAULT_META_WON_EVENT,
     DEFAULT_TIKTOK_WON_EVENT,
@@ -206,7 +207,8 @@ def _check(data: dict[str, Any], session: Session, company_id: int) -> tuple[dic
         if not isinstance(raw, list) or not all(isinstance(item, int) and not isinstance(item, bool) for item in raw):
             errors["disabled_quiz_ids"] = "Send a list of quiz ids."
         else:
-            wanted = set(raw)
+            # An id beyond the column's range names no quiz (and the database could not compare it).
+            wanted = {item if parse_id(item) == item else NO_ROW for item in raw}
             known = (
                 set(session.scalars(select(Quiz.id).where(Quiz.company_id == company_id, Quiz.id.in_(wanted))).all())
                 if wanted

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from orbitflow.audit.services import audit
 from orbitflow.crypto import encryptor
-from orbitflow.web.inputs import parse_page
+from orbitflow.web.inputs import parse_id, parse_page
 from orbitflow.web.layout import flash
 from orbitflow_plugins.pixels import settings as pixel_settings
 from orbitflow_plugins.pixels.api import PERMISSION, delivery_json, pixel_deliveries
@@ -48,8 +48,10 @@ def _posted(request: Request) -> dict:
         "tiktok_won_event": post.get("tiktok_won_event", ""),
     }
     enabled = set(post.getall("quiz_on"))
-    ids = [int(value) for value in post.getall("quiz_listed") if value.isdigit()]
-    data["disabled_quiz_ids"] = [quiz_id for quiz_id in ids if str(quiz_id) not in enabled]
+    listed = {value: parse_id(value) for value in post.getall("quiz_listed")}
+    data["disabled_quiz_ids"] = [
+        quiz_id for value, quiz_id in listed.items() if quiz_id is not None and value not in enabled
+    ]
     # Write-only: an empty box keeps the stored token; the remove box removes it.
     for name in pixel_settings.TOKEN_FIELDS:
         if post.get(f"remove_{name}") == "on":

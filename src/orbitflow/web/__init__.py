@@ -17,6 +17,7 @@ from orbitflow.config import Settings, get_settings
 from orbitflow.plugins import collect
 from orbitflow.shared import shared
 from orbitflow.signing import RotatingSerializer
+from orbitflow.web.dates import format_datetime
 
 
 class ContentHashCacheBuster(QueryStringCacheBuster):
@@ -68,7 +69,7 @@ def includeme(config) -> None:
     config.commit()
     env = config.get_jinja2_environment(".jinja2")
     env.autoescape = True
-    env.filters["datetime"] = _format_datetime
+    env.filters["datetime"] = format_datetime
     env.filters["money"] = _format_money
 
     config.set_session_factory(
@@ -95,12 +96,6 @@ def includeme(config) -> None:
     config.include(".errors")
     config.include(".decoding")
     config.include(".favicon")
-
-
-def _format_datetime(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if value is None:
-        return ""
-    return value.strftime(fmt) + " UTC" if "H" in fmt else value.strftime(fmt)
 
 
 def _format_money(value, currency: str = "USD") -> str:

@@ -346,9 +346,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="measured requests per target")
     parser.add_argument("--warmup", type=int, default=300, help="unmeasured requests per target first")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="time cap per measured run")
-    parser.add_argument(
-        "--workers", type=int, default=1, help="server processes (default 1, as WEB_CONCURRENCY)"
-    )
+    parser.add_argument("--workers", type=int, default=1, help="server processes (default 1, as WEB_CONCURRENCY)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

@@ -131,7 +131,9 @@ def _rebuild_leads(connection: Connection, company_id: int, company_zone) -> int
 
 
 def _events(connection: Connection, company_id: int) -> Iterator[dict[str, Any]]:
-    result = connection.execution_options(yield_per=STREAM).execute(
+    # On the statement, not the connection: a connection's options would stay on for the
+    # INSERTs that follow.
+    result = connection.execute(
         select(
             FUNNEL.c.company_id,
             FUNNEL.c.created_at,
@@ -139,7 +141,9 @@ def _events(connection: Connection, company_id: int) -> Iterator[dict[str, Any]]
             FUNNEL.c.question_id,
             FUNNEL.c.kind,
             FUNNEL.c.device,
-        ).where(FUNNEL.c.company_id == company_id)
+        )
+        .where(FUNNEL.c.company_id == company_id)
+        .execution_options(yield_per=STREAM)
     )
     yield from result.mappings()
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -43,6 +44,8 @@ from orbitflow.web.errors import html_error, json_error
 
 MAX_JSON_DEPTH = 32
 UTF8_NAMES = {"utf-8", "utf8", "us-ascii", "ascii"}
+# A percent-escape of a byte outside ASCII.
+_HIGH_ESCAPE = re.compile(rb"%[89a-fA-F]")
 # The environ key under which the original, undecodable path is kept.
 BAD_PATH_KEY = "orbitflow.undecodable_path"
 
@@ -181,8 +184,10 @@ def _declared_charset(request: Request) -> str | None:
 def _is_utf8_form(body: bytes) -> bool:
     """Are the form's bytes, percent-escapes undone, UTF-8? (Else they would be read
     with replacement characters and stored so.)"""
+    if body.isascii() and not _HIGH_ESCAPE.search(body):
+        return True  # the usual case: nothing but ASCII, escaped or not
     try:
-        unquote_to_bytes(body).decode("utf-8") if b"%" in body else body.decode("utf-8")
+        unquote_to_bytes(body).decode("utf-8")
     except UnicodeDecodeError:
         return False
     return True

@@ -129,6 +129,10 @@ class Settings:
     auth_url_set: bool = False
     # AUTH_SECRET_PREVIOUS during a rotation: signed values made with it still verify.
     auth_secret_previous: str | None = field(default=None, repr=False)
+    # PORT and WEB_CONCURRENCY, which production.ini's gunicorn reads too
+    # (orbitflow.gunicorn_hooks): checked with the rest, so a bad one is one line.
+    port: int = 3000
+    web_concurrency: int = 1
 
     @property
     def auth_secrets(self) -> tuple[str, ...]:
@@ -419,6 +423,28 @@ def parse_encryption_keys(value: str | None, auth_secret: str) -> tuple[str, ...
         raise ConfigError(str(error)) from None
 
 
+MAX_WORKERS = 64
+DEFAULT_PORT = 3000
+
+
+def parse_port(raw: str | None) -> int:
+    """PORT: the listening port, 3000 when unset."""
+    if raw is None or raw.strip() == "":
+        return DEFAULT_PORT
+    if not raw.strip().isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(f"PORT must be a number from 1 to 65535, got {raw!r}")
+    return int(raw)
+
+
+def parse_web_concurrency(raw: str | None) -> int:
+    """WEB_CONCURRENCY: server worker processes, 1 when unset."""
+    if raw is None or raw.strip() == "":
+        return 1
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= MAX_WORKERS:
+        raise ConfigError(f"WEB_CONCURRENCY must be a number of processes from 1 to {MAX_WORKERS}, got {raw!r}")
+    return int(raw)
+
+
 def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from INI values, the environment overriding them."""
     env = os.environ if environ is None else environ
@@ -479,6 +505,8 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
         ),
         auth_secret=secret,
         auth_url=auth_url,
+        port=parse_port(env.get("PORT")),
+        web_concurrency=parse_web_concurrency(env.get("WEB_CONCURRENCY")),
         trust_host=parse_bool("AUTH_TRUST_HOST", _first(env, "AUTH_TRUST_HOST") or ini.get("orbitflow.trust_host")),
         production=production,
         plugins=plugins,

@@ -15,7 +15,7 @@ import os
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from orbitflow.config import ConfigError
+from orbitflow.config import ConfigError, parse_web_concurrency
 
 current_request_id: ContextVar[str] = ContextVar("orbitflow_request_id", default="-")
 LOG_FORMATS = ("text", "json")
@@ -41,6 +41,9 @@ class Formatter(logging.Formatter):
         super().__init__(fmt or TEXT_FORMAT, datefmt, style, **kw)
         try:
             self.json = log_format() == "json"
+            # gunicorn turns WEB_CONCURRENCY into a number as it is imported, before the
+            # app's settings are checked; logging is set up before either.
+            parse_web_concurrency(os.environ.get("WEB_CONCURRENCY"))
         except ConfigError as error:
             # Logging is set up before the app's settings are read: say it here, once.
             raise SystemExit(f"orbitflow: configuration error: {error}") from None

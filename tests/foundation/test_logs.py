@@ -61,8 +61,10 @@ def test_json_logs_are_one_object_per_line_with_the_start_up_line_and_access_lin
     finally:
         server.terminate()
         _, output = server.communicate(timeout=30)
-    # Every log line is one JSON object; pserve itself prints one plain line before logging starts.
-    lines = [json.loads(line) for line in nonblank_lines(output) if not line.startswith("Starting server in PID")]
+    # Every log line is one JSON object; pserve itself prints plain lines as a process
+    # starts and as each one (the server, its workers) exits.
+    pserve_lines = ("Starting server in PID", "Exiting")
+    lines = [json.loads(line) for line in nonblank_lines(output) if not line.startswith(pserve_lines)]
     assert all({"time", "level", "logger", "message", "request_id"} <= set(line) for line in lines)
     listening = [line for line in lines if line["message"].startswith("Server listening on port")]
     assert listening and listening[0]["port"] == port

@@ -8,7 +8,6 @@ retry with back-off and keep every attempt. See docs/plugins.md, "Outbound deliv
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
 
@@ -22,6 +21,7 @@ from orbitflow.deliveries.channels import Channel, SendResult, http_outcome
 from orbitflow.deliveries.models import Delivery, DeliveryAttempt
 from orbitflow.deliveries.outbox import enqueue, resend
 from orbitflow.deliveries.worker import Worker
+from orbitflow.lifecycle import on_shutdown
 from orbitflow.shared import provide, shared
 
 __all__ = [
@@ -93,7 +93,6 @@ class WorkerThread:
             self.worker = worker_for(self.registry)
             self.thread = threading.Thread(target=self.worker.run, name="orbitflow-deliveries", daemon=True)
             self.thread.start()
-            atexit.register(self.stop)
             log.info("delivery worker thread started")
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -114,4 +113,6 @@ def includeme(config) -> None:
     if get_settings(registry).deliveries.worker_thread:
         thread = WorkerThread(registry)
         provide(registry, thread)
+        # At exit, and when a gunicorn worker stops (worker_exit).
+        on_shutdown(registry, thread.stop)
         config.add_subscriber(thread.ensure_started, NewRequest)

@@ -230,6 +230,6 @@ def test_installed_wheel_initialises_a_database_and_serves_health(installed, bac
         assert status == 200 and css
     finally:
         output = stop(server)
-    assert f"Serving on http://0.0.0.0:{port}" in output
+    assert f"Server listening on port {port}" in output and "Starting gunicorn" in output
     assert TEST_SECRET not in output
     assert not [line for line in nonblank_lines(output) if "Traceback" in line]

@@ -151,6 +151,8 @@ def test_an_app_with_redis_buffers_its_views_there(backend, db, company, quiz, r
         ("quiz.funnel_flush_seconds", "often", "quiz.funnel_flush_seconds must be a number of seconds"),
         ("quiz.funnel_flush_seconds", "0", "quiz.funnel_flush_seconds must be from 0.01 to 60 seconds"),
         ("orbitflow.redis_url", "http://cache:6379", "REDIS_URL must be a URL like redis://"),
+        ("quiz.cache_check_seconds", "soon", "quiz.cache_check_seconds must be a number of seconds"),
+        ("quiz.cache_check_seconds", "0", "quiz.cache_check_seconds must be from 0.01 to 60 seconds"),
     ],
 )
 def test_bad_recorder_settings_stop_start_up(backend, setting, value, words):

@@ -88,13 +88,18 @@ def rate_limited(request: Request, scope: str) -> Response | None:
     return response
 
 
-def load_public_quiz(request: Request, *, published_only: bool = True) -> PublicQuiz:
+def load_public_quiz(request: Request, *, published_only: bool = True, recent: bool = False) -> PublicQuiz:
     """The company and its quiz named in the URL, or 404 (unknown, inactive, unpublished).
 
-    One small query finds both and when they last changed; the full definition comes from
-    :class:`~orbitflow_plugins.quiz.cache.DefinitionCache` unless it changed since."""
+    With ``recent`` (pages that store nothing), a quiz cached by this process is taken
+    without asking the database: it is at most ``quiz.cache_check_seconds`` behind (see
+    :class:`~orbitflow_plugins.quiz.cache.DefinitionCache`). Otherwise one small query finds
+    both and when they last changed, and the full definition comes from the cache unless
+    it changed since."""
     key = (request.matchdict["subscription_id"], request.matchdict["slug"])
-    public = _load_current(request, key, published_only)
+    public = shared(request.registry, DefinitionCache).recent(key) if recent else None
+    if public is None or public.quiz.status != PUBLISHED:
+        public = _load_current(request, key, published_only)
     # Public quiz pages may be framed by the sites the company allows; nothing else may.
     request.environ["orbitflow.frame_ancestors"] = public.company.frame_ancestors or "'none'"
     return public
@@ -102,6 +107,8 @@ def load_public_quiz(request: Request, *, published_only: bool = True) -> Public
 
 def _load_current(request: Request, key: tuple[str, str], published_only: bool) -> PublicQuiz:
     session = request.dbsession
+    cache = shared(request.registry, DefinitionCache)
+    generation = cache.generation
     with unscoped(session):
         row = session.execute(
             select(
@@ -122,7 +129,6 @@ def _load_current(request: Request, key: tuple[str, str], published_only: bool) 
     if not active or subscription_id == PLATFORM_SUBSCRIPTION_ID or (published_only and status != PUBLISHED):
         raise HTTPNotFound()
     bind_company(session, company_id)
-    cache = shared(request.registry, DefinitionCache)
     stamp = (company_changed, quiz_changed, status)
     public = cache.get(key, stamp)
     if public is None:
@@ -136,7 +142,7 @@ def _load_current(request: Request, key: tuple[str, str], published_only: bool) 
         session.expunge(quiz)
         session.expunge(company)
         public = PublicQuiz(company, quiz)
-        cache.put(key, stamp, public)
+        cache.put(key, stamp, public, generation)
     return public
 
 
@@ -198,7 +204,7 @@ def show_quiz(request: Request):
     limited = rate_limited(request, "view")
     if limited is not None:
         return limited
-    public = load_public_quiz(request)
+    public = load_public_quiz(request, recent=True)
     token = issue_token(secret(request), public.quiz.id)
     nonce = token.split(".")[2]
     tracking = Tracking.from_params(request.GET, request.referer)
@@ -430,7 +436,7 @@ def step_event(request: Request):
         return limited
     if (request.content_length or 0) > 4096:
         return _json_error(request, 413, "The request is too large.")
-    public = load_public_quiz(request)
+    public = load_public_quiz(request, recent=True)
     try:
         body = request.json_body
     except ValueError:

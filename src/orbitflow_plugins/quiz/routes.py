@@ -21,7 +21,7 @@ def includeme(config) -> None:
     settings = get_settings(config.registry)
     quiz_settings = provide(config.registry, load_quiz_settings(settings.extra))
     provide(config.registry, QuizRateLimiter(shared(config.registry, RateLimiter), quiz_settings.limits))
-    provide(config.registry, DefinitionCache())
+    provide(config.registry, DefinitionCache(shared(config.registry, Engine), quiz_settings.cache_check_seconds))
     # One list per database, so installations sharing a Redis keep their events apart.
     database = settings.database.url.database or "orbitflow"
     buffer = (

@@ -15,6 +15,7 @@ from orbitflow_plugins.quiz.ratelimit import parse_limits
 
 DEFAULT_MIN_FILL_SECONDS = 3
 DEFAULT_FUNNEL_FLUSH_SECONDS = 1.0
+DEFAULT_CACHE_CHECK_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class QuizSettings:
     limits: dict[str, list[RateLimitItem]]
     # How often the funnel-event recorder writes what it has gathered.
     funnel_flush_seconds: float = DEFAULT_FUNNEL_FLUSH_SECONDS
+    # How often a process asks whether any quiz or company changed (quiz pages are
+    # answered from its cache in between): the bound on how long an edit takes to show.
+    cache_check_seconds: float = DEFAULT_CACHE_CHECK_SECONDS
 
 
 def load_quiz_settings(ini: Mapping[str, str]) -> QuizSettings:
@@ -34,12 +38,15 @@ def load_quiz_settings(ini: Mapping[str, str]) -> QuizSettings:
         ),
         limits=parse_limits(ini),
         funnel_flush_seconds=parse_seconds("quiz.funnel_flush_seconds", ini.get("quiz.funnel_flush_seconds")),
+        cache_check_seconds=parse_seconds(
+            "quiz.cache_check_seconds", ini.get("quiz.cache_check_seconds"), DEFAULT_CACHE_CHECK_SECONDS
+        ),
     )
 
 
-def parse_seconds(name: str, value: str | None) -> float:
+def parse_seconds(name: str, value: str | None, default: float = DEFAULT_FUNNEL_FLUSH_SECONDS) -> float:
     if value is None or value.strip() == "":
-        return DEFAULT_FUNNEL_FLUSH_SECONDS
+        return default
     try:
         seconds = float(value)
     except ValueError:

@@ -1,9 +1,12 @@
-"""Throughput and latency of the public quiz submit endpoint on MariaDB, next to a floor.
+"""Throughput and latency of the quiz traffic path on MariaDB, next to bare Pyramid floors.
 
-The floor is a bare Pyramid view on the same waitress server and the same database that
-does a single INSERT per request: what any Python web app on this machine pays at least.
-Both get the same load: ``--clients`` threads, each with a keep-alive connection, posting
-form bodies of the same size. Loads go to 127.0.0.1 only and stop after ``--requests``
+One gunicorn server with production.ini's ``[server:main]`` settings and hooks serves
+OrbitFlow and a bare Pyramid app side by side, on the same database. The references: a
+bare view returning a small page (for the public quiz page, ``/login`` and
+``/api/health``), and a bare view doing a single INSERT per request (for the quiz
+submit), which is what any Python web app on this machine pays at least. Every target
+gets the same load from this process: ``--clients`` threads, each with a keep-alive
+connection (posts carry form bodies of the same size). Loads go to 127.0.0.1 only and stop after ``--requests``
 requests or ``--max-seconds`` seconds, whichever comes first.
 
     .venv/bin/python bench/quiz_bench.py                     # MariaDB at 127.0.0.1:3306 as root
@@ -18,7 +21,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import logging
 import os
 import socket
 import statistics
@@ -29,8 +31,11 @@ import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 SECRET = "bench-secret-0123456789-0123456789-abcdef"
+ROOT = Path(__file__).resolve().parent.parent
+BARE_PAGE = "<!doctype html><title>Bare</title><h1>Hello</h1>" + "<p>A small page.</p>" * 40
 DEFAULT_SERVER = os.environ.get("ORBITFLOW_BENCH_MARIADB", "mysql://root@127.0.0.1:3306")
 
 QUIZ = {
@@ -84,8 +89,19 @@ def ini(url: str) -> dict[str, str]:
 # -- the server process ---------------------------------------------------------------
 
 
+def production_server_options() -> dict[str, str]:
+    """production.ini's ``[server:main]`` gunicorn settings, as pserve would pass them."""
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(ROOT / "production.ini")
+    return {key: value for key, value in parser["server:main"].items() if key not in ("use", "config")}
+
+
 def serve(url: str, port: int, workers: int) -> None:
-    import waitress
+    # Read by orbitflow.gunicorn_hooks, as in production.
+    os.environ["PORT"], os.environ["WEB_CONCURRENCY"] = str(port), str(workers)
+    from gunicorn.app.base import Application
     from pyramid.config import Configurator
     from pyramid.response import Response
     from pyramid.security import NO_PERMISSION_REQUIRED
@@ -95,8 +111,6 @@ def serve(url: str, port: int, workers: int) -> None:
     from orbitflow.app import make_app
     from orbitflow.config import load_settings
     from orbitflow.db import make_engine
-    from orbitflow.server import waitress_options
-    from orbitflow.workers import serve_in_workers
 
     settings = ini(url)
     engine = make_engine(load_settings(settings, environ={}).database)
@@ -125,26 +139,36 @@ def serve(url: str, port: int, workers: int) -> None:
             connection.execute(insert, {"token": request.POST["token"], "payload": request.body.decode()})
         return Response(status=303, location="/floor/done")
 
+    def bare_page(request):
+        # A small page and nothing else: what a Pyramid view costs on this server.
+        return Response(BARE_PAGE, content_type="text/html")
+
     with Configurator() as config:
         config.add_route("floor", "/floor")
         config.add_view(floor_view, route_name="floor", request_method="POST")
+        config.add_route("bare", "/floor/page")
+        config.add_view(bare_page, route_name="bare", request_method="GET")
         floor = config.make_wsgi_app()
 
     def dispatch(environ, start_response):
         app = floor if environ.get("PATH_INFO", "").startswith("/floor") else orbitflow
         return app(environ, start_response)
 
-    # With more clients than threads, waitress logs every queued request; that is expected here.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    options = waitress_options()
-    print(f"serving on 127.0.0.1:{port} with {workers} x {options['threads']} threads", flush=True)
-    if workers == 1:
-        waitress.serve(dispatch, host="127.0.0.1", port=port, _quiet=True, **options)
-    else:
-        # The production server's workers; both apps share the one engine, dropped after the fork.
-        serve_in_workers(
-            dispatch, f"127.0.0.1:{port}", workers, options, on_fork=lambda _app: engine.dispose(close=False)
-        )
+    # The hooks find the app's registry here: post_fork drops the pool both apps share.
+    dispatch.registry = orbitflow.registry
+
+    class Server(Application):
+        def load_config(self) -> None:
+            self.load_config_from_module_name_or_filename("python:orbitflow.gunicorn_hooks")
+            for key, value in production_server_options().items():
+                self.cfg.set(key, value)
+            self.cfg.set("bind", f"127.0.0.1:{port}")
+
+        def load(self):
+            return dispatch
+
+    print(f"serving on 127.0.0.1:{port}: gunicorn, {workers} gthread worker(s), production.ini settings", flush=True)
+    Server().run()
 
 
 # -- the load -------------------------------------------------------------------------
@@ -180,7 +204,8 @@ class Run:
         }
 
 
-def load(name: str, port: int, path: str, bodies: list[str], clients: int, max_seconds: float) -> Run:
+def load(name: str, port: int, path: str, bodies: list[str | None], clients: int, max_seconds: float) -> Run:
+    """``bodies`` posted in turn; a None body is a GET of ``path``."""
     run = Run(name)
     lock = threading.Lock()
     cursor = iter(range(len(bodies)))
@@ -197,7 +222,11 @@ def load(name: str, port: int, path: str, bodies: list[str], clients: int, max_s
             if index is None:
                 break
             started = time.perf_counter()
-            connection.request("POST", path, bodies[index], headers)
+            body = bodies[index]
+            if body is None:
+                connection.request("GET", path)
+            else:
+                connection.request("POST", path, body, headers)
             response = connection.getresponse()
             response.read()
             mine.append(time.perf_counter() - started)
@@ -346,7 +375,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="measured requests per target")
     parser.add_argument("--warmup", type=int, default=300, help="unmeasured requests per target first")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="time cap per measured run")
-    parser.add_argument("--workers", type=int, default=1, help="server processes (default 1, as WEB_CONCURRENCY)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="gunicorn worker processes (WEB_CONCURRENCY; default 2)"
+    )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -389,23 +420,28 @@ def main() -> None:
         database = mariadb_pid()
         total = args.warmup + args.requests
         results = []
-        for label, path, tag in (
+        targets = [
+            ("bare Pyramid page (GET)", "/floor/page", None),
+            ("public quiz page (GET)", quiz_path, None),
+            ("GET /login", "/login", None),
+            ("GET /api/health", "/api/health", None),
             ("floor: bare Pyramid view, one INSERT", "/floor", "floor"),
             ("the same INSERT through OrbitFlow's stack", "/stack-floor", "stack"),
             ("quiz submit", quiz_path, "quiz"),
-        ):
-            bodies = bodies_for(quiz, total, tag)
+        ]
+        for label, path, tag in targets:
+            bodies = bodies_for(quiz, total, tag) if tag else [None] * total
             load(label, port, path, bodies[: args.warmup], args.clients, args.max_seconds)
             app_before, db_before = cpu_seconds(server.pid), cpu_seconds(database)
             run = load(label, port, path, bodies[args.warmup :], args.clients, args.max_seconds)
             run.server_cpu = cpu_seconds(server.pid) - app_before
             run.database_cpu = cpu_seconds(database) - db_before
             results.append(run.summary())
-        floor, stack, submit = results
+        bare, page, login, health, floor, stack, submit = results
         ratio = submit["per_second"] / floor["per_second"]
         print(
             f"\n{args.clients} concurrent clients, {args.requests} measured requests each, MariaDB, "
-            f"waitress: {args.workers} worker process(es)"
+            f"gunicorn with production.ini's settings: {args.workers} worker process(es)"
         )
         print(f"machine: {os.cpu_count()} CPUs, load average before the runs {load_before}")
         print("| target | requests/s | p50 ms | p95 ms | p99 ms | app CPU ms/req | DB CPU ms/req | statuses |")
@@ -415,9 +451,17 @@ def main() -> None:
                 f"| {row['name']} | {row['per_second']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} | "
                 f"{row['app_cpu_ms']} | {row['db_cpu_ms']} | {row['statuses']} |"
             )
+
+        def share(row, of) -> str:
+            return f"{row['per_second'] / of['per_second']:.0%}"
+
         print(
-            f"\nquiz submit throughput = {ratio:.0%} of the floor (target >= 50%); "
-            f"{submit['per_second'] / stack['per_second']:.0%} of the INSERT through OrbitFlow's stack; "
+            f"\nquiz page = {share(page, bare)} of the bare page (target >= 30%); "
+            f"/login {share(login, bare)}, /api/health {share(health, bare)}"
+        )
+        print(
+            f"quiz submit = {ratio:.0%} of the floor (target >= 50%); "
+            f"{share(submit, stack)} of the INSERT through OrbitFlow's stack; "
             f"p99 {submit['p99_ms']} ms (target < 100)"
         )
         if args.json:

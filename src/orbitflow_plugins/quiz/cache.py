@@ -42,8 +42,10 @@ DEFAULT_CHECK_SECONDS = 5.0
 _QUIZZES, _COMPANIES = Quiz.__table__, Company.__table__
 # What any change to a quiz or a company moves: a row added or removed, or a newer updated_at.
 TABLES_STAMP = select(
-    select(func.count(), func.max(_QUIZZES.c.updated_at)).select_from(_QUIZZES).subquery(),
-    select(func.count(), func.max(_COMPANIES.c.updated_at)).select_from(_COMPANIES).subquery(),
+    select(func.count()).select_from(_QUIZZES).scalar_subquery(),
+    select(func.max(_QUIZZES.c.updated_at)).scalar_subquery(),
+    select(func.count()).select_from(_COMPANIES).scalar_subquery(),
+    select(func.max(_COMPANIES.c.updated_at)).scalar_subquery(),
 )
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from analyticskit import Kit
 
+from analyticskit import Kit
 from orbitflow.shared import shared
 from orbitflow_plugins.quiz.recorder import FunnelRecorder
 

@@ -51,7 +51,7 @@ def test_list_companies_with_counts_and_paging(admin_client, acme, acme_owner, m
     assert (first["name"], first["user_count"], first["lead_count"]) == ("Acme Rockets", 1, 1)
     page3 = admin_client.get("/api/v1/admin/companies", {"per_page": 2, "page": 3}).json
     assert [item["name"] for item in page3["items"]] == ["Zeta 2"]
-    filtered = admin_client.get("/api/v1/admin/companies", {"q": "zeta", "plan": "free"}).json
+    filtered = admin_client.get("/api/v1/admin/companies", {"q": "zeta", "plan": "FREE"}).json
     assert filtered["total"] == 3
     assert admin_client.get("/api/v1/admin/companies", {"is_active": "false"}).json["total"] == 0
 
@@ -257,7 +257,7 @@ def test_list_and_create_company_users(admin_client, acme, acme_owner, make_user
     assert set(body["items"][0]) >= USER_FIELDS
     assert "password_hash" not in body["items"][0]
     assert admin_client.get(f"/api/v1/admin/companies/{acme.id}/users", {"is_active": "true"}).json["total"] == 1
-    assert admin_client.get(f"/api/v1/admin/companies/{acme.id}/users", {"role": "agent"}).json["total"] == 1
+    assert admin_client.get(f"/api/v1/admin/companies/{acme.id}/users", {"role": "AGENT"}).json["total"] == 1
     assert admin_client.get(f"/api/v1/admin/companies/{acme.id}/users", {"q": "oliv"}).json["total"] == 1
 
     created = admin_client.post_json(
@@ -328,7 +328,7 @@ def test_users_of_an_unknown_company_are_404(admin_client, db, unchanged):
 
 def test_bad_paging_parameters_are_400(admin_client):
     assert admin_client.get("/api/v1/admin/companies", {"page": "zero"}, status=400).json["error"]["fields"] == {
-        "page": "not a number"
+        "page": "Use a whole number."
     }
     admin_client.get("/api/v1/admin/companies", {"per_page": 1000}, status=400)
     admin_client.get("/api/v1/admin/companies", {"is_active": "maybe"}, status=400)

@@ -130,18 +130,18 @@ CASES = {
     "lead in other script's digits": Case("GET", "/leads/%D9%A1", 404, "does not exist", signed_in=True),
     # Huge page numbers and non-ASCII digits in the API's filters.
     "api page 10^25": Case(
-        "GET", f"/api/v1/leads?page={HUGE}", 400, "page must be a whole number from 1 to 1000000",
+        "GET", f"/api/v1/leads?page={HUGE}", 400, "Check these parameters: page.",
         signed_in=True, json=True,
     ),
     "api per_page 10^25": Case(
-        "GET", f"/api/v1/leads?per_page={HUGE}", 400, "per_page must be a whole number from 1 to 100",
+        "GET", f"/api/v1/leads?per_page={HUGE}", 400, "Check these parameters: per_page.",
         signed_in=True, json=True,
     ),
     "api owner_id=²": Case(
         "GET", "/api/v1/leads?owner_id=%C2%B2", 400, "Some filters are not valid.", signed_in=True, json=True,
     ),
     "api stage_id=²": Case(
-        "GET", "/api/v1/leads?stage_id=%C2%B2", 400, "Some filters are not valid.", signed_in=True, json=True,
+        "GET", "/api/v1/leads?stage_id=%C2%B2", 400, "Check these parameters: stage_id.", signed_in=True, json=True,
     ),
 }
 # fmt: on

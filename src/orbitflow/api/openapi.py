@@ -20,11 +20,12 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
 from orbitflow import __version__
+from orbitflow.api.helpers import MAX_PER_PAGE
 from orbitflow.shared import provide, provided
+from orbitflow.web.inputs import MAX_ID, MAX_INT32, MAX_PAGE
 
-# Integer bounds of the columns: ids are BIGINT, counts and positions INT.
-MAX_ID = 2**63 - 1
-MAX_INT = 2**31 - 1
+# Integer bounds of the columns (ids are BIGINT, counts and positions INT) and of paging.
+MAX_INT = MAX_INT32
 # No text the API takes or gives holds a NUL character (build_spec states it on every
 # free-text string; orbitflow.api.validation enforces it with the rest of the document).
 NO_NUL = r"^[^\u0000]*$"
@@ -142,15 +143,24 @@ def operation_of(route_name: str, method: str) -> Operation | None:
     return None
 
 
-def documents_body(route_name: str) -> bool:
-    """Does an operation of this route take a request body?"""
-    return any(operation.route_name == route_name and "requestBody" in operation.spec for operation in _OPERATIONS)
+def is_documented(route_name: str) -> bool:
+    """Does the document describe an operation of this route?"""
+    return any(operation.route_name == route_name for operation in _OPERATIONS)
 
 
 def _is_free_text(schema: dict[str, Any]) -> bool:
     kind = schema.get("type")
     is_string = kind == "string" or (isinstance(kind, list) and "string" in kind)
     return is_string and not ({"pattern", "enum", "format"} & set(schema))
+
+
+def state_paging_rules(parameters: list[dict[str, Any]]) -> None:
+    """Every list pages through :func:`orbitflow.api.helpers.paginate`'s bounds: say them."""
+    for parameter in parameters:
+        if parameter.get("in") == "query" and parameter.get("name") in ("page", "per_page"):
+            schema = parameter.setdefault("schema", {"type": "integer"})
+            schema.setdefault("minimum", 1)
+            schema.setdefault("maximum", MAX_PAGE if parameter["name"] == "page" else MAX_PER_PAGE)
 
 
 def state_text_rules(node: Any) -> Any:
@@ -207,6 +217,7 @@ def build_spec(route_names: set[str]) -> dict[str, Any]:
         for operation in operations.values():
             state_text_rules(operation.get("requestBody"))
             state_text_rules(operation.get("responses"))
+            state_paging_rules(operation.get("parameters", []))
     return document
 
 

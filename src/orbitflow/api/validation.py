@@ -28,9 +28,10 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
 from orbitflow.api.helpers import BODY_ENVIRON_KEY, parse_json_body
-from orbitflow.api.openapi import NO_NUL, api_document, documents_body, operation_of
+from orbitflow.api.openapi import NO_NUL, api_document, is_documented, operation_of
 from orbitflow.shared import provide, provided
 from orbitflow.web.errors import APIError
+from orbitflow.web.inputs import whole_number
 
 JSON = "application/json"
 DOCUMENT_URI = "urn:orbitflow:openapi"
@@ -98,6 +99,19 @@ class BodyRules:
         resource = DRAFT4.create_resource(self.document)
         self.registry = Registry().with_resource(DOCUMENT_URI, resource)
         self.validators: dict[tuple[str, str], Draft4Validator | None] = {}
+        self.queries: dict[tuple[str, str], list[QueryRule]] = {}
+
+    def query_rules(self, route_name: str, method: str) -> list[QueryRule]:
+        key = (route_name, method.lower())
+        if key not in self.queries:
+            operation = operation_of(*key)
+            found = self.document.get("paths", {}).get(operation.path, {}).get(key[1], {}) if operation else {}
+            self.queries[key] = [
+                QueryRule(param["name"], param.get("schema", {}), bool(param.get("required")))
+                for param in found.get("parameters", [])
+                if param.get("in") == "query"
+            ]
+        return self.queries[key]
 
     def validator(self, route_name: str, method: str) -> Draft4Validator | None:
         key = (route_name, method.lower())
@@ -114,6 +128,61 @@ class BodyRules:
             return None
         pointer = _pointer("paths", operation.path, method, "requestBody", "content", JSON, "schema")
         return StrictValidator({"$ref": f"{DOCUMENT_URI}#/{pointer}"}, registry=self.registry, format_checker=FORMATS)
+
+
+class QueryRule:
+    """One documented query parameter: its text is read as the schema's type, then checked."""
+
+    def __init__(self, name: str, schema: dict[str, Any], required: bool):
+        self.name = name
+        self.schema = schema
+        self.required = required
+        self.validator = StrictValidator(schema, format_checker=FORMATS)
+
+    def problem(self, values: list[str]) -> str | None:
+        if not values:
+            return "Required." if self.required else None
+        if len(values) > 1:
+            return "Give it once."
+        value, problem = _typed(values[0], self.schema.get("type"))
+        if problem:
+            return problem
+        for error in self.validator.iter_errors(value):
+            return _MESSAGES.get(str(error.validator), lambda e: e.message)(error)
+        return None
+
+
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _typed(raw: str, kind: Any) -> tuple[Any, str | None]:
+    """A query string value as the JSON value its schema's type means."""
+    kinds = [kind] if isinstance(kind, str) else list(kind or ["string"])
+    if "integer" in kinds:
+        number = whole_number(raw)
+        return (number, None) if number is not None else (None, "Use a whole number.")
+    if "boolean" in kinds:
+        flag = _BOOLEANS.get(raw.lower())
+        return (flag, None) if flag is not None else (None, "Use true or false.")
+    if "number" in kinds:
+        try:
+            number = float(raw)
+        except ValueError:
+            return None, "Use a number."
+        return (number, None) if math.isfinite(number) else (None, "Use a number.")
+    return raw, None
+
+
+def check_query(request: Request, route_name: str) -> None:
+    """400 unless every documented query parameter of the operation follows its schema."""
+    rules = body_rules(request.registry).query_rules(route_name, request.method)
+    errors = {}
+    for rule in rules:
+        problem = rule.problem(request.GET.getall(rule.name))
+        if problem:
+            errors[rule.name] = problem
+    if errors:
+        raise APIError(400, "Check these parameters: " + ", ".join(errors) + ".", errors)
 
 
 def body_rules(registry) -> BodyRules:
@@ -215,12 +284,13 @@ def check_body(request: Request, route_name: str) -> None:
 
 
 def validated_body_view(view, info):
-    """View deriver: check the body of views on documented routes before they run."""
+    """View deriver: check the query and body of views on documented routes before they run."""
     route_name = info.options.get("route_name")
-    if route_name is None or info.exception_only or not documents_body(route_name):
+    if route_name is None or info.exception_only or not is_documented(route_name):
         return view
 
     def checked(context, request):
+        check_query(request, route_name)
         check_body(request, route_name)
         return view(context, request)
 

@@ -2,6 +2,7 @@
 
 
 def includeme(config) -> None:
+    config.include(".sections")
     config.include(".views")
     config.include(".users")
     config.include(".impersonation")

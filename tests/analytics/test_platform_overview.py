@@ -8,9 +8,7 @@ from datetime import timedelta
 from orbitflow.models.meta import utcnow
 
 
-def test_super_admin_sees_companies_users_and_leads_per_day(
-    testapp, login_as, platform, make_company, make_user, kit
-):
+def test_super_admin_sees_companies_users_and_leads_per_day(testapp, login_as, platform, make_company, make_user, kit):
     admin = make_user(platform, "SUPER_ADMIN", username="root")
     first, second = make_company(name="One"), make_company(name="Two")
     make_user(first, "OWNER")
@@ -22,7 +20,9 @@ def test_super_admin_sees_companies_users_and_leads_per_day(
     login_as(admin)
     page = testapp.get("/admin/overview")
     assert page.html.select_one('[data-kpi="companies"]').text == "2"
-    rows = {tr.select("td")[0].text: tr.select("td")[1].text for tr in page.html.select("#table-platform_days tbody tr")}
+    rows = {
+        tr.select("td")[0].text: tr.select("td")[1].text for tr in page.html.select("#table-platform_days tbody tr")
+    }
     assert rows[now.date().isoformat()] == "2"
     assert rows[(now - timedelta(days=1)).date().isoformat()] == "1"
     assert "Platform overview" in testapp.get("/admin/companies").text

@@ -90,5 +90,3 @@ def test_dashboard_and_funnel_draw_their_charts_and_match_the_api(signed_in):
     )
     assert overflow == []
     assert page.problems == []
-
-

@@ -129,6 +129,16 @@ def quiz_submitted(event):
 
 
 @hookspec
+def public_page_scripts(request, page):
+    """Return a list of :class:`orbitflow.plugins.PageScript` for a public page
+    (``page`` is an :class:`orbitflow.plugins.PublicPage`: ``kind`` ``"quiz"`` or
+    ``"quiz_thanks"``, ``company_id``, ``quiz_id``, ``data``). Called while the page is
+    rendered; never for signed-in (CRM) pages. Each script is served by the app (a
+    static URL), gets the page's nonce and its ``attributes`` (``data-*``); the sources
+    in its ``csp`` are added to that response's Content-Security-Policy only."""
+
+
+@hookspec
 def demo_data(session, company):
     """Add demo rows for ``company`` (``initializedb --demo``, run once per database).
 

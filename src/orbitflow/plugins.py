@@ -52,6 +52,27 @@ class Widget:
     order: int = 100
 
 
+@dataclass(frozen=True)
+class PublicPage:
+    """A public page being rendered, for :func:`public_page_scripts`."""
+
+    kind: str
+    company_id: int
+    quiz_id: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PageScript:
+    """A script a plugin adds to a public page: a URL the app serves, ``data-*``
+    attributes it reads its settings from, and CSP sources by directive
+    (``{"script-src": ("https://connect.facebook.net",)}``) for that page only."""
+
+    src: str
+    attributes: dict[str, str] = field(default_factory=dict)
+    csp: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
 def installed_plugins() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
@@ -148,6 +169,24 @@ def nav_items(request: Request, hook_name: str = "nav_items") -> list[NavItem]:
         if request.has_permission(item.permission):
             visible.append(item)
     return visible
+
+
+def public_page_scripts(request: Request, page: PublicPage) -> list[PageScript]:
+    """The plugins' scripts for ``page``. Their CSP sources are checked as
+    ``orbitflow.csp_extra`` is (no inline code, no scheme-wide sources, no locked
+    directive) and kept for this response's policy."""
+    from orbitflow.web.csp import check_page_sources
+
+    scripts = collect(shared(request.registry, PluginManager), "public_page_scripts", request=request, page=page)
+    sources: dict[str, tuple[str, ...]] = dict(request.environ.get("orbitflow.csp_sources") or {})
+    for script in scripts:
+        if not isinstance(script, PageScript):
+            raise TypeError(f"public_page_scripts returned {script!r}, which is not a PageScript")
+        for name, values in check_page_sources(script.csp).items():
+            sources[name] = tuple(dict.fromkeys(sources.get(name, ()) + values))
+    if sources:
+        request.environ["orbitflow.csp_sources"] = sources
+    return scripts
 
 
 def notify_in_transaction(pm: pluggy.PluginManager, session, hook_name: str, event: Any) -> None:

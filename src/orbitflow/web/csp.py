@@ -94,6 +94,16 @@ def parse_extra(raw: str | None) -> dict[str, tuple[str, ...]]:
     return directives
 
 
+def check_page_sources(sources: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """A plugin's sources for one page, held to the rules of ``orbitflow.csp_extra``
+    (raises ValueError otherwise)."""
+    text = "; ".join(" ".join([name, *values]) for name, values in sources.items() if values)
+    try:
+        return parse_extra(text)
+    except ConfigError as error:
+        raise ValueError(str(error).replace(SETTING, "a page script's CSP")) from None
+
+
 def merge(extra: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
     """The base policy with ``extra``'s sources added to each directive."""
     policy = dict(BASE_POLICY)
@@ -124,8 +134,26 @@ class PolicyTemplate:
         return self._head + nonce + self._middle + frame_ancestors
 
 
-def policy_from_setting(raw: str | None) -> PolicyTemplate:
-    return PolicyTemplate(merge(parse_extra(raw)))
+class Policies:
+    """The policy of every response, and those of pages whose scripts add sources
+    (built once per distinct set of additions)."""
+
+    def __init__(self, raw: str | None):
+        self.extra = parse_extra(raw)
+        self.default = PolicyTemplate(merge(self.extra))
+        self._with: dict[tuple, PolicyTemplate] = {}
+
+    def for_sources(self, sources: dict[str, tuple[str, ...]] | None) -> PolicyTemplate:
+        if not sources:
+            return self.default
+        key = tuple(sorted((name, tuple(values)) for name, values in sources.items()))
+        template = self._with.get(key)
+        if template is None:
+            combined = dict(self.extra)
+            for name, values in sources.items():
+                combined[name] = _unique(combined.get(name, ()) + tuple(values))
+            template = self._with.setdefault(key, PolicyTemplate(merge(combined)))
+        return template
 
 
 def _unique(sources: tuple[str, ...]) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from pyramid.httpexceptions import HTTPRequestEntityTooLarge
 from orbitflow.config import Settings, get_settings
 from orbitflow.web.body_limit import body_over_limit
 from orbitflow.web.csp import SETTING as CSP_EXTRA_SETTING
-from orbitflow.web.csp import policy_from_setting
+from orbitflow.web.csp import Policies
 from orbitflow.web.hosts import ARRIVED_SCHEME_KEY
 
 # RFC 3986's reserved characters and "%": kept as they are in a Location header.
@@ -20,12 +20,14 @@ LOCATION_SAFE = ":/?#[]@!$&'()*+,;=%"
 def security_headers_tween_factory(handler, registry):
     settings: Settings = get_settings(registry)
     # Parsed and checked once: a setting that would weaken the policy stops start-up.
-    policy = policy_from_setting(settings.extra.get(CSP_EXTRA_SETTING))
+    policies = Policies(settings.extra.get(CSP_EXTRA_SETTING))
 
     def tween(request):
         response = handler(request)
         headers = response.headers
         frame_ancestors = request.environ.get("orbitflow.frame_ancestors", "'none'")
+        # A public page's scripts may add their sources (orbitflow.plugins.public_page_scripts).
+        policy = policies.for_sources(request.environ.get("orbitflow.csp_sources"))
         headers.setdefault("Content-Security-Policy", policy.render(request.csp_nonce, frame_ancestors))
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

@@ -56,3 +56,12 @@ def domain_event_in_transaction(session, name, event):
         from orbitflow_plugins.pixels.events import on_lead_moved
 
         on_lead_moved(session, event)
+
+
+@hookimpl
+def public_page_scripts(request, page):
+    if page.kind not in ("quiz", "quiz_thanks"):
+        return []
+    from orbitflow_plugins.pixels.browser import scripts_for
+
+    return scripts_for(request, page)

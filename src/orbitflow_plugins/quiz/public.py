@@ -25,7 +25,7 @@ from orbitflow.config import get_settings
 from orbitflow.db import bind_company, unscoped
 from orbitflow.events import QuizEvent
 from orbitflow.leads.services import AuditInfo, announce, lead_event
-from orbitflow.plugins import notify_after_commit
+from orbitflow.plugins import PublicPage, notify_after_commit, public_page_scripts
 from orbitflow.shared import shared
 from orbitflow.tenants.models import PLATFORM_SUBSCRIPTION_ID, Company
 from orbitflow.web.inputs import parse_id
@@ -174,6 +174,8 @@ def page_context(
         "events_url": "" if preview else request.route_url("quiz_public_events", **base),
         "theme_url": request.route_url("quiz_theme", color=quiz.brand_color.lstrip("#").lower()),
         "honeypot": HONEYPOT,
+        # Plugins' scripts (the ad pixels) on the public page, never on the builder's preview.
+        "page_scripts": [] if preview else public_page_scripts(request, PublicPage("quiz", public.company.id, quiz.id)),
         # Visitors have no session: no CSRF cookie for them.
         "csrf_token": "",
         "identity": None,
@@ -409,6 +411,15 @@ def thanks(request: Request):
         "outcome": outcome,
         "outcome_title": submission.outcome_title,
         "theme_url": request.route_url("quiz_theme", color=public.quiz.brand_color.lstrip("#").lower()),
+        "page_scripts": public_page_scripts(
+            request,
+            PublicPage(
+                "quiz_thanks",
+                public.company.id,
+                public.quiz.id,
+                {"submission_id": submission.id, "consent": submission.consent},
+            ),
+        ),
         "csrf_token": "",
         "identity": None,
         "nav": [],

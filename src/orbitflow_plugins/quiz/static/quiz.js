@@ -46,6 +46,14 @@
     }).catch(function () {});
   }
 
+  var startAnnounced = false;
+  // Other scripts of the page (the ad pixels) hear when the visitor starts.
+  function announceStart() {
+    if (startAnnounced || typeof window.CustomEvent !== "function") { return; }
+    startAnnounced = true;
+    document.dispatchEvent(new CustomEvent("orbitflow:quiz-start"));
+  }
+
   function inputs(step) {
     return Array.prototype.slice.call(step.querySelectorAll("input:not([type=hidden])"));
   }
@@ -143,6 +151,7 @@
       return;
     }
     report("start");
+    announceStart();
     if (answered(step)) { report("answer", step.getAttribute("data-question-id")); }
     show(current + 1, true);
   }

@@ -1,0 +1,81 @@
+"""The public_page_scripts hook: a plugin's script reaches public quiz pages (with the
+page's nonce and its data attributes), its CSP sources reach those pages' policy only,
+and sources that would weaken the policy are refused."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import webtest
+from pluggy import PluginManager
+from quizkit import make_quiz, public_path
+
+from orbitflow import hookimpl
+from orbitflow.app import make_app
+from orbitflow.plugins import PageScript
+from orbitflow.shared import shared
+from orbitflow.web.csp import check_page_sources
+from support import login
+
+
+class BadgeScripts:
+    def __init__(self) -> None:
+        self.pages: list[tuple[str, int, int | None]] = []
+
+    @hookimpl
+    def public_page_scripts(self, request, page):
+        self.pages.append((page.kind, page.company_id, page.quiz_id))
+        return [
+            PageScript(
+                request.static_url("orbitflow_plugins.quiz:static/quiz.js"),
+                {"data-badge": f"{page.kind}-{page.quiz_id}"},
+                {"script-src": ("https://badge.example.net",), "connect-src": ("https://api.badge.example.net",)},
+            )
+        ]
+
+
+@pytest.fixture
+def badge_app(backend):
+    plugin = BadgeScripts()
+
+    def install(config):
+        shared(config.registry, PluginManager).register(plugin, name="badge-scripts")
+
+    app = make_app(backend.ini(), environ={}, engine=backend.engine, includes=[install])
+    return app, plugin
+
+
+def test_a_plugin_adds_a_script_and_its_sources_to_public_pages_only(badge_app, db, company, make_user):
+    app, plugin = badge_app
+    quiz = make_quiz(db, company)
+    visitor = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.1.1.1"})
+    page = visitor.get(public_path(company, quiz))
+    policy = page.headers["Content-Security-Policy"]
+    nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
+    assert re.search(rf'<script src="[^"]+" nonce="{nonce}" data-badge="quiz-{quiz.id}"></script>', page.text)
+    assert "https://badge.example.net" in next(p for p in policy.split(";") if "script-src" in p)
+    assert "https://api.badge.example.net" in next(p for p in policy.split(";") if "connect-src" in p)
+    assert plugin.pages == [("quiz", company.id, quiz.id)]
+
+    team = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.1.1.2"})
+    login(team, make_user(company, "OWNER", username="owen"))
+    for path in ("/dashboard", f"/quizzes/{quiz.id}/preview"):
+        crm = team.get(path)
+        assert "data-badge" not in crm.text
+        assert "badge.example.net" not in crm.headers["Content-Security-Policy"]
+    assert [kind for kind, *_ in plugin.pages] == ["quiz"]
+
+
+@pytest.mark.parametrize(
+    "sources",
+    [
+        {"script-src": ("'unsafe-inline'",)},
+        {"script-src": ("https:",)},
+        {"frame-ancestors": ("https://evil.example",)},
+        {"script-src": ("'nonce-fixed'",)},
+    ],
+)
+def test_sources_that_would_weaken_the_policy_are_refused(sources):
+    with pytest.raises(ValueError, match="page script's CSP"):
+        check_page_sources(sources)

@@ -369,3 +369,23 @@ def test_lead_form_fields_carry_their_limits_as_attributes(signed_in, make_lead)
         assert 'maxlength="200"' in name and 'required="required"' in name and 'autocomplete="off"' in name
         assert 'maxlength="254"' in re.search(r'<input id="f-email"[^>]*>', page.text).group(0)
         assert "&#34;" not in page.text
+
+
+def test_a_note_is_stored_and_audited_and_an_empty_one_is_refused(signed_in, make_lead, owner, db, unchanged):
+    lead = make_lead("Noted")
+    token = csrf_token(signed_in)
+    with unchanged():
+        refused = signed_in.post(f"/leads/{lead.id}/notes", {"csrf_token": token, "body": "   "}, status=400)
+    assert "Write the note first." in refused.text
+    page = signed_in.post(f"/leads/{lead.id}/notes", {"csrf_token": token, "body": "Called, wants a demo"}, status=303)
+    assert "Called, wants a demo" in page.follow().text
+    db.expire_all()
+    note = db.scalars(select(LeadNote).where(LeadNote.lead_id == lead.id)).one()
+    entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "lead.note")).one()
+    assert (entry.company_id, entry.actor_id, entry.target_type, entry.target_id) == (
+        lead.company_id,
+        owner.id,
+        "lead",
+        str(lead.id),
+    )
+    assert entry.changes == {"note_id": note.id}

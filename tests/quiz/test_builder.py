@@ -319,3 +319,58 @@ def test_quiz_list_queries_do_not_grow_with_the_number_of_quizzes(testapp, backe
     for number in range(4):
         make_quiz(db, company, {**FULL_QUIZ, "slug": f"more-{number}"})
     assert statements() == with_one
+
+
+def _entry(db, action: str) -> AuditEntry:
+    db.expire_all()
+    return db.scalars(select(AuditEntry).where(AuditEntry.action == action)).one()
+
+
+def _form_posting_to(page, path: str):
+    """The form that posts to ``path`` (or, without an action, to the page itself)."""
+    return next(form for form in page.forms.values() if (form.action or page.request.path).endswith(path))
+
+
+def test_state_question_and_outcome_changes_are_audited(testapp, db, company, manager, login_as, quiz):
+    login_as(manager)
+    token = csrf_token(testapp)
+    base = f"/quizzes/{quiz.id}"
+    public = f"/q/{company.subscription_id}/{quiz.slug}"
+    testapp.get(public, status=200)
+
+    testapp.post(f"{base}/state/unpublish", {"csrf_token": token}, status=303)
+    assert _entry(db, "quiz.unpublish").changes == {"status": {"from": "published", "to": "unpublished"}}
+    testapp.get(public, status=404)  # visitors no longer reach it
+
+    website = next(q for q in quiz.questions if q.text == "Your website?")
+    website_id = website.id
+    form = _form_posting_to(testapp.get(f"{base}/questions/{website.id}"), f"/questions/{website.id}")
+    form["text"] = "Your web address?"
+    form.submit(status=303)
+    entry = _entry(db, "quiz.question.update")
+    assert (entry.target_id, entry.actor_id) == (str(quiz.id), manager.id)
+    assert entry.changes["text"] == {"from": "Your website?", "to": "Your web address?"}
+    assert entry.changes["question_id"] == {"from": website.id, "to": website.id}
+
+    testapp.post(f"{base}/questions/{website_id}/delete", {"csrf_token": token}, status=303)
+    assert _entry(db, "quiz.question.delete").changes["question_id"] == {"from": website_id, "to": None}
+    assert db.scalars(select(QuizQuestion.id).where(QuizQuestion.id == website_id)).all() == []
+
+    growth = next(o for o in quiz.outcomes if o.title == "Growth")
+    form = _form_posting_to(testapp.get(f"{base}/outcomes/{growth.id}"), f"/outcomes/{growth.id}")
+    form["title"] = "Scale-up"
+    form.submit(status=303)
+    assert _entry(db, "quiz.outcome.update").changes["title"] == {"from": "Growth", "to": "Scale-up"}
+
+    starter_id = next(o.id for o in quiz.outcomes if o.title == "Starter")
+    testapp.post(f"{base}/outcomes/{starter_id}/delete", {"csrf_token": token}, status=303)
+    assert _entry(db, "quiz.outcome.delete").changes == {
+        "outcome_id": {"from": starter_id, "to": None},
+        "title": {"from": "Starter", "to": None},
+    }
+
+    testapp.post(f"{base}/state/archive", {"csrf_token": token}, status=303)
+    assert _entry(db, "quiz.archive").changes == {"status": {"from": "unpublished", "to": "archived"}}
+    testapp.post(f"{base}/state/restore", {"csrf_token": token}, status=303)
+    assert _entry(db, "quiz.restore").changes == {"status": {"from": "archived", "to": "unpublished"}}
+    assert db.get(Quiz, quiz.id).status == "unpublished"

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from orbitflow.audit.services import diff
 from orbitflow.models.meta import utcnow
 from orbitflow.tenants.models import Company
 from orbitflow.web.inputs import NO_ROW, parse_id
@@ -252,8 +253,8 @@ def update_question(
     _apply_options(question, rows)
     quiz.updated_at = utcnow()
     session.flush()
-    after = question_values(question)
-    return {key: after[key] for key in after if after[key] != before[key]}
+    # {field: {"from": old, "to": new}}, as every audit row records a change.
+    return diff(before, question_values(question))
 
 
 def delete_question(session: Session, quiz: Quiz, question: QuizQuestion) -> None:

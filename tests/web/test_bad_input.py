@@ -10,6 +10,7 @@ import webtest
 
 from orbitflow.leads.models import Lead
 from orbitflow.syslog.models import SystemLogEntry
+from orbitflow.web.inputs import MAX_PAGE
 from support import csrf_token
 from web.conftest import database_state
 
@@ -242,3 +243,24 @@ def test_next_with_non_ascii_after_sign_in_is_percent_encoded(world, testapp):
     location = response.headers["Location"]
     assert location == "http://localhost/%E3%80%82"
     location.encode("ascii")  # a header waitress can send
+
+
+def test_the_api_document_states_the_paging_bounds_the_api_enforces(testapp, db):
+    document = testapp.get("/api/v1/openapi.json").json
+    paged = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            params = {param["name"]: param["schema"] for param in operation.get("parameters", [])}
+            if "page" in params:
+                paged.append(f"{method} {path}")
+                assert params["page"]["minimum"] == 1 and params["page"]["maximum"] == MAX_PAGE, path
+                assert params["per_page"]["minimum"] == 1 and params["per_page"]["maximum"] == 100, path
+    assert len(paged) >= 7  # leads, users, audit, quizzes, companies, webhook and pixel deliveries
+
+
+def test_an_html_list_reads_a_hand_edited_page_leniently(world, login_as):
+    client = login_as(world.owner)
+    for page in ("abc", "²", HUGE, "-3"):
+        response = client.get(world.fill("/quizzes/{quiz}/submissions"), {"page": page})
+        assert response.status_int == 200 and response.content_type == "text/html"
+        assert world.quiz.title in response.text

@@ -16,7 +16,7 @@ from orbitflow.accounts.models import ApiKey, User
 from orbitflow.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from orbitflow.accounts.profile import change_password
 from orbitflow.accounts.users import create_user, reset_password, update_user, user_query
-from orbitflow.api.helpers import iso, json_body, paginate
+from orbitflow.api.helpers import iso, json_body, paginate, paging_parameters
 from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
 from orbitflow.security import COMPANY_ROLES, ROLES
 from orbitflow.tenants.models import Company
@@ -263,8 +263,7 @@ def me_password(request: Request):
         {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "Part of username, name or email"},
         {"name": "role", "in": "query", "schema": {"type": "string", "enum": list(COMPANY_ROLES)}},
         {"name": "is_active", "in": "query", "schema": {"type": "boolean"}},
-        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
-        {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}},
+        *paging_parameters(),
     ],
     responses={"200": {"description": "A page of users", "content": _json(list_of("User"))}},
 )

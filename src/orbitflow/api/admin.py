@@ -16,7 +16,7 @@ from sqlalchemy import or_, select
 from orbitflow.accounts.api import EMAIL_SCHEMA, PASSWORD_SCHEMA, USERNAME_SCHEMA
 from orbitflow.accounts.api import user_json as accounts_user_json
 from orbitflow.accounts.models import User
-from orbitflow.api.helpers import iso, json_body, paginate
+from orbitflow.api.helpers import iso, json_body, paginate, paging_parameters
 from orbitflow.api.openapi import api_operation, api_schema, int_schema, list_of, ref
 from orbitflow.audit.services import audit, diff
 from orbitflow.db import unscoped
@@ -113,10 +113,7 @@ api_schema(
 )
 
 _ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}, "description": "Company id"}]
-_PAGING = [
-    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
-    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}},
-]
+_PAGING = paging_parameters()
 _Q = {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "Part of the name, slug or email"}
 _ACTIVE = {"name": "is_active", "in": "query", "schema": {"type": "boolean"}}
 

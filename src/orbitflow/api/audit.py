@@ -7,7 +7,7 @@ from typing import Any
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from orbitflow.api.helpers import iso, paginate
+from orbitflow.api.helpers import iso, paginate, paging_parameters
 from orbitflow.api.openapi import api_operation, api_schema, list_of
 from orbitflow.audit.models import AuditEntry
 from orbitflow.audit.queries import audit_query, parse_filters
@@ -60,8 +60,7 @@ _FILTER_PARAMETERS = [
         "schema": {"type": "integer", "minimum": 1},
         "description": "Super admins only: one company's entries",
     },
-    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
-    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}},
+    *paging_parameters(),
 ]
 
 

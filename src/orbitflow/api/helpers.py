@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from orbitflow.web.errors import APIError
-from orbitflow.web.inputs import MAX_PAGE, NumberError, bounded_int, whole_number
+from orbitflow.web.inputs import MAX_PAGE, NumberError, bounded_int, parse_page, whole_number
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
@@ -87,3 +87,24 @@ def paginate(session: Session, query: Select, request: Request, default_per_page
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     items = session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
     return Page(list(items), total, page, per_page)
+
+
+def paginate_page(session: Session, query: Select, request: Request, per_page: int = DEFAULT_PER_PAGE) -> Page:
+    """:func:`paginate` for an HTML page: a page number a person edited by hand is read
+    leniently and clamped to the last page, never an error."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    page = min(parse_page(request.params.get("page")), max(1, -(-total // per_page)))
+    items = session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(list(items), total, page, per_page)
+
+
+def paging_parameters(max_page: int = MAX_PAGE, default_per_page: int = DEFAULT_PER_PAGE) -> list[dict[str, Any]]:
+    """The OpenAPI description of ``page`` and ``per_page``, with the bounds enforced."""
+    return [
+        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": max_page, "default": 1}},
+        {
+            "name": "per_page",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": default_per_page},
+        },
+    ]

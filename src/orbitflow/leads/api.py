@@ -9,7 +9,7 @@ from pyramid.request import Request
 from pyramid.view import view_config
 from sqlalchemy import select
 
-from orbitflow.api.helpers import iso, json_body, paginate
+from orbitflow.api.helpers import iso, json_body, paginate, paging_parameters
 from orbitflow.api.openapi import api_operation, api_schema, id_schema, int_schema, list_of, ref
 from orbitflow.leads import stages as stage_services
 from orbitflow.leads.models import LEAD_SOURCES, STAGE_KINDS, Lead, LeadActivity, LeadNote, Stage
@@ -211,8 +211,7 @@ def _invalid(error: LeadError) -> APIError:
             "schema": {"type": "string", "example": "-created"},
             "description": "created, updated, name, value or company; a leading - sorts descending",
         },
-        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-        {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+        *paging_parameters(),
     ],
     responses={"200": {"description": "A page of leads", "content": {JSON: {"schema": list_of("Lead")}}}},
 )

@@ -8,7 +8,7 @@ from pyramid.httpexceptions import HTTPNoContent
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from orbitflow.api.helpers import int_param, iso, json_body
+from orbitflow.api.helpers import int_param, iso, json_body, paging_parameters
 from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
 from orbitflow.audit.services import audit
 from orbitflow.config import get_settings
@@ -317,15 +317,14 @@ def send_test(request: Request):
     summary="A webhook's deliveries, newest first, with every attempt's answer",
     parameters=[
         ID_PARAM,
-        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-        {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+        *paging_parameters(),
     ],
     responses={"200": _ok("WebhookDeliveryList")},
 )
 @view_config(route_name="api_webhook_deliveries", request_method="GET", renderer="json", permission=PERMISSION)
 def list_deliveries(request: Request):
     webhook = webhook_or_404(request)
-    page = int_param(request, "page", 1, maximum=100_000)
+    page = int_param(request, "page", 1)
     per_page = int_param(request, "per_page", 25, maximum=100)
     result = services.deliveries_of(request.dbsession, webhook, page=page, per_page=per_page)
     return {

@@ -9,7 +9,7 @@ from pyramid.request import Request
 from pyramid.view import view_config
 from sqlalchemy import func, select
 
-from orbitflow.api.helpers import int_param, iso, json_body
+from orbitflow.api.helpers import int_param, iso, json_body, paging_parameters
 from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
 from orbitflow.audit.services import audit
 from orbitflow.crypto import encryptor
@@ -223,14 +223,13 @@ def post_test(request: Request):
     "get",
     summary="The pixel delivery log, newest first, with every attempt's answer",
     parameters=[
-        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-        {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+        *paging_parameters(),
     ],
     responses={"200": _ok("PixelDeliveryList")},
 )
 @view_config(route_name="api_pixels_deliveries", request_method="GET", renderer="json", permission=PERMISSION)
 def get_deliveries(request: Request):
-    page = int_param(request, "page", 1, maximum=100_000)
+    page = int_param(request, "page", 1)
     per_page = int_param(request, "per_page", 25, maximum=100)
     items, attempts, total = pixel_deliveries(request.dbsession, page=page, per_page=per_page)
     return {

@@ -10,7 +10,7 @@ from pyramid.request import Request
 from pyramid.view import view_config
 from sqlalchemy import or_, select
 
-from orbitflow.api.helpers import iso, json_body, paginate
+from orbitflow.api.helpers import iso, json_body, paginate, paging_parameters
 from orbitflow.api.openapi import api_operation, api_schema, id_schema, int_schema, list_of, ref
 from orbitflow.audit.services import audit, diff
 from orbitflow.web.errors import APIError
@@ -229,8 +229,7 @@ def _invalid(error: QuizError) -> APIError:
     parameters=[
         {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "search in title and slug"},
         {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(STATUSES)}},
-        {"name": "page", "in": "query", "schema": {"type": "integer"}},
-        {"name": "per_page", "in": "query", "schema": {"type": "integer", "maximum": 100}},
+        *paging_parameters(),
     ],
     responses={"200": {"description": "A page of quizzes", "content": {JSON: {"schema": list_of("Quiz")}}}},
 )

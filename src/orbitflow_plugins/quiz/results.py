@@ -11,7 +11,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
-from orbitflow.api.helpers import paginate
+from orbitflow.api.helpers import paginate_page
 from orbitflow.audit.services import audit
 from orbitflow_plugins.quiz.builder import quiz_or_404
 from orbitflow_plugins.quiz.models import QuizSubmission
@@ -51,7 +51,7 @@ def submissions(request: Request):
         .where(QuizSubmission.quiz_id == quiz.id)
         .order_by(QuizSubmission.created_at.desc(), QuizSubmission.id.desc())
     )
-    page = paginate(request.dbsession, query, request, default_per_page=25)
+    page = paginate_page(request.dbsession, query, request, per_page=25)
     return {
         "quiz": quiz,
         "page": page,

@@ -3,7 +3,9 @@
 Tenant isolation is one mechanism: a session is bound to a company through
 ``session.info["company_id"]`` and :func:`_scope_to_tenant` adds the ``company_id``
 criterion to every ORM query of a :class:`~orbitflow.models.meta.TenantOwned` model,
-relationship loads and ``session.get`` included. Code that must cross tenants says so with
+relationship loads and ``session.get`` included. A Core statement on a tenant-owned table
+(and any bulk INSERT) must name the company itself or is refused
+(:mod:`orbitflow.tenancy_core`). Code that must cross tenants says so with
 :func:`unscoped`.
 """
 
@@ -25,6 +27,8 @@ from zope.sqlalchemy import datamanager
 from orbitflow.config import ConfigError, DatabaseSettings, Settings, get_settings
 from orbitflow.models.meta import TenantOwned
 from orbitflow.shared import provide, provided, shared
+from orbitflow.tenancy_core import CoreTenantError as CoreTenantError
+from orbitflow.tenancy_core import check_core_statement, check_orm_insert
 from orbitflow.web.body_limit import body_over_limit
 
 COMPANY_KEY = "company_id"
@@ -150,12 +154,21 @@ def _mark_driver_errors_retryable() -> None:
 
 
 def _scope_to_tenant(state: ORMExecuteState) -> None:
-    if not (state.is_select or state.is_update or state.is_delete) or state.is_column_load:
+    if state.is_column_load:
         return
     info = state.session.info
     if info.get(BYPASS_KEY) or state.execution_options.get(BYPASS_KEY):
         return
     company_id = info.get(COMPANY_KEY)
+    if not state.is_orm_statement:
+        # Nothing is added to a Core statement: it must name the company itself.
+        check_core_statement(state, company_id)
+        return
+    if state.is_insert:
+        check_orm_insert(state, company_id)
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
     if company_id is None:
         if _touches_tenant_model(state):
             raise TenantScopeError("tenant-owned model queried without a company; bind the session or use unscoped()")

@@ -22,14 +22,22 @@ LIMIT = 2**30
 
 Anchor = tuple[int, int]  # (position, id) of the card the moved card goes after
 
+# A Core UPDATE (one statement, many rows) names the company itself: the session refuses
+# Core statements on tenant-owned tables that do not.
+_LEADS = Lead.__table__
 SET_POSITION = (
-    update(Lead.__table__).where(Lead.__table__.c.id == bindparam("lead_id")).values(position=bindparam("new_position"))
+    update(_LEADS)
+    .where(_LEADS.c.id == bindparam("lead_id"), _LEADS.c.company_id == bindparam("lead_company_id"))
+    .values(position=bindparam("new_position"))
 )
 
 
-def spread(ids: list[int]) -> list[dict[str, int]]:
-    """Parameters of :data:`SET_POSITION` that give ``ids`` the positions 0, GAP, 2*GAP, ..."""
-    return [{"lead_id": lead_id, "new_position": index * GAP} for index, lead_id in enumerate(ids)]
+def spread(rows: list[tuple[int, int]]) -> list[dict[str, int]]:
+    """Parameters of :data:`SET_POSITION` giving ``(id, company_id)`` rows the positions 0, GAP, 2*GAP, ..."""
+    return [
+        {"lead_id": lead_id, "lead_company_id": company_id, "new_position": index * GAP}
+        for index, (lead_id, company_id) in enumerate(rows)
+    ]
 
 
 def lock_stage(session: Session, stage_id: int) -> Stage | None:
@@ -134,10 +142,10 @@ def _renumbered_after(session: Session, stage_id: int, anchor: Anchor, exclude_i
 
 def renumber_stage(session: Session, stage_id: int, exclude_id: int | None = None) -> int:
     """Give the stage's cards the positions 0, GAP, 2*GAP, ... in their current order."""
-    ids = session.scalars(
-        select(Lead.id).where(*_in_stage(stage_id, exclude_id)).order_by(Lead.position, Lead.id)
+    rows = session.execute(
+        select(Lead.id, Lead.company_id).where(*_in_stage(stage_id, exclude_id)).order_by(Lead.position, Lead.id)
     ).all()
-    if ids:
-        session.connection().execute(SET_POSITION, spread(ids))
+    if rows:
+        session.execute(SET_POSITION, spread([tuple(row) for row in rows]))
         mark_changed(session)
-    return len(ids)
+    return len(rows)

@@ -182,7 +182,9 @@ def check_query(request: Request, route_name: str) -> None:
         if problem:
             errors[rule.name] = problem
     if errors:
-        raise APIError(400, "Check these parameters: " + ", ".join(errors) + ".", errors)
+        # Query strings are typed by hand more often than bodies: say what each one needs.
+        details = " ".join(f"{name}: {problem}" for name, problem in errors.items())
+        raise APIError(400, f"Check these parameters: {', '.join(errors)}. {details}", errors)
 
 
 def body_rules(registry) -> BodyRules:
@@ -225,9 +227,11 @@ def _pattern_message(error: ValidationError) -> str:
 
 
 def _format_message(name: str) -> str:
-    return {"email": "Enter a valid email address.", "date-time": "Use an ISO 8601 date and time."}.get(
-        name, f"Use a valid {name}."
-    )
+    return {
+        "email": "Enter a valid email address.",
+        "date": "Use a calendar date written YYYY-MM-DD.",
+        "date-time": "Use an ISO 8601 date and time.",
+    }.get(name, f"Use a valid {name}.")
 
 
 _MESSAGES: dict[str, Callable[[ValidationError], str]] = {

@@ -74,3 +74,42 @@ def test_a_bad_range_on_the_page_says_why(testapp, login_as, owner):
     login_as(owner)
     page = testapp.get("/analytics", {"from": "2026-11-30", "to": "2026-11-01"})
     assert "to must be the same day as from or later." in page.text
+
+
+def lead_names(page) -> set[str]:
+    return {a.text.strip() for a in page.html.select("table a[href*='/leads/']") if a.text.strip()}
+
+
+def test_a_number_links_to_exactly_its_leads(testapp, login_as, owner, fixture):  # noqa: F811
+    login_as(owner)
+    page = testapp.get("/analytics", NOVEMBER)
+    row = next(tr for tr in page.html.select("#table-by_source tbody tr") if tr.select("td")[0].text == "manual")
+    listed = testapp.get(row.select_one("a")["href"])
+    # 23:30 on 30 November in Berlin is in, 00:30 on 1 December is not.
+    assert lead_names(listed) == {"Last evening", "Twice won"}
+    assert "Also filtered by" in listed.text
+    total = testapp.get(page.html.select_one('[data-kpi="leads"]')["href"])
+    assert lead_names(total) == {"Last evening", "Twice won", "First morning"}
+
+
+def test_the_lead_list_filters_on_the_quiz_that_created_a_lead(testapp, login_as, owner, kit, company, db, fixture):  # noqa: F811
+    from orbitflow_plugins.quiz.models import QuizSubmission
+
+    lead = kit.lead(company, utc_now(), name="From the quiz", source="quiz")
+    db.add(
+        QuizSubmission(
+            company_id=company.id, quiz_id=fixture["quiz"].id, lead_id=lead.id, token="t" * 32, answers=[], contact={}
+        )
+    )
+    db.commit()
+    login_as(owner)
+    assert lead_names(testapp.get("/leads", {"quiz_id": fixture["quiz"].id})) == {"From the quiz"}
+    assert lead_names(testapp.get("/leads", {"quiz_id": fixture["silent"].id})) == set()
+    error = testapp.get("/api/v1/leads", {"created_from": "yesterday"}, status=400).json["error"]
+    assert "ISO 8601" in str(error)
+
+
+def utc_now():
+    from orbitflow.models.meta import utcnow
+
+    return utcnow()

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, union_all
+from sqlalchemy import ColumnElement, Select, and_, column, func, or_, select, table, true, union_all
 from sqlalchemy.orm import Session
 
 from orbitflow.accounts.models import User
@@ -63,6 +64,11 @@ class LeadFilters:
     # UTM source and campaign as stored; "none" for leads without one (the analytics links).
     utm_source: str = ""
     utm_campaign: str = ""
+    # Leads a quiz's submission created, and a creation window (UTC, end excluded): what
+    # the analytics dashboard's numbers link to.
+    quiz_id: int | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
     errors: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -89,6 +95,9 @@ class LeadFilters:
             tag=" ".join((params.get("tag") or "").split()).lower()[:50],
             utm_source=(params.get("utm_source") or "").strip()[:200],
             utm_campaign=(params.get("utm_campaign") or "").strip()[:200],
+            quiz_id=_id_or_none(params.get("quiz_id"), "quiz_id", errors),
+            created_from=_utc_or_none(params.get("created_from"), "created_from", errors),
+            created_to=_utc_or_none(params.get("created_to"), "created_to", errors),
             errors=errors,
         )
 
@@ -98,8 +107,23 @@ class LeadFilters:
     @property
     def active(self) -> bool:
         return bool(
-            self.q or self.owner or self.source or self.tag or self.stage_id or self.utm_source or self.utm_campaign
+            self.q
+            or self.owner
+            or self.source
+            or self.tag
+            or self.stage_id
+            or self.utm_source
+            or self.utm_campaign
+            or self.quiz_id
+            or self.created_from
+            or self.created_to
         )
+
+    @property
+    def hidden(self) -> dict[str, str]:
+        """The filters the form has no field for (kept as hidden inputs)."""
+        keys = ("utm_source", "utm_campaign", "quiz_id", "created_from", "created_to")
+        return {key: value for key, value in self.as_params().items() if key in keys}
 
     def as_params(self) -> dict[str, str]:
         params = {
@@ -112,6 +136,12 @@ class LeadFilters:
         }
         if self.stage_id is not None:
             params["stage_id"] = str(self.stage_id)
+        if self.quiz_id is not None:
+            params["quiz_id"] = str(self.quiz_id)
+        for key in ("created_from", "created_to"):
+            moment = getattr(self, key)
+            if moment is not None:
+                params[key] = moment.isoformat() + "Z"
         return {key: value for key, value in params.items() if value}
 
 
@@ -121,6 +151,28 @@ def _id_or_none(raw: str | None, name: str, errors: dict[str, str]) -> int | Non
     if value is None and raw not in (None, ""):
         errors[name] = "Must be a whole number."
     return value
+
+
+def _utc_or_none(raw: str | None, name: str, errors: dict[str, str]) -> datetime | None:
+    """An ISO 8601 time (``Z`` or an offset; a date alone is midnight UTC) as naive UTC."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        errors[name] = "Use an ISO 8601 time such as 2026-11-01T00:00:00Z."
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+# The quiz plugin's submissions, by name: the lead list filters on the quiz that created a
+# lead without the core importing the plugin (only queried when quiz_id is given).
+_SUBMISSIONS = table(
+    "quiz_submissions", column("company_id"), column("quiz_id"), column("lead_id"), column("created_lead")
+)
 
 
 def like_pattern(text: str) -> str:
@@ -163,11 +215,25 @@ def filter_criteria(viewer: Viewer, filters: LeadFilters) -> list[ColumnElement[
                 select(LeadTag.lead_id).where(LeadTag.company_id == viewer.company_id, LeadTag.tag == filters.tag)
             )
         )
-    for column, wanted in ((Lead.utm_source, filters.utm_source), (Lead.utm_campaign, filters.utm_campaign)):
+    for utm, wanted in ((Lead.utm_source, filters.utm_source), (Lead.utm_campaign, filters.utm_campaign)):
         if wanted == "none":
-            criteria.append(or_(column.is_(None), column == ""))
+            criteria.append(or_(utm.is_(None), utm == ""))
         elif wanted:
-            criteria.append(column == wanted)
+            criteria.append(utm == wanted)
+    if filters.quiz_id is not None:
+        criteria.append(
+            Lead.id.in_(
+                select(_SUBMISSIONS.c.lead_id).where(
+                    _SUBMISSIONS.c.company_id == viewer.company_id,
+                    _SUBMISSIONS.c.quiz_id == filters.quiz_id,
+                    _SUBMISSIONS.c.created_lead == true(),
+                )
+            )
+        )
+    if filters.created_from is not None:
+        criteria.append(Lead.created_at >= filters.created_from)
+    if filters.created_to is not None:
+        criteria.append(Lead.created_at < filters.created_to)
     if filters.q:
         criteria.append(search_clause(filters.q))
     return criteria

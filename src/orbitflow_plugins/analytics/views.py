@@ -13,7 +13,7 @@ from pyramid.view import view_config
 
 from orbitflow_plugins.analytics import reports
 from orbitflow_plugins.analytics.context import ReportContext, quiz_or_404
-from orbitflow_plugins.analytics.days import today
+from orbitflow_plugins.analytics.days import today, utc_bounds
 from orbitflow_plugins.analytics.ranges import DEFAULT_PRESET, PRESETS, DayRange, RangeError, preset_range
 
 GRAINS = ("day", "week", "month")
@@ -51,7 +51,10 @@ def dashboard_data(request: Request) -> dict[str, Any]:
     summary = reports.summary(session, company_id, span)
     owners, median_days = reports.owners(session, company_id, span)
     grain = request.params.get("grain") if request.params.get("grain") in GRAINS else "day"
+    start, end = utc_bounds(span.first, span.last, context.zone)
     return {
+        # The lead list's filters for "came in during the range".
+        "came_in": {"created_from": start.isoformat() + "Z", "created_to": end.isoformat() + "Z"},
         "context": context,
         "span": span,
         "error": error,

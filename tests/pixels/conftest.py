@@ -16,11 +16,6 @@ from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter
 from support import login
 from webhooks.hookkit import Api, Receiver
 
-META_PIXEL = "123456789012345"
-TIKTOK_CODE = "C4ABCDEFGHIJ12345678"
-META_TOKEN = "EAAB-meta-token-of-company-a"
-TIKTOK_TOKEN = "tiktok-token-of-company-a"
-
 
 class PixelApi(Api):
     def put(self, url, body, status=200):

@@ -11,6 +11,10 @@ from sqlalchemy import select
 from orbitflow.deliveries import Delivery
 from quiz.quizkit import backdate, good_answers, public_path, token_of
 
+META_PIXEL = "123456789012345"
+TIKTOK_CODE = "C4ABCDEFGHIJ12345678"
+META_TOKEN = "EAAB-meta-token-of-company-a"
+TIKTOK_TOKEN = "tiktok-token-of-company-a"
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import re
 
-from pixelkit import answer_as_ad_visitor
+from pixelkit import META_PIXEL, TIKTOK_CODE, answer_as_ad_visitor
 from sqlalchemy import select
 
-from conftest import META_PIXEL, TIKTOK_CODE
 from orbitflow_plugins.quiz.models import QuizSubmission
 from quiz.quizkit import FULL_QUIZ, make_quiz, public_path
 

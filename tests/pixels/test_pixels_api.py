@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from pixelkit import META_PIXEL, META_TOKEN, TIKTOK_CODE, TIKTOK_TOKEN
 from sqlalchemy import select
 
-from conftest import META_PIXEL, META_TOKEN, TIKTOK_CODE, TIKTOK_TOKEN
 from orbitflow.audit.models import AuditEntry
 from orbitflow.crypto import Encryptor
 from orbitflow.shared import shared

@@ -9,10 +9,18 @@ import time
 from datetime import timedelta
 
 import pytest
-from pixelkit import CHROME, answer_as_ad_visitor, pixel_deliveries, sha
+from pixelkit import (
+    CHROME,
+    META_PIXEL,
+    META_TOKEN,
+    TIKTOK_CODE,
+    TIKTOK_TOKEN,
+    answer_as_ad_visitor,
+    pixel_deliveries,
+    sha,
+)
 from sqlalchemy import select, update
 
-from conftest import META_PIXEL, META_TOKEN, TIKTOK_CODE, TIKTOK_TOKEN
 from orbitflow.deliveries import Delivery
 from orbitflow.models.meta import utcnow
 from orbitflow.syslog.models import SystemLogEntry

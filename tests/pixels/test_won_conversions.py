@@ -4,10 +4,9 @@
 
 from __future__ import annotations
 
-from pixelkit import answer_as_ad_visitor, pixel_deliveries, sha
+from pixelkit import META_PIXEL, META_TOKEN, TIKTOK_CODE, TIKTOK_TOKEN, answer_as_ad_visitor, pixel_deliveries, sha
 from sqlalchemy import select
 
-from conftest import META_PIXEL, META_TOKEN, TIKTOK_CODE, TIKTOK_TOKEN
 from orbitflow.leads.models import Lead, Stage
 from quiz.quizkit import FULL_QUIZ, make_quiz
 

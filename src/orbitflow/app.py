@@ -47,6 +47,7 @@ def make_app(
         config.include("orbitflow.security")
         config.include("orbitflow.crypto")
         config.include("orbitflow.ratelimit")
+        config.include("orbitflow.metrics")
         for package in CORE_PACKAGES:
             config.include(package)
         shared(config.registry, PluginManager).hook.add_routes(config=config)

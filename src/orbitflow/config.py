@@ -133,6 +133,8 @@ class Settings:
     # (orbitflow.gunicorn_hooks): checked with the rest, so a bad one is one line.
     port: int = 3000
     web_concurrency: int = 1
+    # METRICS_TOKEN: GET /metrics answers the bearer of this token (off when unset).
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def auth_secrets(self) -> tuple[str, ...]:
@@ -545,6 +547,7 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
         deliveries=load_delivery_settings(ini, env),
         auth_url_set=auth_url_set,
         auth_secret_previous=previous,
+        metrics_token=_first(env, "METRICS_TOKEN") or ini.get("orbitflow.metrics_token") or None,
     )
 
 

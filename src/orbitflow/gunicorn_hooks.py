@@ -10,7 +10,8 @@ threads, time-outs, max requests) are applied after this module.
 ``pserve`` loads the app before gunicorn forks its workers, so each worker inherits the
 parent's database pool: :func:`post_fork` drops it (the parent's sockets are left alone),
 and :func:`worker_exit` runs the app's shutdown callbacks (the funnel recorder's last
-flush, the outbox thread's stop) when a worker stops, whatever the reason.
+flush, the outbox thread's stop) when a worker stops, whatever the reason. With metrics on,
+:func:`child_exit` and :func:`pre_fork` keep the live gauges to the running workers.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.engine import Engine
 from orbitflow.config import ConfigError, Settings, parse_bool
 from orbitflow.lifecycle import shut_down
 from orbitflow.logs import announce_listening
+from orbitflow.metrics.multiproc import process_exited
 from orbitflow.server import listen_address, worker_count
 from orbitflow.shared import provided
 
@@ -63,6 +65,17 @@ def when_ready(server) -> None:
             "use redis:// or memcached:// to share them",
             server.num_workers,
         )
+
+
+def pre_fork(server, worker) -> None:
+    """The parent serves no request: whatever it recorded while loading the app (a pool
+    checkout) must not count among the workers' live gauges."""
+    process_exited(os.getpid())
+
+
+def child_exit(server, worker) -> None:
+    """A worker exited (in the parent): its live gauges (pool, buffers) stop counting."""
+    process_exited(worker.pid)
 
 
 def post_fork(server, worker) -> None:

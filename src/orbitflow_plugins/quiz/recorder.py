@@ -170,12 +170,20 @@ class FunnelRecorder:
         # Called with (connection, rows) inside the transaction that writes each batch, so
         # what is derived from the events (daily counts) is written exactly when they are.
         self.observers: list[Callable[[Connection, list[dict[str, Any]]], None]] = []
+        # Told this process's backlog after each event and flush (the metrics' gauge), for
+        # a buffer of this process's own; a shared buffer is measured at the scrape.
+        self.on_backlog: Callable[[int], None] | None = None
 
     # -- taking events ------------------------------------------------------------------
 
     def record(self, event: FunnelEvent) -> None:
         self._ensure_writer()
         self.buffer.push(event)
+        self._report_backlog()
+
+    def _report_backlog(self) -> None:
+        if self.on_backlog is not None:
+            self.on_backlog(len(self.buffer))
 
     def record_many(self, events: Iterable[FunnelEvent]) -> None:
         for event in events:
@@ -220,6 +228,7 @@ class FunnelRecorder:
             while True:
                 events = self.buffer.take(MAX_BATCH)
                 if not events:
+                    self._report_backlog()
                     return written
                 try:
                     written += self._write(events)
@@ -228,6 +237,7 @@ class FunnelRecorder:
                     self.buffer.give_back(events)
                     raise
                 if len(events) < MAX_BATCH:
+                    self._report_backlog()
                     return written
 
     def _write(self, events: Sequence[FunnelEvent]) -> int:

@@ -6,6 +6,7 @@ from sqlalchemy.engine import Engine
 
 from orbitflow.config import get_settings
 from orbitflow.lifecycle import on_shutdown
+from orbitflow.metrics import add_scrape_gauge, metrics_of
 from orbitflow.ratelimit import RateLimiter
 from orbitflow.shared import provide, shared
 from orbitflow.web import ContentHashCacheBuster
@@ -15,6 +16,22 @@ from orbitflow_plugins.quiz.recorder import FunnelRecorder, MemoryBuffer, RedisB
 from orbitflow_plugins.quiz.settings import load_quiz_settings
 
 QUIZ_ID = r"{quiz_id:\d+}"
+
+
+def _measure_backlog(registry, recorder: FunnelRecorder) -> None:
+    metrics = metrics_of(registry)
+    if metrics is None:
+        return
+    if isinstance(recorder.buffer, RedisBuffer):
+        # One list for every process: read its length when Prometheus asks.
+        add_scrape_gauge(
+            registry,
+            "funnel_recorder_redis_backlog",
+            "Quiz funnel events waiting in Redis to be written.",
+            lambda _registry: len(recorder.buffer),
+        )
+    else:
+        recorder.on_backlog = metrics.instruments.FUNNEL_PROCESS_BACKLOG.set
 
 
 def includeme(config) -> None:
@@ -31,6 +48,7 @@ def includeme(config) -> None:
         config.registry, FunnelRecorder(shared(config.registry, Engine), buffer, quiz_settings.funnel_flush_seconds)
     )
     on_shutdown(config.registry, recorder.close)
+    _measure_backlog(config.registry, recorder)
     config.add_static_view("quiz-static", "orbitflow_plugins.quiz:static", cache_max_age=31536000)
     config.add_cache_buster("orbitflow_plugins.quiz:static/", ContentHashCacheBuster())
 

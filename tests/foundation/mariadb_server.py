@@ -16,8 +16,10 @@ INSTALL_DB = shutil.which("mariadb-install-db") or "/usr/bin/mariadb-install-db"
 
 
 class PrivateMariaDB:
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, server_options: tuple[str, ...] = ()) -> None:
         self.base = base
+        # More mariadbd options, e.g. --ssl-cert and --ssl-key for a server that offers TLS.
+        self.server_options = list(server_options)
         self.datadir = base / "data"
         self.socket = base / "mariadb.sock"
         self.port = free_port()
@@ -63,6 +65,7 @@ class PrivateMariaDB:
                 f"--pid-file={self.base / 'mariadb.pid'}",
                 f"--log-error={self.base / 'error.log'}",
                 *self.user_options,
+                *self.server_options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

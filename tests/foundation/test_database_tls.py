@@ -1,15 +1,19 @@
 """``DATABASE_URL=…?sslmode=require``: an encrypted connection or none.
 
 The test machine's MariaDB offers no TLS, so ``require`` must fail there, with a line that
-names DATABASE_URL and the option, while ``prefer`` and no option connect in plain text."""
+names DATABASE_URL and the option, while ``prefer`` and no option connect in plain text.
+A private MariaDB server with a certificate shows that ``require`` connects, encrypted,
+where TLS is offered."""
 
 from __future__ import annotations
 
 import pytest
+import trustme
 import webtest
 from sqlalchemy import text
 
-from foundation.helpers import nonblank_lines
+from foundation.helpers import REQUIRE_MARIADB, nonblank_lines
+from foundation.mariadb_server import PrivateMariaDB
 from foundation.test_initializedb import initializedb, table_names
 from orbitflow.app import make_app
 from orbitflow.config import ConfigError, load_settings, parse_database_url, tls_required_by
@@ -101,3 +105,39 @@ def test_the_app_answers_503_on_health_and_never_talks_in_plain_text(new_mariadb
     client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"})
     health = client.get("/api/health", status=503)
     assert health.json["status"] == "error"
+
+
+@pytest.fixture(scope="module")
+def tls_mariadb(tmp_path_factory):
+    """A MariaDB server of its own that offers TLS with a certificate for 127.0.0.1."""
+    if not PrivateMariaDB.available():
+        message = "mariadbd and mariadb-install-db are needed to run a private MariaDB server"
+        if REQUIRE_MARIADB:
+            pytest.fail(message)
+        pytest.skip(message)
+    base = tmp_path_factory.mktemp("mariadbd-tls")
+    certificate = trustme.CA().issue_cert("127.0.0.1")
+    chain, key = base / "server.pem", base / "server.key"
+    certificate.private_key_pem.write_to_path(str(key))
+    with open(chain, "wb") as handle:
+        for blob in certificate.cert_chain_pems:
+            handle.write(blob.bytes())
+    server = PrivateMariaDB(base, (f"--ssl-cert={chain}", f"--ssl-key={key}"))
+    server.install()
+    server.start()
+    server.execute("CREATE DATABASE orbitflow CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    yield server
+    server.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.mariadb_only
+@pytest.mark.parametrize("query", ["?sslmode=require", "?ssl=true"])
+def test_require_connects_encrypted_where_the_server_offers_tls(tls_mariadb, query):
+    engine = engine_for(f"{tls_mariadb.server_url}/orbitflow{query}")
+    try:
+        with engine.connect() as connection:
+            cipher = connection.execute(text("SHOW SESSION STATUS LIKE 'Ssl_cipher'")).one()[1]
+    finally:
+        engine.dispose()
+    assert cipher  # e.g. TLS_AES_256_GCM_SHA384

@@ -21,6 +21,7 @@ from pixelkit import (
 )
 from sqlalchemy import select, update
 
+from orbitflow.audit.models import AuditEntry
 from orbitflow.deliveries import Delivery
 from orbitflow.models.meta import utcnow
 from orbitflow.syslog.models import SystemLogEntry
@@ -273,3 +274,34 @@ def test_batches_are_at_most_a_thousand_events(pixels_app, platform):
     from orbitflow.deliveries import channels_of
 
     assert channels_of(pixels_app.registry)[f"pixels.{platform}"].max_batch == 1000
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [
+        (Answer(429, b'{"error":{"message":"Too many calls"}}'), "pending"),
+        (Answer(503, b"unavailable"), "pending"),
+        (Answer(200, b'{"events_received":1}', delay=1.5), "pending"),  # no answer within the 1 s time-out
+        (Answer(401, b'{"error":{"message":"Invalid OAuth access token"}}'), "failed"),
+        (Answer(403, b'{"error":{"message":"Permissions error"}}'), "failed"),
+    ],
+)
+def test_only_rate_limits_server_errors_and_time_outs_are_retried(
+    api, db, company, visitor, meta, worker, answer, status
+):
+    configure(api, tiktok_access_token=None)
+    quiz = make_quiz(db, company)
+    meta.answers.append(answer)
+    answer_as_ad_visitor(visitor, company, quiz)
+    worker.run_until_idle()
+    [row] = pixel_deliveries(db)
+    assert (row.status, row.attempts) == (status, 1)
+
+
+def test_the_test_event_is_audited(api, db, company):
+    configure(api)
+    queued = api.post("/api/v1/pixels/test", status=202).json["items"]
+    db.expire_all()
+    [entry] = db.scalars(select(AuditEntry).where(AuditEntry.action == "pixels.test")).all()
+    assert entry.company_id == company.id and entry.actor_name == "olga"
+    assert sorted(entry.changes["event_ids"]) == sorted(item["event_id"] for item in queued)

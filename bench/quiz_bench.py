@@ -12,6 +12,7 @@ requests or ``--max-seconds`` seconds, whichever comes first.
     .venv/bin/python bench/quiz_bench.py                     # MariaDB at 127.0.0.1:3306 as root
     .venv/bin/python bench/quiz_bench.py --clients 16 --requests 4000
     ORBITFLOW_BENCH_MARIADB=mysql://user:pass@127.0.0.1:3306 .venv/bin/python bench/quiz_bench.py
+    ORBITFLOW_BENCH_PLUGINS="quiz pixels" .venv/bin/python bench/quiz_bench.py   # without analytics
 
 It creates a throw-away database (orbitflow_bench_<random>) and drops it afterwards.
 """
@@ -74,12 +75,15 @@ QUIZ = {
 }
 
 
+PLUGINS = os.environ.get("ORBITFLOW_BENCH_PLUGINS", "quiz pixels analytics")
+
+
 def ini(url: str) -> dict[str, str]:
     return {
         "sqlalchemy.url": url,
         "orbitflow.auth_secret": SECRET,
         "orbitflow.auth_url": "http://127.0.0.1",
-        "orbitflow.plugins": "quiz pixels analytics",
+        "orbitflow.plugins": PLUGINS,
         # The limits are counted as in production, only set high enough not to refuse the load.
         "quiz.ratelimit.submit": "1000000/minute",
         "quiz.ratelimit.view": "1000000/minute",
@@ -443,7 +447,7 @@ def main() -> None:
             f"\n{args.clients} concurrent clients, {args.requests} measured requests each, MariaDB, "
             f"gunicorn with production.ini's settings: {args.workers} worker process(es)"
         )
-        print(f"machine: {os.cpu_count()} CPUs, load average before the runs {load_before}")
+        print(f"machine: {os.cpu_count()} CPUs, load average before the runs {load_before}; plugins: {PLUGINS}")
         print("| target | requests/s | p50 ms | p95 ms | p99 ms | app CPU ms/req | DB CPU ms/req | statuses |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
         for row in results:

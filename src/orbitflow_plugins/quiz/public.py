@@ -37,6 +37,7 @@ from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter
 from orbitflow_plugins.quiz.recorder import FunnelRecorder
 from orbitflow_plugins.quiz.settings import QuizSettings
 from orbitflow_plugins.quiz.submissions import (
+    AddressTaken,
     Draft,
     Tracking,
     completion_events,
@@ -360,6 +361,9 @@ def submit_quiz(request: Request):
         # A concurrent request with this token got there first: run this request again,
         # and it finds that request's submission.
         raise RetryableException("concurrent quiz submission") from error
+    except AddressTaken as error:
+        # A concurrent request created the lead for this address: run again and join it.
+        raise RetryableException("concurrent quiz submission with the same address") from error
     recorder = shared(request.registry, FunnelRecorder)
     events = completion_events(
         draft, lambda kind, question_id: not recorder.seen(quiz.id, token.nonce, kind, question_id)

@@ -36,12 +36,15 @@ CLICK_ID_KEYS = ("fbclid", "ttclid", "gclid")
 RACE_CONSTRAINTS = ("uq_quiz_submissions_token", "quiz_submissions.token", "uq_quiz_contact_keys", "quiz_contact_keys.")
 
 CONTACT_KEYS = QuizContactKey.__table__
-
-# Built once: they run on every public submission.
+# Built once: they run on every submission that creates a lead.
 _upsert_contact = mysql_insert(CONTACT_KEYS)
-LOCK_CONTACT_MARIADB = _upsert_contact.on_duplicate_key_update(email_hash=_upsert_contact.inserted.email_hash)
+CLAIM_CONTACT_MARIADB = _upsert_contact.on_duplicate_key_update(email_hash=_upsert_contact.inserted.email_hash)
 # SQLite runs one writer at a time: the write lock the insert takes does the serialising.
-LOCK_CONTACT_SQLITE = sqlite_insert(CONTACT_KEYS).on_conflict_do_nothing()
+CLAIM_CONTACT_SQLITE = sqlite_insert(CONTACT_KEYS).on_conflict_do_nothing()
+
+
+class AddressTaken(Exception):
+    """A concurrent submission created the company's lead for this address first."""
 
 
 @dataclass(frozen=True)
@@ -149,8 +152,6 @@ def store_submission(session: Session, draft: Draft, *, secret: str | None, audi
     concurrently) same-address submissions are not serialised."""
     contact = draft.result.contact
     email = draft.email
-    if secret and email:
-        lock_contact(session, secret, draft.company_id, email)
     lead = find_lead_by_email(session, email, company_id=draft.company_id) if email else None
     created = lead is None
     if lead is None:
@@ -168,6 +169,8 @@ def store_submission(session: Session, draft: Draft, *, secret: str | None, audi
             audit_info=audit_info,
             created_at=draft.created_at,
         )
+        if secret and email:
+            claim_contact(session, secret, draft.company_id, email, lead.id)
     submission = QuizSubmission(**_submission_fields(draft, lead.id, created))
     session.add(submission)
     # The token's unique key is checked here, before the timeline line is written.
@@ -178,19 +181,24 @@ def store_submission(session: Session, draft: Draft, *, secret: str | None, audi
     return Stored(submission=submission, lead=lead, created_lead=created)
 
 
-def lock_contact(session: Session, secret: str, company_id: int, email: str) -> None:
-    """Serialise submissions with the same address (see :class:`QuizContactKey`).
+def claim_contact(session: Session, secret: str, company_id: int, email: str, lead_id: int) -> None:
+    """Claim the address for the lead this transaction created (see :class:`QuizContactKey`).
 
-    One upsert takes the row lock whether the key exists or not: a concurrent request
-    with this address waits here until this transaction commits, then finds its lead."""
+    The upsert locks the address's key row until commit, so a concurrent submission with
+    the same address waits here for this one to commit; it then finds this lead and
+    raises :class:`AddressTaken` (its request runs again and joins the lead). Done after
+    the lead is created, so the lock is held only for the rest of the transaction."""
     row = {
         "company_id": company_id,
         "email_hash": hash_value(secret, "email", f"{company_id}|{email}"),
         "created_at": utcnow(),
     }
     sqlite = session.get_bind().dialect.name == "sqlite"
-    session.execute(LOCK_CONTACT_SQLITE if sqlite else LOCK_CONTACT_MARIADB, row)
+    session.execute(CLAIM_CONTACT_SQLITE if sqlite else CLAIM_CONTACT_MARIADB, row)
     mark_changed(session)
+    first = find_lead_by_email(session, email, company_id=company_id)
+    if first is not None and first.id != lead_id:
+        raise AddressTaken(email)
 
 
 def _submission_fields(draft: Draft, lead_id: int, created_lead: bool) -> dict[str, Any]:

@@ -41,6 +41,11 @@ def nav_items(request):
 
 
 @hookimpl
+def settings_pages(request):
+    return [NavItem("Reports time zone", "analytics_time_zone", "company.settings", order=45)]
+
+
+@hookimpl
 def domain_event_in_transaction(session, name, event):
     if name not in LEAD_EVENTS:
         return

@@ -12,8 +12,10 @@ from sqlalchemy import func, select
 from orbitflow.accounts.models import User
 from orbitflow.leads.models import Lead, Stage
 from orbitflow.models.meta import Base
+from orbitflow.shared import shared
 from orbitflow.tenants.models import Company
 from orbitflow_plugins.quiz.models import Quiz
+from orbitflow_plugins.quiz.recorder import FunnelRecorder
 from quiz.quizkit import make_quiz
 
 
@@ -30,7 +32,7 @@ class World:
 
 
 @pytest.fixture
-def world(db, make_company, make_user) -> World:
+def world(wsgi_app, db, make_company, make_user):
     company = make_company(name="Demo", subscription_id="demo")
     owner = make_user(company, "OWNER", username="olivia")
     quiz = make_quiz(db, company)
@@ -38,7 +40,11 @@ def world(db, make_company, make_user) -> World:
     lead = Lead(company_id=company.id, name="Walk Lead", stage_id=stage.id)
     db.add(lead)
     db.commit()
-    return World(company, owner, quiz, stage, lead)
+    yield World(company, owner, quiz, stage, lead)
+    # The quiz pages' funnel events are written before the rows (and the database) go.
+    recorder = shared(wsgi_app.registry, FunnelRecorder)
+    recorder.flush()
+    recorder.forget_steps()
 
 
 def database_state(db) -> dict[str, Any]:

@@ -3,14 +3,17 @@ nothing: each request below is one from the issue, as it was sent."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import pytest
 import webtest
 
 from orbitflow.leads.models import Lead
+from orbitflow.shared import shared
 from orbitflow.syslog.models import SystemLogEntry
 from orbitflow.web.inputs import MAX_PAGE
+from orbitflow_plugins.quiz.cache import DefinitionCache
 from support import csrf_token
 from web.conftest import database_state
 
@@ -264,3 +267,18 @@ def test_an_html_list_reads_a_hand_edited_page_leniently(world, login_as):
         response = client.get(world.fill("/quizzes/{quiz}/submissions"), {"page": page})
         assert response.status_int == 200 and response.content_type == "text/html"
         assert world.quiz.title in response.text
+
+
+def test_a_quiz_page_served_from_the_process_cache_still_renders(world, testapp, wsgi_app):
+    """Found by the hostile walk: a page answered from the cache, without asking the
+    database, had a session bound to no company, and the pixels' hook failed on it."""
+    path = world.fill("/q/{sub}/{slug}")
+    cache = shared(wsgi_app.registry, DefinitionCache)
+    key = (world.company.subscription_id, world.quiz.slug)
+    deadline = time.monotonic() + 15
+    while cache.recent(key) is None and time.monotonic() < deadline:
+        testapp.get(path, status=200)
+        time.sleep(0.05)
+    assert cache.recent(key) is not None  # the next page view comes from the cache
+    page = testapp.get(path, status=200)
+    assert world.quiz.title in page.text

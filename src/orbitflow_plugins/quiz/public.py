@@ -101,6 +101,9 @@ def load_public_quiz(request: Request, *, published_only: bool = True, recent: b
     public = shared(request.registry, DefinitionCache).recent(key) if recent else None
     if public is None or public.quiz.status != PUBLISHED:
         public = _load_current(request, key, published_only)
+    else:
+        # What the page's hooks read (pixels, a plugin's scripts) is this company's.
+        bind_company(request.dbsession, public.company.id)
     # Public quiz pages may be framed by the sites the company allows; nothing else may.
     request.environ["orbitflow.frame_ancestors"] = public.company.frame_ancestors or "'none'"
     return public

@@ -26,6 +26,7 @@ from zope.sqlalchemy import datamanager
 
 from orbitflow.config import ConfigError, DatabaseSettings, Settings, get_settings
 from orbitflow.models.meta import TenantOwned
+from orbitflow.replica import Replica, allow_replica, make_replica
 from orbitflow.shared import provide, provided, shared
 from orbitflow.tenancy_core import CoreTenantError as CoreTenantError
 from orbitflow.tenancy_core import check_core_statement, check_orm_insert
@@ -199,8 +200,16 @@ def _stamp_company_on_new_rows(session: Session, _flush_context, _instances) -> 
             raise TenantScopeError(f"{type(obj).__name__} of another company added to this session")
 
 
-def make_session_factory(engine: Engine) -> sessionmaker:
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, replica=None) -> sessionmaker:
+    """Sessions of ``engine``; with a :class:`orbitflow.replica.Replica`, sessions that may
+    send the reads of safe requests to it."""
+    if replica is not None:
+        from orbitflow.replica import RoutingSession
+
+        routing = type("ReplicaRoutingSession", (RoutingSession,), {"replica": replica})
+        factory = sessionmaker(bind=engine, expire_on_commit=False, class_=routing)
+    else:
+        factory = sessionmaker(bind=engine, expire_on_commit=False)
     event.listen(factory, "do_orm_execute", _scope_to_tenant)
     event.listen(factory, "before_flush", _stamp_company_on_new_rows)
     return factory
@@ -233,6 +242,8 @@ def _request_dbsession(request: Request) -> Session:
     session = request.environ.get("app.dbsession")
     if session is None:
         session = get_tm_session(shared(request.registry, sessionmaker), request.tm)
+        if provided(request.registry, Replica) is not None:
+            allow_replica(request, session)
     return session
 
 
@@ -250,7 +261,10 @@ def includeme(config) -> None:
     config.include("pyramid_retry")
     engine = provided(config.registry, Engine) or make_engine(settings.database)
     provide(config.registry, engine, Engine)
-    provide(config.registry, make_session_factory(engine), sessionmaker)
+    replica = make_replica(settings)
+    if replica is not None:
+        provide(config.registry, replica)
+    provide(config.registry, make_session_factory(engine, replica), sessionmaker)
     config.add_request_method(_request_dbsession, "dbsession", reify=True)
 
 

@@ -26,6 +26,7 @@ from orbitflow.config import ConfigError, Settings, parse_bool
 from orbitflow.lifecycle import shut_down
 from orbitflow.logs import announce_listening
 from orbitflow.metrics.multiproc import process_exited
+from orbitflow.replica import Replica
 from orbitflow.server import listen_address, worker_count
 from orbitflow.shared import provided
 
@@ -84,6 +85,9 @@ def post_fork(server, worker) -> None:
     engine = provided(registry, Engine) if registry is not None else None
     if engine is not None:
         engine.dispose(close=False)
+    replica = provided(registry, Replica) if registry is not None else None
+    if replica is not None:
+        replica.engine.dispose(close=False)
 
 
 def worker_exit(server, worker) -> None:

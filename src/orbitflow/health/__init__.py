@@ -15,7 +15,8 @@ from sqlalchemy.exc import DBAPIError
 from orbitflow import __version__
 from orbitflow.config import get_settings
 from orbitflow.migrations import alembic_config, migration_state
-from orbitflow.shared import provide, shared
+from orbitflow.replica import Replica
+from orbitflow.shared import provide, provided, shared
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,10 @@ def health(request: Request):
         body.update(status="error", database="unreachable", migrations="unknown")
         request.response.status_int = 503
         return body
+    replica = provided(request.registry, Replica)
+    if replica is not None:
+        # Informational: the primary answers whenever the replica cannot.
+        body["replica"] = replica.state()
     state = migration_state(shared(request.registry, ScriptDirectory), applied)
     if state != "current":
         body.update(status="error", migrations=state)

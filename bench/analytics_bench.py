@@ -155,14 +155,16 @@ def main(argv=None) -> int:
     }
     settings = load_settings(ini, environ={})
     engine = make_engine(settings.database)
+    # Loading runs statements longer than the app's 60 s read timeout on a busy machine.
+    loader = create_engine(settings.database.url, connect_args={"connect_timeout": 5})
     try:
         started = time.perf_counter()
         upgrade_to_heads(alembic_config(settings, engine))
-        session = make_session_factory(engine)()
+        session = make_session_factory(loader)()
         rng = random.Random(7)
         first = None
         for number in range(args.others + 1):
-            loaded = load_company(engine, session, number, events, leads, rng)
+            loaded = load_company(loader, session, number, events, leads, rng)
             first = first or loaded
         session.close()
         with engine.connect() as connection:
@@ -208,6 +210,7 @@ def main(argv=None) -> int:
         return 1 if failed else 0
     finally:
         engine.dispose()
+        loader.dispose()
         with admin.connect() as connection:
             connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
 

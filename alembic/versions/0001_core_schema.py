@@ -257,51 +257,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("lead_tags", schema=None) as batch_op:
-        batch_op.drop_index("ix_lead_tags_company_tag")
-        batch_op.drop_index(batch_op.f("ix_lead_tags_company_id"))
-
+    # A table's indexes go with it: dropping one first fails on MariaDB when it serves a foreign key.
     op.drop_table("lead_tags")
-    with op.batch_alter_table("lead_notes", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_lead_notes_lead_id"))
-        batch_op.drop_index(batch_op.f("ix_lead_notes_company_id"))
-
     op.drop_table("lead_notes")
-    with op.batch_alter_table("lead_activity", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_lead_activity_lead_id"))
-        batch_op.drop_index(batch_op.f("ix_lead_activity_company_id"))
-
     op.drop_table("lead_activity")
-    with op.batch_alter_table("leads", schema=None) as batch_op:
-        batch_op.drop_index("ix_leads_company_stage_position")
-        batch_op.drop_index("ix_leads_company_owner")
-        batch_op.drop_index(batch_op.f("ix_leads_company_id"))
-        batch_op.drop_index("ix_leads_company_email")
-        batch_op.drop_index("ix_leads_company_created")
-
     op.drop_table("leads")
-    with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_audit_log_created_at"))
-        batch_op.drop_index("ix_audit_log_company_created")
-        batch_op.drop_index(batch_op.f("ix_audit_log_action"))
-
     op.drop_table("audit_log")
-    with op.batch_alter_table("api_keys", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_api_keys_company_id"))
-
     op.drop_table("api_keys")
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_users_company_id"))
-
     op.drop_table("users")
-    with op.batch_alter_table("stages", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_stages_company_id"))
-
     op.drop_table("stages")
-    with op.batch_alter_table("system_log", schema=None) as batch_op:
-        batch_op.drop_index("ix_system_log_level_created")
-        batch_op.drop_index(batch_op.f("ix_system_log_error_id"))
-        batch_op.drop_index(batch_op.f("ix_system_log_created_at"))
-
     op.drop_table("system_log")
     op.drop_table("companies")

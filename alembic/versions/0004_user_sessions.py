@@ -56,8 +56,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("session_version", sa.Integer(), nullable=False, server_default="1"))
-    with op.batch_alter_table("user_sessions", schema=None) as batch_op:
-        batch_op.drop_index("ix_user_sessions_user_id_ended_at")
-        batch_op.drop_index(batch_op.f("ix_user_sessions_impersonator_id"))
-        batch_op.drop_index(batch_op.f("ix_user_sessions_company_id"))
+    # The table's indexes go with it; dropping them first fails on MariaDB, where the
+    # user_id index serves the foreign key.
     op.drop_table("user_sessions")

@@ -82,16 +82,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-
-    with op.batch_alter_table("delivery_attempts", schema=None) as batch_op:
-        batch_op.drop_index("ix_delivery_attempts_delivery")
-        batch_op.drop_index(batch_op.f("ix_delivery_attempts_company_id"))
-
+    # A table's indexes go with it: dropping one first fails on MariaDB when it serves a foreign key.
     op.drop_table("delivery_attempts")
-    with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.drop_index("ix_deliveries_status_next_attempt")
-        batch_op.drop_index(batch_op.f("ix_deliveries_company_id"))
-        batch_op.drop_index("ix_deliveries_company_channel_destination")
-        batch_op.drop_index("ix_deliveries_claim_token")
-
     op.drop_table("deliveries")

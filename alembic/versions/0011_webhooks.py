@@ -50,8 +50,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-
-    with op.batch_alter_table("webhooks", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_webhooks_company_id"))
-
+    # A table's indexes go with it: dropping one first fails on MariaDB when it serves a foreign key.
     op.drop_table("webhooks")

@@ -42,8 +42,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-
-    with op.batch_alter_table("notification_settings", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_notification_settings_company_id"))
-
+    # A table's indexes go with it: dropping one first fails on MariaDB when it serves a foreign key.
     op.drop_table("notification_settings")

@@ -225,39 +225,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("quiz_submissions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_quiz_submissions_lead_id"))
-        batch_op.drop_index("ix_quiz_submissions_company_quiz_created")
-        batch_op.drop_index(batch_op.f("ix_quiz_submissions_company_id"))
-
+    # A table's indexes go with it: dropping one first fails on MariaDB when it serves a foreign key.
     op.drop_table("quiz_submissions")
-    with op.batch_alter_table("quiz_options", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_quiz_options_question_id"))
-        batch_op.drop_index(batch_op.f("ix_quiz_options_company_id"))
-
     op.drop_table("quiz_options")
-    with op.batch_alter_table("quiz_funnel_events", schema=None) as batch_op:
-        batch_op.drop_index("ix_quiz_funnel_session")
-        batch_op.drop_index(batch_op.f("ix_quiz_funnel_events_company_id"))
-        batch_op.drop_index("ix_quiz_funnel_company_quiz_kind_created")
-
     op.drop_table("quiz_funnel_events")
-    with op.batch_alter_table("quiz_questions", schema=None) as batch_op:
-        batch_op.drop_index("ix_quiz_questions_quiz_position")
-        batch_op.drop_index(batch_op.f("ix_quiz_questions_company_id"))
-
     op.drop_table("quiz_questions")
-    with op.batch_alter_table("quiz_outcomes", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_quiz_outcomes_quiz_id"))
-        batch_op.drop_index(batch_op.f("ix_quiz_outcomes_company_id"))
-
     op.drop_table("quiz_outcomes")
-    with op.batch_alter_table("quizzes", schema=None) as batch_op:
-        batch_op.drop_index("ix_quizzes_company_status")
-        batch_op.drop_index(batch_op.f("ix_quizzes_company_id"))
-
     op.drop_table("quizzes")
-    with op.batch_alter_table("quiz_contact_keys", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_quiz_contact_keys_company_id"))
-
     op.drop_table("quiz_contact_keys")

@@ -1,0 +1,67 @@
+"""Every migration runs both ways, on both databases, and the migrated schema is the models'.
+
+Each test gets a database of its own (an SQLite file, or a throw-away MariaDB database, as
+conftest.py makes them): upgrade to every head (core and plugin branches), downgrade to
+base, upgrade again."""
+
+from __future__ import annotations
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from conftest import ALL_PLUGINS, TEST_SECRET
+from orbitflow.config import load_settings
+from orbitflow.db import make_engine
+from orbitflow.migrations import alembic_config, current_heads
+from orbitflow.models.meta import Base
+
+
+@pytest.fixture
+def empty_database(backend_name, request, tmp_path):
+    if backend_name == "sqlite":
+        url = f"sqlite:///{tmp_path / 'migrations.sqlite'}"
+    else:
+        url = request.getfixturevalue("new_mariadb_database")()
+    settings = load_settings(
+        {"sqlalchemy.url": url, "orbitflow.auth_secret": TEST_SECRET, "orbitflow.plugins": ALL_PLUGINS}, environ={}
+    )
+    engine = make_engine(settings.database)
+    yield alembic_config(settings, engine), engine
+    engine.dispose()
+
+
+def _tables(engine) -> set[str]:
+    return set(inspect(engine).get_table_names()) - {"alembic_version"}
+
+
+def _differences(engine) -> list:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+
+@pytest.mark.slow
+def test_every_migration_downgrades_and_upgrades_again(empty_database):
+    cfg, engine = empty_database
+    command.upgrade(cfg, "heads")
+    with engine.connect() as connection:
+        heads = current_heads(connection)
+    assert heads and _tables(engine) == set(Base.metadata.tables)
+
+    command.downgrade(cfg, "base")
+    assert _tables(engine) == set()
+    with engine.connect() as connection:
+        assert current_heads(connection) == frozenset()
+
+    command.upgrade(cfg, "heads")
+    with engine.connect() as connection:
+        assert current_heads(connection) == heads
+    assert _tables(engine) == set(Base.metadata.tables)
+    assert _differences(engine) == []
+
+
+def test_the_models_match_the_migrations_for_every_table(backend):
+    assert _differences(backend.engine) == []

@@ -27,12 +27,17 @@ $(VENV)/.installed-test: $(VENV)/.installed setup.cfg
 # Installs what the tests need (system packages, the test extras), then runs the whole
 # suite on SQLite and MariaDB. No test collected, or every test skipped, counts as a
 # failure (tools/run-tests.sh). PYTEST_ARGS="-k ..." narrows the run.
+# One pytest-xdist worker per core (each test file on one worker, so a module's wheel or
+# server is made once); coverage of lines and branches, child processes included, printed
+# at the end and failing the run under the floor.
+COVERAGE_FLOOR ?= 88
+TEST_OPTIONS ?= -n auto --dist loadfile --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 test:
 	bash tools/system-deps.sh
 	bash tools/ensure-mariadb.sh || echo "!!! MariaDB is not reachable: its tests will be skipped"
 	$(MAKE) $(VENV)/.installed-test
 	$(BIN)/ruff check src tests $(wildcard bench)
-	PYTEST=$(BIN)/pytest bash tools/run-tests.sh $(PYTEST_ARGS)
+	COVERAGE_FILE=$(CURDIR)/.coverage PYTEST=$(BIN)/pytest bash tools/run-tests.sh $(TEST_OPTIONS) $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.installed-test
 	PYTEST=$(BIN)/pytest bash tools/run-tests.sh -m "not slow and not browser" --backend=sqlite $(PYTEST_ARGS)
@@ -47,7 +52,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf build dist var .pytest_cache src/*.egg-info
+	rm -rf build dist var .pytest_cache src/*.egg-info .coverage .coverage.*
 
 # requirements.lock: every package the image installs, pinned with hashes (from PyPI, not
 # this machine's wheel folders). Refresh after changing install_requires in setup.cfg.

@@ -41,6 +41,8 @@ def base_env(home: Path, **extra: str | None) -> dict[str, str]:
     # The code under test, when it is not the installed one (a second checkout).
     if os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    # Coverage measures the processes the tests start (its subprocess patch, the data file).
+    env.update({key: value for key, value in os.environ.items() if key.startswith("COVERAGE_")})
     for key, value in extra.items():
         if value is None:
             env.pop(key, None)

@@ -12,7 +12,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from conftest import ALL_PLUGINS, TEST_SECRET
 from orbitflow.config import load_settings
 from orbitflow.db import make_engine
 from orbitflow.migrations import alembic_config, current_heads
@@ -20,14 +19,13 @@ from orbitflow.models.meta import Base
 
 
 @pytest.fixture
-def empty_database(backend_name, request, tmp_path):
+def empty_database(backend, backend_name, request, tmp_path):
     if backend_name == "sqlite":
         url = f"sqlite:///{tmp_path / 'migrations.sqlite'}"
     else:
         url = request.getfixturevalue("new_mariadb_database")()
-    settings = load_settings(
-        {"sqlalchemy.url": url, "orbitflow.auth_secret": TEST_SECRET, "orbitflow.plugins": ALL_PLUGINS}, environ={}
-    )
+    # The tests' settings (every plugin), on the new database.
+    settings = load_settings(backend.ini(**{"sqlalchemy.url": url}), environ={})
     engine = make_engine(settings.database)
     yield alembic_config(settings, engine), engine
     engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pyramid.request import Request
 
+from orbitflow.db import unscoped
 from orbitflow.plugins import PageScript, PublicPage
 from orbitflow_plugins.pixels.channel import defaults_of
 from orbitflow_plugins.pixels.events import lead_event_id, tracking_allowed
@@ -30,13 +31,14 @@ def csp_for(meta: bool, tiktok: bool) -> dict[str, tuple[str, ...]]:
 def scripts_for(request: Request, page: PublicPage) -> list[PageScript]:
     if page.quiz_id is None:
         return []
-    session = request.dbsession
     defaults = defaults_of(request.registry)
-    row = settings_row(session, page.company_id)
-    meta = (row.facebook_pixel_id if row else None) or defaults.facebook_pixel_id
-    tiktok = (row.tiktok_pixel_code if row else None) or defaults.tiktok_pixel_code
-    if not (meta or tiktok) or not quiz_enabled(session, page.company_id, page.quiz_id):
-        return []
+    # Both queries name the page's company themselves.
+    with unscoped(request.dbsession) as session:
+        row = settings_row(session, page.company_id)
+        meta = (row.facebook_pixel_id if row else None) or defaults.facebook_pixel_id
+        tiktok = (row.tiktok_pixel_code if row else None) or defaults.tiktok_pixel_code
+        if not (meta or tiktok) or not quiz_enabled(session, page.company_id, page.quiz_id):
+            return []
     require_consent = row.require_consent if row else True
     attributes = {
         "data-orbitflow-pixels": "",

@@ -246,3 +246,25 @@ def test_two_server_processes_are_summed_by_one_scrape(tmp_path):
     finally:
         for server in servers:
             stop(server)
+
+
+def test_the_redis_funnel_backlog_is_read_at_the_scrape(backend, redis_url, make_company):
+    """With REDIS_URL the events wait in one list for every process: its length is the gauge."""
+    import redis
+
+    from orbitflow.shared import shared
+    from orbitflow_plugins.quiz.recorder import FunnelEvent, FunnelRecorder
+
+    redis.Redis.from_url(redis_url).flushdb()
+    ini = backend.ini(**{"quiz.funnel_flush_seconds": "60"})
+    app = make_app(ini, environ={"METRICS_TOKEN": TOKEN, "REDIS_URL": redis_url}, engine=backend.engine)
+    client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"})
+    recorder = shared(app.registry, FunnelRecorder)
+    company = make_company(name="Redis Funnel Co")
+    assert value(scrape(client), "funnel_recorder_redis_backlog") == 0
+    for number in range(4):
+        recorder.record(FunnelEvent(company.id, 999999, f"r{number}", "view"))
+    assert value(scrape(client), "funnel_recorder_redis_backlog") == 4
+    recorder.buffer.take(10_000)
+    assert value(scrape(client), "funnel_recorder_redis_backlog") == 0
+    recorder.close()

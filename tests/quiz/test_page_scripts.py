@@ -13,6 +13,7 @@ from quizkit import make_quiz, public_path
 
 from orbitflow import hookimpl
 from orbitflow.app import make_app
+from orbitflow.lifecycle import shut_down
 from orbitflow.plugins import PageScript
 from orbitflow.shared import shared
 from orbitflow.web.csp import check_page_sources
@@ -43,7 +44,9 @@ def badge_app(backend):
         shared(config.registry, PluginManager).register(plugin, name="badge-scripts")
 
     app = make_app(backend.ini(), environ={}, engine=backend.engine, includes=[install])
-    return app, plugin
+    yield app, plugin
+    # Its funnel events are written now, while the test database exists.
+    shut_down(app.registry)
 
 
 def test_a_plugin_adds_a_script_and_its_sources_to_public_pages_only(badge_app, db, company, make_user):

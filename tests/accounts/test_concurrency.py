@@ -123,7 +123,8 @@ def test_one_code_sent_in_parallel_from_copies_of_a_second_step_signs_in_once(br
     )
     signed_in = [r for r in responses if r.status_int == 303 and r.location.endswith("/dashboard")]
     assert len(signed_in) == 1, [r.status for r in responses]
-    assert all(r.status_int in {303, 400} for r in responses)
+    # The others are refused as a used code, or by the sign-in limit that the copies share.
+    assert all(r.status_int in {303, 400, 429} for r in responses), [r.status for r in responses]
     db.expire_all()
     assert db.scalar(select(func.count(UserSession.id)).where(UserSession.user_id == agent.id)) == sessions_before + 1
     assert audit_actions(db, team.company.id).count("auth.login") == 1

@@ -23,6 +23,19 @@
     },
   };
 
+  // The phone menu: the button shows and hides the navigation panel (CSS hides it only
+  // once this script has marked the page, so the links stay usable without JavaScript).
+  var toggle = document.querySelector(".menu-toggle");
+  if (toggle) {
+    document.documentElement.classList.add("has-menu-toggle");
+    toggle.hidden = false;
+    toggle.addEventListener("click", function () {
+      var open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", String(open));
+      toggle.closest(".topbar").classList.toggle("menu-open", open);
+    });
+  }
+
   // <form data-confirm="Delete this?"> asks before submitting.
   document.addEventListener("submit", function (event) {
     var message = event.target.getAttribute("data-confirm");

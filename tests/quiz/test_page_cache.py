@@ -50,19 +50,38 @@ class Statements:
         event.remove(self.engine, "before_cursor_execute", self._seen)
 
 
-def test_a_cached_quiz_page_sends_no_sql(backend, testapp, db, company, quiz):
+@pytest.fixture
+def quiz_only_app(backend):
+    """The app with the quiz plugin alone: the pixels plugin reads its settings on every
+    public page (one statement), which is not the quiz page's own work."""
+    app = make_app(backend.ini(**{"orbitflow.plugins": "quiz"}), environ={}, engine=backend.engine)
+    yield webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.0.0.8"})
+    shut_down(app.registry)
+
+
+def test_a_cached_quiz_page_sends_no_sql(backend, quiz_only_app, db, company, quiz):
     settled(db, company, quiz)
     path = public_path(company, quiz)
     for _ in range(2):  # warm-up: the change check, then the quiz read and cached
-        testapp.get(path, status=200)
+        quiz_only_app.get(path, status=200)
     with Statements(backend.engine) as statements:
-        page = testapp.get(path, status=200)
+        page = quiz_only_app.get(path, status=200)
     assert statements.sent == []
     assert quiz.title in page.text and 'name="token"' in page.text
     # The control: a page that is not cached reads the database.
     with Statements(backend.engine) as statements:
-        testapp.get(path + "-other", status=404)
+        quiz_only_app.get(path + "-other", status=404)
     assert statements.sent
+
+
+def test_with_every_plugin_a_cached_page_reads_only_the_pixel_settings(backend, testapp, db, company, quiz):
+    settled(db, company, quiz)
+    path = public_path(company, quiz)
+    for _ in range(2):
+        testapp.get(path, status=200)
+    with Statements(backend.engine) as statements:
+        testapp.get(path, status=200)
+    assert len(statements.sent) == 1 and "FROM pixel_settings" in statements.sent[0]
 
 
 @pytest.fixture

@@ -73,13 +73,18 @@ def test_the_ini_setting_is_read_and_the_environment_wins():
     assert ini_key not in repr(load_settings(ini, {}))
 
 
+# A constant good key: parameters must be the same in every pytest-xdist worker.
+FIXED_KEY = "JvYojmFfe83zmwg9QpaE3dP_6i3m5AeIBCM-szibK-Q="
+
+
 @pytest.mark.parametrize(
     ("value", "words"),
     [
         ("not-a-key", ["ENCRYPTION_KEY", "key 1", "Fernet"]),
-        (f"{Fernet.generate_key().decode()},short", ["ENCRYPTION_KEY", "key 2"]),
-        (f"{Fernet.generate_key().decode()},,", ["ENCRYPTION_KEY", "empty key at position 2"]),
+        (f"{FIXED_KEY},short", ["ENCRYPTION_KEY", "key 2"]),
+        (f"{FIXED_KEY},,", ["ENCRYPTION_KEY", "empty key at position 2"]),
     ],
+    ids=["not-a-key", "second-key-short", "second-key-empty"],
 )
 def test_a_malformed_key_is_refused(value, words):
     with pytest.raises(ConfigError) as refused:

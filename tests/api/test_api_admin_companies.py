@@ -311,7 +311,7 @@ def test_create_user_over_the_quota_is_409(admin_client, make_company, make_user
         status=409,
     ).json["error"]
     assert error["code"] == "quota_exceeded"
-    assert "allows 1 active users" in error["message"]
+    assert "allows 1 active user" in error["message"]
 
 
 def test_users_of_an_unknown_company_are_404(admin_client, db, unchanged):

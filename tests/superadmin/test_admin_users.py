@@ -113,7 +113,7 @@ def test_quota_refuses_the_user_over_the_limit(admin_client, make_company, make_
     form["username"], form["role"] = "extra", "AGENT"
     form["password"] = form["confirm_password"] = NEW_PASSWORD
     page = form.submit(status=400)
-    assert "The company's plan allows 1 active users and all are in use." in page.html.get_text()
+    assert "The company's plan allows 1 active user and all are in use." in page.html.get_text()
     assert _user(db, tiny, "extra") is None
 
 

@@ -24,6 +24,7 @@ from orbitflow.accounts.validation import FieldError, normalise_email, normalise
 from orbitflow.audit.services import audit, diff
 from orbitflow.security import COMPANY_ROLES, OWNER, ROLE_LABELS, SUPER_ADMIN, Identity
 from orbitflow.tenants.models import Company
+from orbitflow.wording import plural
 
 PLATFORM_ADMIN = "platform.admin"
 
@@ -338,7 +339,7 @@ def _check_quota(session: Session, company: Company) -> None:
     if count >= company.max_users:
         raise AccountError(
             409,
-            f"The company's plan allows {company.max_users} active users and all are in use. "
+            f"The company's plan allows {plural(company.max_users, 'active user')} and all are in use. "
             "Deactivate a user or move to a bigger plan.",
             code="quota_exceeded",
         )

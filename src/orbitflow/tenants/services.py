@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from orbitflow.leads.stages import create_default_stages
 from orbitflow.tenants.models import PLAN_QUOTAS, Company, Plan
 from orbitflow.tenants.zones import valid_zone
+from orbitflow.wording import plural
 
 SUBSCRIPTION_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 SUBSCRIPTION_ID_TAKEN = "This subscription ID is taken."
@@ -155,7 +156,8 @@ def update_company(
             in_use = active_user_count(session, company.id)
             if max_users < in_use:
                 errors["max_users"] = (
-                    f"The company has {in_use} active users: allow at least {in_use} or deactivate users first."
+                    f"The company has {plural(in_use, 'active user')}: "
+                    f"allow at least {in_use} or deactivate users first."
                 )
     if errors:
         raise CompanyError(errors)

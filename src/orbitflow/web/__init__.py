@@ -18,6 +18,7 @@ from orbitflow.plugins import collect
 from orbitflow.shared import shared
 from orbitflow.signing import RotatingSerializer
 from orbitflow.web.dates import format_datetime
+from orbitflow.wording import plural
 
 
 class ContentHashCacheBuster(QueryStringCacheBuster):
@@ -71,6 +72,7 @@ def includeme(config) -> None:
     env.autoescape = True
     env.filters["datetime"] = format_datetime
     env.filters["money"] = _format_money
+    env.filters["plural"] = plural
 
     config.set_session_factory(
         BaseCookieSessionFactory(

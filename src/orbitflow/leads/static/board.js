@@ -43,7 +43,7 @@
     var n = parseInt(count.getAttribute("data-count"), 10) + countDelta;
     count.setAttribute("data-count", String(n));
     count.textContent = String(n);
-    count.setAttribute("aria-label", n + " leads");
+    count.setAttribute("aria-label", n + (n === 1 ? " lead" : " leads"));
     var t = parseFloat(total.getAttribute("data-total")) + valueDelta;
     total.setAttribute("data-total", t.toFixed(2));
     total.textContent = currency + " " + money.format(t);

@@ -15,6 +15,7 @@ from pyramid.view import view_config
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import sessionmaker
 
+from orbitflow.audit.describe import change_rows, load_names, summary, target_label
 from orbitflow.audit.export import MAX_EXPORT_ROWS, stream_csv
 from orbitflow.audit.paging import paged
 from orbitflow.audit.queries import (
@@ -22,7 +23,6 @@ from orbitflow.audit.queries import (
     audit_query,
     company_names,
     parse_filters,
-    readable_changes,
     recent_actions,
     user_names,
 )
@@ -57,6 +57,7 @@ def _listing(request: Request, admin: bool) -> dict:
             else []
         )
         actions = recent_actions(session, scope)
+        names = load_names(session, entries)
     current = filters.as_params() if not errors else {}
 
     def filter_url(**extra) -> str:
@@ -75,7 +76,10 @@ def _listing(request: Request, admin: bool) -> dict:
         "company_choices": company_choices,
         "impersonators": impersonators,
         "actions": actions,
-        "readable_changes": readable_changes,
+        "action_groups": sorted({action.split(".")[0] for action in actions if "." in action}),
+        "readable_changes": lambda entry: change_rows(entry, names),
+        "summary": lambda entry: summary(entry, names),
+        "target_label": lambda entry: target_label(entry, names),
         "export_url": request.route_url(
             "admin_audit_export" if admin else "audit_export", _query=filters.as_params() if not errors else {}
         ),

@@ -51,3 +51,21 @@ def test_a_move_names_the_stages_and_people_without_positions(testapp, login_as,
     assert [_text(r.find_all("td")[2]) for r in narrowed.html.find("table", class_="audit").tbody.find_all("tr")] == [
         "lead.move"
     ]
+
+
+def test_dashboard_activity_uses_the_same_words(testapp, login_as, make_company, make_user, db):
+    company = make_company(name="Dash Words")
+    owner = make_user(company, "OWNER", username="dora", name="Dora Dash")
+    stages = db.scalars(select(Stage).where(Stage.company_id == company.id).order_by(Stage.position)).all()
+    lead = Lead(company_id=company.id, name="Dashing Dan", stage_id=stages[0].id, position=0)
+    db.add(lead)
+    db.commit()
+    login_as(owner)
+    headers = {"X-CSRF-Token": csrf_token(testapp)}
+    testapp.post_json(
+        f"/api/v1/leads/{lead.id}/move", {"stage_id": stages[1].id, "version": 1}, headers=headers, status=200
+    )
+    page = testapp.get("/dashboard", status=200)
+    row = page.html.find("table", attrs={"aria-label": "Recent activity"}).tbody.find("tr")
+    assert f"moved from {stages[0].name} to {stages[1].name}" in _text(row)
+    assert "lead Dashing Dan" in _text(row) and f"lead {lead.id}" not in _text(row)

@@ -11,6 +11,7 @@ from pyramid.request import Request
 from sqlalchemy import and_, func, or_, select
 
 from orbitflow.accounts.models import User
+from orbitflow.audit.describe import load_names, summary, target_label
 from orbitflow.audit.models import AuditEntry
 from orbitflow.leads.models import Lead, Stage
 from orbitflow.plugins import collect
@@ -74,6 +75,7 @@ def dashboard_context(request: Request) -> dict[str, Any]:
     user_count = session.scalar(select(func.count()).select_from(User).where(User.is_active.is_(True))) or 0
     stages = stage_counts(request) if "leads.view" in request.identity.permissions else []
     activity_title, recent = recent_activity(request)
+    names = load_names(session, recent)
     widgets = sorted(
         collect(shared(request.registry, PluginManager), "dashboard_widgets", request=request),
         key=lambda widget: (widget.order, widget.title),
@@ -84,5 +86,7 @@ def dashboard_context(request: Request) -> dict[str, Any]:
         "lead_count": sum(stage.leads for stage in stages),
         "activity_title": activity_title,
         "recent": recent,
+        "summary": lambda entry: summary(entry, names),
+        "target_label": lambda entry: target_label(entry, names),
         "widgets": widgets,
     }

@@ -207,4 +207,21 @@ def test_laptop_board_shows_the_filters_and_names_the_stages_off_screen(new_page
     hint = page.locator("#board-scroll-hint")
     assert hint.is_visible() and "Lost" in hint.inner_text()
     hint.get_by_role("button", name="Show →").click()
-    page.wait_for_function("document.getElementById('board').scrollLeft > 0")
+    page.wait_for_function("() => document.getElementById('board').scrollLeft > 0")
+
+
+def test_a_move_on_the_board_reads_as_a_sentence_in_the_audit_log(new_page, demo_company, db):
+    company, owner, leads, _ = demo_company
+    page = new_page(**PHONE)
+    sign_in(page, company.subscription_id, owner.username)
+    page.goto("/pipeline")
+    card = page.locator(".kcard", has_text=leads[0].name)
+    card.locator("button[data-move='right']").click()
+    page.wait_for_selector("#board-status:has-text('Moved')")
+    page.goto("/audit")
+    row = page.locator("table.audit tbody tr", has_text="lead.move").first
+    stages = db.scalars(select(Stage).where(Stage.company_id == company.id).order_by(Stage.position)).all()
+    assert f"moved from {stages[0].name} to {stages[1].name}" in row.inner_text()
+    assert f"lead {leads[0].name}" in row.inner_text()
+    assert "position" not in row.inner_text() and "stage_id" not in row.inner_text()
+    assert page.evaluate(OVERFLOW) <= 0

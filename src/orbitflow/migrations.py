@@ -41,8 +41,12 @@ def migration_state(script: ScriptDirectory, applied: frozenset[str]) -> str:
     """
     if not applied:
         return "not initialized"
+    done: set[str] = set()
     try:
-        done = {revision.revision for revision in script.iterate_revisions(tuple(applied), "base")}
+        # One revision at a time: a set that names a plugin's revision beside the core one it
+        # depends on (the script's own heads) overlaps, and Alembic refuses to walk it whole.
+        for applied_revision in applied:
+            done |= {revision.revision for revision in script.iterate_revisions(applied_revision, "base")}
     except RevisionError:
         return "unknown"
     wanted = {revision.revision for revision in script.walk_revisions()}

@@ -5,6 +5,7 @@ table scrolls inside its own box, and the board keeps its filters folded on a ph
 from __future__ import annotations
 
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -207,7 +208,11 @@ def test_laptop_board_shows_the_filters_and_names_the_stages_off_screen(new_page
     hint = page.locator("#board-scroll-hint")
     assert hint.is_visible() and "Lost" in hint.inner_text()
     hint.get_by_role("button", name="Show →").click()
-    page.wait_for_function("() => document.getElementById('board').scrollLeft > 0")
+    # Polled from here: the page's CSP refuses the eval that wait_for_function polls with.
+    deadline = time.monotonic() + 5
+    while page.evaluate("document.getElementById('board').scrollLeft") == 0:
+        assert time.monotonic() < deadline, "the board did not scroll to the hidden stages"
+        page.wait_for_timeout(50)
 
 
 def test_a_move_on_the_board_reads_as_a_sentence_in_the_audit_log(new_page, demo_company, db):

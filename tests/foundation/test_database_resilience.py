@@ -152,14 +152,19 @@ def mariadb_database(new_mariadb_database):
     return url, url.rsplit("/", 1)[1], owner
 
 
-def wait_for_lock_wait(engine, connection_id: int, timeout: float = 10) -> None:
+def wait_for_lock_wait(engine, connection_id: int, helper: threading.Thread, timeout: float = 30) -> None:
     """Return once the transaction of MariaDB connection ``connection_id`` waits for a row
-    lock (InnoDB says so in information_schema.INNODB_TRX)."""
+    lock (InnoDB says so in information_schema.INNODB_TRX); fail, saying what was seen,
+    if the helper thread ends first or the time runs out."""
     deadline = time.monotonic() + timeout
     query = text("SELECT trx_state FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = :id")
+    seen: list[str | None] = []
     with engine.connect() as watcher:
-        while watcher.execute(query, {"id": connection_id}).scalar() != "LOCK WAIT":
-            assert time.monotonic() < deadline, f"connection {connection_id} never waited for a lock"
+        while (state := watcher.execute(query, {"id": connection_id}).scalar()) != "LOCK WAIT":
+            if not seen or seen[-1] != state:
+                seen.append(state)
+            assert helper.is_alive(), f"connection {connection_id} ended before waiting for a lock; states {seen}"
+            assert time.monotonic() < deadline, f"connection {connection_id} never waited for a lock; states {seen}"
             watcher.rollback()
             time.sleep(0.01)  # polling interval
 
@@ -185,7 +190,7 @@ class LockProbe:
             helper = threading.Thread(target=self._other_transaction, args=(ready,))
             helper.start()
             assert ready.wait(10)
-            wait_for_lock_wait(self.engine, self.helper_connection[0])  # the helper waits for row 1
+            wait_for_lock_wait(self.engine, self.helper_connection[0], helper)  # the helper waits for row 1
         session.execute(text("UPDATE probe_locks SET n = n + 1 WHERE id = 2"))
         session.execute(text("UPDATE probe_locks SET n = n + 1 WHERE id = 1"))
         from zope.sqlalchemy import mark_changed
@@ -203,8 +208,8 @@ class LockProbe:
                 connection.execute(text("SELECT n FROM probe_locks WHERE id = 1 FOR UPDATE")).all()
             self.helper_result.append("committed")
         except Exception as error:
-            ready.set()
             self.helper_result.append(f"failed: {error}")
+            ready.set()
 
 
 class LostConnectionProbe:
@@ -303,10 +308,11 @@ def test_a_request_that_hits_a_deadlock_is_retried_and_succeeds(resilient_app):
     with shared(app.registry, Engine).connect() as connection:
         before = dict(connection.execute(text("SELECT id, n FROM probe_locks")).all())
     errors_before = system_log_count(app)
-    response = browser(app).get("/api/probe/deadlock", status=200)
+    response = browser(app).get("/api/probe/deadlock", status="*")
+    assert probe.helper_result == ["committed"]
+    assert response.status_int == 200, response.text
     assert response.text == "attempt 1"
     assert probe.attempts == [0, 1]
-    assert probe.helper_result == ["committed"]
     with shared(app.registry, Engine).connect() as connection:
         after = dict(connection.execute(text("SELECT id, n FROM probe_locks")).all())
     # The helper's +10s and the retried request's +1s, nothing of the deadlocked attempt.
@@ -370,7 +376,7 @@ def test_deadlock_is_retryable(locks_engine):
     thread = threading.Thread(target=other)
     thread.start()
     assert ready.wait(10)
-    wait_for_lock_wait(locks_engine, other_connection[0])
+    wait_for_lock_wait(locks_engine, other_connection[0], thread)
     with pytest.raises(OperationalError) as raised:
         session.execute(text("UPDATE probe_rows SET n = n + 1 WHERE id = 2"))
     error = raised.value

@@ -14,6 +14,7 @@ noise changes.
 
     .venv/bin/python bench/sessions_bench.py                  # 8 rounds, 200 requests per target
     .venv/bin/python bench/sessions_bench.py --rounds 5 --repeat 1000 --before <commit>
+    .venv/bin/python bench/sessions_bench.py --after <commit>     # another commit than this tree
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="MariaDB server URL without a database",
     )
     parser.add_argument("--before", help="commit of the code before (default: the parent of the one adding sessions)")
+    parser.add_argument(
+        "--after",
+        help="commit of the code after (default: this tree); the last commit of the sessions change isolates "
+        "the session read from what later features added to the same pages",
+    )
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=200, help="timed requests per target and round")
     parser.add_argument("--warmup", type=int, default=50)
@@ -189,18 +195,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return child(args)
     before = _git("rev-parse", args.before or default_before())
-    after = _git("rev-parse", "HEAD")
-    dirty = " (with uncommitted changes)" if _git("status", "--porcelain", "--untracked-files=no") else ""
+    after = _git("rev-parse", args.after or "HEAD")
+    dirty = ""
+    if not args.after and _git("status", "--porcelain", "--untracked-files=no"):
+        dirty = " (with uncommitted changes)"
     print(f"before: {before[:10]}   after: {after[:10]}{dirty}   {args.rounds} rounds x {args.repeat} requests")
     with tempfile.TemporaryDirectory(prefix="orbitflow-bench-") as scratch:
-        old_tree = Path(scratch) / "before"
-        _git("worktree", "add", "--detach", str(old_tree), before)
+        trees = {"before": Path(scratch) / "before", "after": Path(scratch) / "after" if args.after else ROOT}
+        for side, commit in (("before", before), ("after", after)):
+            if trees[side] != ROOT:
+                _git("worktree", "add", "--detach", str(trees[side]), commit)
         try:
             rows = []
             for _ in range(args.rounds):
-                rows.append(run_round({"before": old_tree, "after": ROOT}, args))
+                rows.append(run_round(trees, args))
         finally:
-            _git("worktree", "remove", "--force", str(old_tree))
+            for tree in trees.values():
+                if tree != ROOT:
+                    _git("worktree", "remove", "--force", str(tree))
     print()
     first = rows[0]
     for target, path in TARGETS.items():

@@ -28,6 +28,10 @@ def test_owner_changes_the_zone_and_the_days_follow(testapp, login_as, owner, ki
     assert db.get(Company, company.id).time_zone == "America/New_York"
     entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "company.update")).one()
     assert entry.changes == {"time_zone": {"from": "Europe/Berlin", "to": "America/New_York"}}
+    assert "Time zone saved" in testapp.get("/settings/time-zone").text
+    form = next(form for form in testapp.get("/settings/time-zone").forms.values() if "time_zone" in form.fields)
+    assert "Nothing changed." in form.submit(status=303).follow().text
+    assert len(db.scalars(select(AuditEntry).where(AuditEntry.action == "company.update")).all()) == 1
 
 
 def test_refusals_change_nothing(testapp, login_as, owner, make_user, company, unchanged):

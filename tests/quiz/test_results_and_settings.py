@@ -126,6 +126,11 @@ def test_privacy_policy_address_is_saved_and_audited(testapp, db, company, make_
     assert entry.changes["privacy_policy_url"]["to"] == "https://acme.example/p"
     page = testapp.get("/dashboard")
     assert "Quiz pages" in page.text  # the settings menu entry
+    again = testapp.post(
+        "/settings/quiz-pages", {"csrf_token": token, "privacy_policy_url": "https://acme.example/p"}, status=303
+    )
+    assert "Nothing changed." in again.follow().text
+    assert len(db.scalars(select(AuditEntry).where(AuditEntry.action == "company.update")).all()) == 1
 
 
 @pytest.mark.parametrize("role", ["MANAGER", "AGENT", "VIEWER"])

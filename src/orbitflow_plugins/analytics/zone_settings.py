@@ -6,20 +6,23 @@ from __future__ import annotations
 import zoneinfo
 from functools import lru_cache
 
-from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from orbitflow.audit.services import audit, diff
 from orbitflow.tenants.models import Company
+from orbitflow.tenants.settings_page import save_company_settings
 from orbitflow.tenants.zones import installation_zone, valid_zone
-from orbitflow.web.layout import flash
 from orbitflow_plugins.analytics.rebuild import rebuild
 
 
 @lru_cache(maxsize=1)
 def zone_names() -> list[str]:
     return sorted(zoneinfo.available_timezones())
+
+
+def _rebuild(request: Request, company: Company) -> None:
+    request.dbsession.flush()
+    rebuild(request.dbsession.connection(), company.id)
 
 
 @view_config(
@@ -37,18 +40,13 @@ def time_zone_settings(request: Request):
         if chosen and (len(chosen) > 64 or not valid_zone(chosen) or chosen not in zone_names()):
             errors["time_zone"] = "Choose a time zone from the list, such as Europe/Berlin."
         else:
-            before = company.time_zone
-            company.time_zone = chosen or None
-            changes = diff({"time_zone": before}, {"time_zone": company.time_zone})
-            if changes:
-                request.dbsession.flush()
-                rebuild(request.dbsession.connection(), company.id)
-                audit(request, "company.update", company, changes=changes)
-            flash(
+            return save_company_settings(
                 request,
-                "Time zone saved; the reports now count days in it." if changes else "Nothing changed.",
-                "success" if changes else "info",
+                company,
+                {"time_zone": chosen or None},
+                saved="Time zone saved; the reports now count days in it.",
+                route_name="analytics_time_zone",
+                on_change=lambda changed: _rebuild(request, changed),
             )
-            return HTTPSeeOther(request.route_url("analytics_time_zone"))
         request.response.status_int = 400
     return {"chosen": chosen, "errors": errors, "zones": zone_names(), "installation_zone": installation_zone()}

@@ -6,13 +6,11 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.request import Request
 from pyramid.view import view_config
 
-from orbitflow.audit.services import audit, diff
 from orbitflow.tenants.models import Company
-from orbitflow.web.layout import flash
+from orbitflow.tenants.settings_page import save_company_settings
 from orbitflow_plugins.quiz.weburl import clean_web_url
 
 MAX_SOURCES = 10
@@ -75,17 +73,12 @@ def quiz_pages_settings(request: Request):
             if problem:
                 errors["privacy_policy_url"] = problem
         if not errors:
-            before = {"frame_ancestors": company.frame_ancestors, "privacy_policy_url": company.privacy_policy_url}
-            company.frame_ancestors, company.privacy_policy_url = ancestors, privacy
-            after = {"frame_ancestors": ancestors, "privacy_policy_url": privacy}
-            changes = diff(before, after)
-            if changes:
-                audit(request, "company.update", company, changes=changes)
-            flash(
+            return save_company_settings(
                 request,
-                "Quiz page settings saved." if changes else "Nothing changed.",
-                "success" if changes else "info",
+                company,
+                {"frame_ancestors": ancestors, "privacy_policy_url": privacy},
+                saved="Quiz page settings saved.",
+                route_name="quiz_company_settings",
             )
-            return HTTPSeeOther(request.route_url("quiz_company_settings"))
         request.response.status_int = 400
     return {"form": form, "errors": errors, "sample": request.route_url("quizzes")}

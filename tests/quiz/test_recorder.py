@@ -18,12 +18,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from orbitflow.app import make_app
+from orbitflow.batches import MemoryBuffer, RedisBuffer
 from orbitflow.config import ConfigError, DatabaseSettings
 from orbitflow.db import make_engine
 from orbitflow.lifecycle import shut_down
 from orbitflow.shared import shared
 from orbitflow_plugins.quiz.models import QuizFunnelEvent
-from orbitflow_plugins.quiz.recorder import FunnelEvent, FunnelRecorder, MemoryBuffer, RedisBuffer
+from orbitflow_plugins.quiz.recorder import FunnelEvent, FunnelRecorder
 
 
 def views(db, quiz) -> int:
@@ -111,12 +112,12 @@ def test_with_redis_events_wait_in_redis_for_any_process_to_write(backend, db, c
     key = f"orbitflow-test:{uuid.uuid4().hex}"
     client = redis.Redis.from_url(redis_url)
     try:
-        taker = FunnelRecorder(backend.engine, RedisBuffer(redis_url, key), interval=60)
+        taker = FunnelRecorder(backend.engine, RedisBuffer(redis_url, key, FunnelEvent.from_json), interval=60)
         for number in range(5):
             taker.buffer.push(FunnelEvent(company.id, quiz.id, f"form{number}", "view", utm_source="tiktok"))
         assert client.llen(key) == 5
         # Another process (or replica) writes them: the one that took them may be gone.
-        writer = FunnelRecorder(backend.engine, RedisBuffer(redis_url, key), interval=60)
+        writer = FunnelRecorder(backend.engine, RedisBuffer(redis_url, key, FunnelEvent.from_json), interval=60)
         assert writer.flush() == 5
         assert client.llen(key) == 0
         assert views(db, quiz) == 5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
+from orbitflow.batches import MemoryBuffer, RedisBuffer
 from orbitflow.config import get_settings
 from orbitflow.lifecycle import on_shutdown
 from orbitflow.metrics import add_scrape_gauge, metrics_of
@@ -12,7 +13,7 @@ from orbitflow.shared import provide, shared
 from orbitflow.web import ContentHashCacheBuster
 from orbitflow_plugins.quiz.cache import DefinitionCache
 from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter
-from orbitflow_plugins.quiz.recorder import FunnelRecorder, MemoryBuffer, RedisBuffer
+from orbitflow_plugins.quiz.recorder import FunnelEvent, FunnelRecorder
 from orbitflow_plugins.quiz.settings import load_quiz_settings
 
 QUIZ_ID = r"{quiz_id:\d+}"
@@ -42,7 +43,9 @@ def includeme(config) -> None:
     # One list per database, so installations sharing a Redis keep their events apart.
     database = settings.database.url.database or "orbitflow"
     buffer = (
-        RedisBuffer(settings.redis_url, f"orbitflow:{database}:quiz-funnel") if settings.redis_url else MemoryBuffer()
+        RedisBuffer(settings.redis_url, f"orbitflow:{database}:quiz-funnel", FunnelEvent.from_json)
+        if settings.redis_url
+        else MemoryBuffer()
     )
     recorder = provide(
         config.registry, FunnelRecorder(shared(config.registry, Engine), buffer, quiz_settings.funnel_flush_seconds)

@@ -231,7 +231,7 @@ def test_every_bad_field_is_named_at_once(testapp, db, company, bearer, lead):
     error = testapp.post("/api/v1/leads", body, headers=bearer, status=422).json["error"]
     assert error["fields"] == {
         "name": "Use text.",
-        "email": "Enter a valid email address.",
+        "email": "Enter an e-mail address like name@example.com (with a domain after the @, such as example.com).",
         "value": "Use a number from 0 to 999999999999.99.",
         "stage_id": "Use a whole number.",
         "consent": "Use true or false.",

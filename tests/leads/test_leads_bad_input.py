@@ -13,8 +13,9 @@ from orbitflow.leads import normalize as norm
     [
         (lambda v: norm.clean_text(v, 200, required=True, label="Name"), "  ", "Name is required."),
         (lambda v: norm.clean_text(v, 200), "x" * 201, "Use at most 200 characters."),
-        (norm.normalise_email, "not-an-address", "Enter a valid email address"),
-        (norm.normalise_email, "a" * 250 + "@example.com", "Enter a valid email address"),
+        (norm.normalise_email, "not-an-address", "Enter an e-mail address like name@example.com (this one has no @)."),
+        (norm.normalise_email, "a" * 250 + "@example.com", "Use at most 254 characters for the e-mail address."),
+        (norm.normalise_email, "ada@exa_mple.com", "Enter an e-mail address like name@example.com."),
         (
             lambda v: norm.normalise_phone(v, "GB"),
             "+12 not a number",

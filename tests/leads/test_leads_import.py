@@ -61,7 +61,7 @@ def test_good_rows_are_imported_and_each_bad_row_reported(importer, testapp, db,
     assert "9 rows" in preview.text
     assert re.search(r'name="map_name">.*?<option value="0" selected>Full Name', preview.text, re.S)
     assert re.search(r'name="map_email">.*?<option value="1" selected>E-mail', preview.text, re.S)
-    assert "Enter a valid email address" in preview.text and "row-error" in preview.text
+    assert "Enter an e-mail address like name@example.com" in preview.text and "row-error" in preview.text
     assert db.scalar(select(func.count()).select_from(Lead)) == 0
     report = _run(testapp, upload.location, stage_id=str(stages[1].id))
     assert "Imported 3 new lead(s)" in report.text

@@ -96,7 +96,7 @@ def test_create_lead_by_hand(signed_in, db, stages, owner):
         },
         status=400,
     )
-    assert "Enter a valid email address" in bad.text and 'value="not-an-email"' in bad.text
+    assert "Enter an e-mail address like name@example.com" in bad.text and 'value="not-an-email"' in bad.text
     assert "has-error" in bad.text and 'value="a, b"' in bad.text
     assert db.scalars(select(Lead)).all() == []
     done = signed_in.post(

@@ -45,6 +45,35 @@ def test_each_kind_is_validated(testapp, db, company, quiz, question, values, me
     assert db.scalar(select(func.count()).select_from(QuizSubmission)) == 0
 
 
+def test_error_summary_names_each_question_that_needs_an_answer_and_links_to_it(testapp, db, company, quiz):
+    """Without JavaScript the page comes back with a summary at the top: one line per
+    field, in the form's order, naming the question (not "Answer this question." twice)."""
+    team, leads = by_text(quiz, "Team size?"), by_text(quiz, "Leads per month?")
+    fields = replace(replace(good_answers(quiz, email="ada.example.com"), team.field_name), leads.field_name)
+    response = submit(testapp, public_path(company, quiz), fields, status=400)
+    summary = response.html.select_one("#quiz-errors")
+    assert summary["role"] == "alert" and summary.find_previous("form") is None
+    assert summary.h2.get_text() == "3 answers need your attention"
+    lines = [(" ".join(item.get_text().split()), item.a["href"]) for item in summary.select("li")]
+    assert lines == [
+        ("1. Team size?: Answer this question.", f"#field-{team.field_name}"),
+        ("4. Leads per month?: Answer this question.", f"#field-{leads.field_name}"),
+        ("Email: Enter an e-mail address like name@example.com (this one has no @).", "#field-email"),
+    ]
+    # Each link lands on its field, which shows the message again beside the question.
+    for _, href in lines:
+        field = response.html.select_one(href)
+        assert field is not None and "has-error" in field["class"]
+    assert db.scalar(select(func.count()).select_from(QuizSubmission)) == 0
+
+
+def test_error_summary_speaks_of_one_answer_in_the_singular(testapp, company, quiz):
+    fields = replace(good_answers(quiz), "consent")
+    summary = submit(testapp, public_path(company, quiz), fields, status=400).html.select_one("#quiz-errors")
+    assert summary.h2.get_text() == "One answer needs your attention"
+    assert " ".join(summary.li.get_text().split()).startswith("Consent: Tick the box to agree")
+
+
 def test_two_answers_to_a_single_choice_are_refused(testapp, db, company, quiz, funnel):
     question = by_text(quiz, "Team size?")
     ids = [str(o.id) for o in question.options[:2]]
@@ -66,7 +95,7 @@ def test_two_answers_to_a_single_choice_are_refused(testapp, db, company, quiz, 
     ("field", "value", "message"),
     [
         ("email", "", "Enter your email address."),
-        ("email", "not-an-address", "Enter a valid email address"),
+        ("email", "not-an-address", "Enter an e-mail address like name@example.com (this one has no @)."),
         ("phone", "12", "valid phone number"),
         ("consent", "", "Tick the box to agree"),
     ],

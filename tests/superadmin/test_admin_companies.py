@@ -107,6 +107,49 @@ def test_bad_company_input_is_refused_by_field(admin_client, acme, db, fields, f
     assert db.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "company.create")) == 0
 
 
+def _errors(page) -> dict[str, str]:
+    fields = page.html.select("#company-form div.field.has-error")
+    return {field.find(["input", "select"])["id"]: field.find("div", class_="error").get_text() for field in fields}
+
+
+def test_every_bad_field_shows_on_the_first_submit_of_a_new_company(admin_client, acme, db):
+    """A quota that is not a number used to hide the name and subscription ID errors
+    until the next submit."""
+    before = db.scalar(select(func.count()).select_from(Company))
+    data = {"name": "", "subscription_id": "acme", "plan": "FREE", "max_users": "many", "max_quizzes": "-1"}
+    page = admin_client.post("/admin/companies/new", {**data, "csrf_token": csrf_token(admin_client)}, status=400)
+    assert set(_errors(page)) == {"name", "subscription_id", "max_users", "max_quizzes"}
+    assert "This subscription ID is taken." in _errors(page)["subscription_id"]
+    assert "Enter a whole number" in _errors(page)["max_users"]
+    assert db.scalar(select(func.count()).select_from(Company)) == before
+    assert db.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "company.create")) == 0
+
+
+def test_a_good_new_company_with_a_bad_quota_is_not_created(admin_client, db):
+    data = {"name": "Half Good", "subscription_id": "half-good", "plan": "FREE", "max_users": "x", "max_quizzes": ""}
+    page = admin_client.post("/admin/companies/new", {**data, "csrf_token": csrf_token(admin_client)}, status=400)
+    assert set(_errors(page)) == {"max_users"}
+    assert _company(db, "half-good") is None
+
+
+def test_every_bad_field_shows_on_the_first_submit_of_an_edit(admin_client, acme, make_company, db):
+    make_company(subscription_id="taken")
+    form = admin_client.get(f"/admin/companies/{acme.id}/edit").forms["company-form"]
+    form["name"], form["subscription_id"], form["max_quizzes"] = "Acme Renamed", "taken", "lots"
+    page = form.submit(status=400)
+    assert set(_errors(page)) == {"subscription_id", "max_quizzes"}
+    # The heading still names the company as it is stored; nothing changed.
+    assert page.html.h1.get_text() == "Edit Acme Rockets"
+    assert page.forms["company-form"]["name"].value == "Acme Renamed"
+    form = page.forms["company-form"]
+    form["name"], form["max_quizzes"] = "", "lots"
+    page = form.submit(status=400)
+    assert set(_errors(page)) == {"name", "subscription_id", "max_quizzes"}
+    company = _company(db, "acme")
+    assert company is not None and company.name == "Acme Rockets"
+    assert "company.update" not in _actions(db, acme.id)
+
+
 def test_create_without_csrf_token_is_refused(admin_client, db):
     admin_client.post("/admin/companies/new", {"name": "X", "subscription_id": "x-co", "plan": "FREE"}, status=400)
     assert _company(db, "x-co") is None

@@ -79,7 +79,7 @@ def test_create_owner_who_must_change_password(admin_client, acme, another_clien
         ({"username": "has space"}, "username", "Use up to 64 letters"),
         ({"username": "olivia"}, "username", "This username is taken in this company"),
         ({"role": "SUPER_ADMIN"}, "role", "Choose one of"),
-        ({"email": "not-an-email"}, "email", "email address"),
+        ({"email": "not-an-email"}, "email", "e-mail address like name@example.com"),
         ({"password": "short", "confirm_password": "short"}, "password", "Use at least 10 characters."),
         ({"password": "acme-is-my-password", "confirm_password": "acme-is-my-password"}, "password", "subscription"),
         ({"confirm_password": "Something-Else-1"}, "confirm_password", "The two passwords differ."),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from email_validator import EmailNotValidError, validate_email
+from orbitflow.email_address import AddressError, checked_address
 
 USERNAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
 NAME_MAX = 200
@@ -28,11 +28,9 @@ def normalise_username(raw: str | None) -> str:
 
 def normalise_email(raw: str | None) -> str | None:
     """An empty address is None; anything else must be a valid address."""
-    if raw is None or not raw.strip():
-        return None
     try:
-        return validate_email(raw.strip(), check_deliverability=False).normalized
-    except EmailNotValidError as error:
+        return checked_address(raw)
+    except AddressError as error:
         raise FieldError(str(error)) from None
 
 

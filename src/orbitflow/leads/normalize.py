@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 
 from orbitflow import config
+from orbitflow.email_address import AddressError, checked_address
 
 DEFAULT_PHONE_REGION = config.DEFAULT_PHONE_REGION
 MAX_VALUE = Decimal("999999999999.99")
@@ -53,11 +53,10 @@ def normalise_email(raw: object) -> str | None:
 @functools.lru_cache(maxsize=4096)
 def _normalised_email(value: str) -> str:
     try:
-        normalised = validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError as error:
-        raise FieldError(f"Enter a valid email address ({error}).") from None
-    if len(normalised) > 254:
-        raise FieldError("The email address is too long.")
+        normalised = checked_address(value)
+    except AddressError as error:
+        raise FieldError(str(error)) from None
+    assert normalised is not None
     return normalised.lower()
 
 

@@ -7,10 +7,14 @@ audited in the company it concerns, so that company's owners see it too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.request import Request
 from pyramid.view import view_config
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from orbitflow.accounts.models import User
 from orbitflow.accounts.two_factor import enrolled_user_ids
@@ -35,6 +39,7 @@ LIST_TEMPLATE = "orbitflow:superadmin/templates/companies.jinja2"
 FORM_TEMPLATE = "orbitflow:superadmin/templates/company_form.jinja2"
 PAGE_TEMPLATE = "orbitflow:superadmin/templates/company.jinja2"
 STATUSES = ("active", "inactive")
+T = TypeVar("T")
 
 
 def get_company(request: Request) -> Company:
@@ -68,6 +73,24 @@ def _read_company_form(request: Request) -> tuple[dict, dict, dict]:
         "max_quizzes": optional_quota(form["max_quizzes"], errors, "max_quizzes"),
     }
     return form, values, errors
+
+
+def _checked_save(session: Session, form_errors: dict[str, str], save: Callable[[], T]) -> tuple[T | None, dict]:
+    """(what ``save`` returned, errors by field). The service checks its fields even when
+    the form has errors of its own (a quota that is not a number), so every field's error
+    shows on the first submit; ``save`` runs in a savepoint that is rolled back then."""
+    savepoint = session.begin_nested()
+    try:
+        with unscoped(session):
+            result = save()
+    except CompanyError as error:
+        savepoint.rollback()
+        return None, {**error.fields, **form_errors}
+    if form_errors:
+        savepoint.rollback()
+        return None, form_errors
+    savepoint.commit()
+    return result, {}
 
 
 @view_config(route_name="admin_companies", request_method="GET", renderer=LIST_TEMPLATE, permission="platform.admin")
@@ -107,12 +130,7 @@ def company_new_form(request: Request):
 def company_create(request: Request):
     form, values, errors = _read_company_form(request)
     session = request.dbsession
-    if not errors:
-        try:
-            with unscoped(session):
-                company = create_company(session, **values)
-        except CompanyError as error:
-            errors = error.fields
+    company, errors = _checked_save(session, errors, lambda: create_company(session, **values))
     if errors:
         request.response.status_int = 400
         return _form_context(request, form, errors)
@@ -168,12 +186,7 @@ def company_update(request: Request):
     company = get_company(request)
     form, values, errors = _read_company_form(request)
     session = request.dbsession
-    if not errors:
-        try:
-            with unscoped(session):
-                before = update_company(session, company, **values)
-        except CompanyError as error:
-            errors = error.fields
+    before, errors = _checked_save(session, errors, lambda: update_company(session, company, **values))
     if errors:
         request.response.status_int = 400
         return _form_context(request, form, errors, company)

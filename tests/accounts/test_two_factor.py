@@ -152,6 +152,25 @@ def test_enrolment_shows_a_qr_code_and_the_secret_and_a_first_code_turns_it_on(b
     assert "Manage two-factor sign-in" in client.get("/settings/profile").text
 
 
+def test_me_says_whether_two_factor_sign_in_is_on(browser, team, db, testapp, another_client):
+    agent = team["AGENT"]
+    client = browser(agent)
+    assert api(client, "GET", "/api/v1/me").json["two_factor_enabled"] is False
+    page = client.get("/settings/two-factor").forms["start-form"].submit(status=303).follow()
+    assert api(client, "GET", "/api/v1/me").json["two_factor_enabled"] is False  # not yet confirmed
+    form = page.forms["confirm-form"]
+    form["code"] = code_at(shown_secret(page))
+    form.submit(status=200)
+    assert api(client, "GET", "/api/v1/me").json["two_factor_enabled"] is True
+    # An API key has no second factor of its own, whatever its creator has.
+    admin = browser(team["ADMIN"])
+    enrol(admin, db, team["ADMIN"])
+    form = admin.get("/settings/api-keys").forms["apikey-form"]
+    form["name"], form["role"] = "Reports", "VIEWER"
+    raw = re.search(r"data-raw-key>([^<]+)<", form.submit(status=201).text).group(1)
+    assert api(another_client(), "GET", "/api/v1/me", headers=bearer(raw)).json["two_factor_enabled"] is None
+
+
 @pytest.mark.parametrize(
     ("typed", "words"),
     [

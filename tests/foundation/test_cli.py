@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, func, insert, select, text
 
 from foundation.helpers import ROOT, base_env, nonblank_lines, run
+from orbitflow.accounts.models import User, UserSession
 from orbitflow.accounts.passwords import verify_password
 from orbitflow.models.meta import utcnow
 from orbitflow.syslog.models import SystemLogEntry
@@ -94,9 +95,27 @@ def test_purge_logs_deletes_only_old_entries(initialised):
                     level="ERROR", source="CLIENT", message=f"{age} days old", created_at=now - timedelta(days=age)
                 )
             )
+        admin = connection.execute(select(User.id, User.company_id).where(User.username == "first-admin")).one()
+        for label, ended in (("ended-last-week", now - timedelta(days=7)), ("live", None)):
+            connection.execute(
+                insert(UserSession).values(
+                    company_id=admin.company_id,
+                    user_id=admin.id,
+                    token_hash=label.ljust(64, "0"),
+                    created_at=now - timedelta(days=8 if ended else 0),
+                    last_seen_at=now - timedelta(days=8 if ended else 0),
+                    ended_at=ended,
+                    user_agent=label,
+                )
+            )
     result = orbitflow(tmp_path, "purge-logs", str(INI), "--older-than", "30")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "Deleted 2 system log entries older than 30 days."
+    assert nonblank_lines(result.stdout) == [
+        "Deleted 2 system log entries older than 30 days.",
+        "Deleted 1 session and 0 two-factor sign-in challenges that ended or expired more than a day ago.",
+    ]
+    with engine.connect() as connection:
+        assert connection.scalars(select(UserSession.user_agent)).all() == ["live"]
     with engine.connect() as connection:
         left = connection.scalars(select(SystemLogEntry.message).order_by(SystemLogEntry.created_at)).all()
         assert connection.scalar(select(func.count()).select_from(SystemLogEntry)) == 2

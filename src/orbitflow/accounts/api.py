@@ -15,6 +15,7 @@ from orbitflow.accounts.identity import current_user
 from orbitflow.accounts.models import ApiKey, User
 from orbitflow.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from orbitflow.accounts.profile import change_password
+from orbitflow.accounts.two_factor import is_enrolled
 from orbitflow.accounts.users import create_user, reset_password, update_user, user_query
 from orbitflow.api.helpers import iso, json_body, paginate, paging_parameters
 from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
@@ -86,7 +87,17 @@ api_schema(
             "The caller: a user, or for an API key the key (id and username are then null; role is the"
             " key's effective role, the lower of the key's role and its creator's current role)"
         ),
-        "required": ["id", "username", "name", "email", "role", "is_active", "company", "permissions"],
+        "required": [
+            "id",
+            "username",
+            "name",
+            "email",
+            "role",
+            "is_active",
+            "two_factor_enabled",
+            "company",
+            "permissions",
+        ],
         "properties": {
             "id": {"type": "integer", "nullable": True},
             "username": {"type": "string", "nullable": True},
@@ -95,6 +106,11 @@ api_schema(
             "role": {"type": "string", "enum": list(ROLES)},
             "is_active": {"type": "boolean"},
             "must_change_password": {"type": "boolean"},
+            "two_factor_enabled": {
+                "type": "boolean",
+                "nullable": True,
+                "description": "Whether the user signs in with a second factor (null for an API key, which has none)",
+            },
             "impersonated_by": {"type": "integer", "nullable": True},
             "permissions": {"type": "array", "items": {"type": "string"}},
             "api_key": {
@@ -209,6 +225,7 @@ def me(request: Request):
             role=identity.role,
             is_active=True,
             must_change_password=False,
+            two_factor_enabled=None,
         )
         body["api_key"] = {
             "id": key.id,
@@ -218,7 +235,8 @@ def me(request: Request):
             "created_by": identity.user_id,
         }
         return body
-    return {**user_json(current_user(request)), **body}
+    user = current_user(request)
+    return {**user_json(user), "two_factor_enabled": is_enrolled(request.dbsession, user), **body}
 
 
 @api_operation(
@@ -246,6 +264,7 @@ def me_password(request: Request):
     company = request.dbsession.get(Company, user.company_id)
     return {
         **user_json(user),
+        "two_factor_enabled": is_enrolled(request.dbsession, user),
         "permissions": sorted(request.identity.permissions),
         "company": company_json(company),
         "impersonated_by": None,

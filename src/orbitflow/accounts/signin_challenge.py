@@ -4,6 +4,7 @@ A challenge is a row (``two_factor_challenges``) and a cookie of this browser th
 random token (the row keeps its SHA-256), signed with AUTH_SECRET (AUTH_SECRET_PREVIOUS
 verifies too), limited to ``/login`` and to a few minutes. It is not a session: it signs
 nobody in, and only the second-step page (:mod:`orbitflow.accounts.two_factor_signin`) reads it.
+Ended and expired rows are purged by :mod:`orbitflow.accounts.cleanup`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import secrets
 from datetime import timedelta
 
 from pyramid.request import Request
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from webob.cookies import make_cookie
 from zope.sqlalchemy import mark_changed
@@ -66,16 +67,6 @@ def begin_challenge(request: Request, user: User, next_url: str) -> list[tuple[s
                 TwoFactorChallenge.ended_at.is_(None),
             )
             .values(ended_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        # Old ones are of no use to anybody.
-        session.execute(
-            delete(TwoFactorChallenge)
-            .where(
-                TwoFactorChallenge.user_id == user.id,
-                TwoFactorChallenge.company_id == user.company_id,
-                TwoFactorChallenge.expires_at < now - timedelta(days=1),
-            )
             .execution_options(synchronize_session=False)
         )
         mark_changed(session)

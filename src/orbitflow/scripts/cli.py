@@ -2,7 +2,7 @@
 
 orbitflow check CONFIG_URI                  settings, database and migrations, exit 1 when not ready
 orbitflow create-superadmin CONFIG_URI --username NAME [--password P] [--email E]
-orbitflow purge-logs CONFIG_URI --older-than DAYS
+orbitflow purge-logs CONFIG_URI --older-than DAYS   old system log; ended sessions and sign-in challenges
 orbitflow worker CONFIG_URI [--once]        send outbox deliveries until SIGTERM (or until idle)
 orbitflow migrate CONFIG_URI                migrate the core and the enabled plugins to their newest revision
 orbitflow backup CONFIG_URI --output FILE [--keep-days N] [--format auto|logical|mariadb-dump]
@@ -26,6 +26,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
+from orbitflow.accounts.cleanup import purge_sign_ins
 from orbitflow.accounts.passwords import password_problems
 from orbitflow.config import ConfigError
 from orbitflow.db import make_session_factory, unscoped
@@ -35,6 +36,7 @@ from orbitflow.scripts.common import engine_from_settings, fail, one_line, setti
 from orbitflow.shared import shared
 from orbitflow.syslog.models import SystemLogEntry
 from orbitflow.tenants.models import PLATFORM_SUBSCRIPTION_ID, Company
+from orbitflow.wording import plural
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,7 +52,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     admin.add_argument("--password", help="prompted when missing")
     admin.add_argument("--email")
 
-    purge = commands.add_parser("purge-logs", help="delete system log entries older than some days")
+    purge = commands.add_parser(
+        "purge-logs",
+        help="delete system log entries older than some days, and sessions and sign-in challenges that ended",
+    )
     purge.add_argument("config_uri")
     purge.add_argument("--older-than", type=int, required=True, metavar="DAYS")
 
@@ -140,13 +145,20 @@ def purge_logs(args: argparse.Namespace) -> int:
         fail("--older-than must be at least 1 day")
     settings = settings_from_uri(args.config_uri)
     engine = engine_from_settings(settings)
-    cutoff = utcnow() - timedelta(days=args.older_than)
+    now = utcnow()
     try:
         with engine.begin() as connection:
-            result = connection.execute(delete(SystemLogEntry).where(SystemLogEntry.created_at < cutoff))
+            result = connection.execute(
+                delete(SystemLogEntry).where(SystemLogEntry.created_at < now - timedelta(days=args.older_than))
+            )
+            purged = purge_sign_ins(connection, settings, now)
     finally:
         engine.dispose()
     print(f"Deleted {result.rowcount} system log entries older than {args.older_than} days.")
+    print(
+        f"Deleted {plural(purged.sessions, 'session')} and {plural(purged.challenges, 'two-factor sign-in challenge')}"
+        " that ended or expired more than a day ago."
+    )
     return 0
 
 

@@ -15,12 +15,14 @@ import hashlib
 import hmac
 import logging
 import math
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import SlidingWindowCounterSupport, Storage, storage_from_string
+from limits.storage.base import TimestampedSlidingWindow
 from limits.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
 
 from orbitflow.config import ConfigError, get_settings
@@ -44,21 +46,103 @@ def parse_limit_setting(name: str, raw: str | None, default: str) -> list[RateLi
         raise ConfigError(f"{name} must look like 20/minute or 20/minute;200/hour, got {value!r}") from None
 
 
-class ProcessMemoryStorage(MemoryStorage):
-    """The ``limits`` in-memory storage, dropping expired counters every few seconds.
+class ProcessMemoryStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWindow):
+    """Counters in this process's memory, built on the public storage interface of ``limits``
+    (``Storage`` and ``SlidingWindowCounterSupport``, as its documentation asks of a custom
+    storage).
 
-    The stock storage starts a clean-up timer thread on almost every hit, which costs more
-    than the rest of the rate limiting together. Expired counters are ignored when read
-    anyway; the clean-up only bounds memory, so running it now and then is enough."""
+    The library's own memory storage starts a clean-up timer thread on almost every hit,
+    which costs more than the rest of the rate limiting together. Here an expired counter
+    reads as zero and is dropped when touched, and the caller that finds a sweep due drops
+    the other expired ones, every few seconds: the sweep only bounds memory. One lock keeps
+    each check-and-count atomic between the server's threads."""
 
+    STORAGE_SCHEME = ["orbitflow-memory"]
     CLEANUP_SECONDS = 5.0
 
-    def _MemoryStorage__schedule_expiry(self) -> None:
-        now = time.monotonic()
-        if now < getattr(self, "_next_cleanup", 0.0):
-            return
-        self._next_cleanup = now + self.CLEANUP_SECONDS
-        MemoryStorage._MemoryStorage__schedule_expiry(self)
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: float | str | bool):
+        self._counts: dict[str, int] = {}
+        self._expires: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._next_sweep = 0.0
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return ValueError
+
+    def _live(self, key: str, now: float) -> int:
+        if self._expires.get(key, 0.0) <= now:
+            self._counts.pop(key, None)
+            self._expires.pop(key, None)
+            return 0
+        return self._counts[key]
+
+    def _add(self, key: str, expiry: float, amount: int, now: float) -> int:
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.CLEANUP_SECONDS
+            for stale in [name for name, at in self._expires.items() if at <= now]:
+                self._counts.pop(stale, None)
+                self._expires.pop(stale, None)
+        value = self._live(key, now) + amount
+        if value == amount:  # a new window starts with its first hit
+            self._expires[key] = now + expiry
+        self._counts[key] = value
+        return value
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        with self._lock:
+            return self._add(key, expiry, amount, time.time())
+
+    def get(self, key: str) -> int:
+        with self._lock:
+            return self._live(key, time.time())
+
+    def get_expiry(self, key: str) -> float:
+        return self._expires.get(key, time.time())
+
+    def check(self) -> bool:
+        return True
+
+    def reset(self) -> int:
+        with self._lock:
+            count = len(self._counts)
+            self._counts.clear()
+            self._expires.clear()
+        return count
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._counts.pop(key, None)
+            self._expires.pop(key, None)
+
+    def _window(self, key: str, expiry: int, now: float) -> tuple[str, int, float, int, float]:
+        previous_key, current_key = self.sliding_window_keys(key, expiry, now)
+        previous = self._live(previous_key, now)
+        previous_ttl = (1 - (((now - expiry) / expiry) % 1)) * expiry if previous else 0.0
+        current_ttl = (1 - ((now / expiry) % 1)) * expiry + expiry
+        return current_key, previous, previous_ttl, self._live(current_key, now), current_ttl
+
+    def acquire_sliding_window_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        if amount > limit:
+            return False
+        now = time.time()
+        with self._lock:
+            current_key, previous, previous_ttl, current, _ = self._window(key, expiry, now)
+            if math.floor(previous * previous_ttl / expiry + current) + amount > limit:
+                return False
+            # The current window's counter lives on through the next window, where it weighs in.
+            self._add(current_key, 2 * expiry, amount, now)
+            return True
+
+    def get_sliding_window(self, key: str, expiry: int) -> tuple[int, float, int, float]:
+        with self._lock:
+            _, previous, previous_ttl, current, current_ttl = self._window(key, expiry, time.time())
+        return previous, previous_ttl, current, current_ttl
+
+    def clear_sliding_window(self, key: str, expiry: int) -> None:
+        for window_key in self.sliding_window_keys(key, expiry, time.time()):
+            self.clear(window_key)
 
 
 class RateLimiter:

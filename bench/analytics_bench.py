@@ -13,8 +13,8 @@ beside the targets (p95 <= 100 ms, at most 10 statements). The full size of the 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import random
 import re
 import statistics
 import sys
@@ -51,6 +51,9 @@ def parse_args(argv):
     parser.add_argument("--scale", type=float, default=1.0, help="multiply --events and --leads")
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
+    parser.add_argument("--database", help="time a database kept by --keep, without loading one")
+    parser.add_argument("--explain", action="store_true", help="print each SELECT's plan (ANALYZE) per request")
     return parser.parse_args(argv)
 
 
@@ -59,7 +62,7 @@ def p95(values):
     return ordered[max(0, min(len(ordered) - 1, round(0.95 * len(ordered) + 0.5) - 1))]
 
 
-def load_company(engine, session, number: int, events: int, leads: int, rng: random.Random) -> tuple[int, int]:
+def load_company(engine, session, number: int, events: int, leads: int) -> tuple[int, int]:
     with unscoped(session):
         company = create_company(session, name=f"Bench {number}", subscription_id=f"bench-{number}", plan="ENTERPRISE")
         session.add(
@@ -94,20 +97,62 @@ def load_company(engine, session, number: int, events: int, leads: int, rng: ran
     # engine): a few seconds per million rows, where building them in Python takes minutes.
     minutes = DAYS * 24 * 60
     owner = users[0]
+    quiz_ids = ", ".join(str(quiz_id) for quiz_id, _ in plan)
+    stage_ids = ", ".join(str(i) for i in stages)
+    started = time.perf_counter()
     with engine.begin() as connection:
         connection.execute(
             text(
                 "INSERT INTO leads (company_id, name, source, stage_id, position, owner_id, value, utm_source,"
-                " utm_campaign, consent, version, created_at, updated_at)"
+                " utm_medium, utm_campaign, utm_content, consent, version, created_at, updated_at)"
                 " SELECT :company, CONCAT('Lead ', seq),"
                 " ELT(1 + FLOOR(RAND(seq) * 4), 'quiz', 'manual', 'api', 'import'),"
-                f" ELT(1 + FLOOR(RAND() * {len(stages)}), {', '.join(str(i) for i in stages)}), seq,"
+                f" ELT(1 + FLOOR(RAND() * {len(stages)}), {stage_ids}), seq,"
                 " IF(RAND() < 0.5, :owner, NULL), ELT(FLOOR(RAND() * 4), 100, 250, 990),"
-                " ELT(FLOOR(RAND() * 3), 'facebook', 'tiktok'), ELT(FLOOR(RAND() * 4), 'bf', 'xmas', 'spring'),"
+                " ELT(FLOOR(RAND() * 3), 'facebook', 'tiktok'), ELT(FLOOR(RAND() * 3), 'cpc', 'social'),"
+                " ELT(FLOOR(RAND() * 4), 'bf', 'xmas', 'spring'), ELT(FLOOR(RAND() * 3), 'video', 'carousel'),"
                 " 0, 1, t, t FROM (SELECT seq, UTC_TIMESTAMP() - INTERVAL FLOOR(RAND() * :minutes) MINUTE AS t"
                 f" FROM seq_1_to_{leads}) generated"
             ),
             {"company": company.id, "owner": owner, "minutes": minutes},
+        )
+        # The quiz leads came from a submission of one of the quizzes.
+        connection.execute(
+            text(
+                "INSERT INTO quiz_submissions (company_id, quiz_id, lead_id, created_lead, token, answers, contact,"
+                " score, consent, fill_seconds, created_at)"
+                f" SELECT company_id, ELT(1 + id % {len(plan)}, {quiz_ids}), id, 1, MD5(CONCAT('s-', id)), '[]',"
+                " '{}', 0, 0, 20 + FLOOR(RAND() * 600), created_at"
+                " FROM leads WHERE company_id = :company AND source = 'quiz'"
+            ),
+            {"company": company.id},
+        )
+        # Each lead's timeline: its creation, and for two in three a note by the owner
+        # within three days (the first activity).
+        connection.execute(
+            text(
+                "INSERT INTO lead_activity (company_id, lead_id, actor_id, kind, data, created_at)"
+                " SELECT company_id, id, NULL, 'created', '{}', created_at FROM leads WHERE company_id = :company"
+            ),
+            {"company": company.id},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO lead_activity (company_id, lead_id, actor_id, kind, data, created_at)"
+                " SELECT company_id, id, :owner, 'note', '{}', created_at + INTERVAL FLOOR(RAND() * 4320) MINUTE"
+                " FROM leads WHERE company_id = :company AND RAND() < 0.67"
+            ),
+            {"company": company.id, "owner": owner},
+        )
+        # The stage each lead entered when it was created (the rebuild would backfill it
+        # in Python otherwise).
+        connection.execute(
+            text(
+                "INSERT INTO lead_stage_history (company_id, lead_id, stage_id, stage_kind, value, entered_at)"
+                " SELECT leads.company_id, leads.id, leads.stage_id, stages.kind, leads.value, leads.created_at"
+                " FROM leads JOIN stages ON stages.id = leads.stage_id WHERE leads.company_id = :company"
+            ),
+            {"company": company.id},
         )
         for quiz_id, questions in plan:
             connection.execute(
@@ -123,9 +168,61 @@ def load_company(engine, session, number: int, events: int, leads: int, rng: ran
                 ),
                 {"company": company.id, "quiz": quiz_id, "minutes": minutes},
             )
+    generated = time.perf_counter()
     with engine.begin() as connection:
         rebuild(connection, company.id)
+    print(
+        f"company {number}: rows generated in {generated - started:.1f} s,"
+        f" counts rebuilt in {time.perf_counter() - generated:.1f} s",
+        flush=True,
+    )
     return company.id, plan[0][0]
+
+
+ANALYZED = (
+    "leads",
+    "lead_activity",
+    "quiz_submissions",
+    "quiz_funnel_events",
+    "analytics_lead_facts",
+    "analytics_lead_daily",
+    "analytics_funnel_daily",
+)
+
+
+def plan_tables(node) -> list[dict]:
+    if isinstance(node, list):
+        return [table for value in node for table in plan_tables(value)]
+    if not isinstance(node, dict):
+        return []
+    found = [node] if "table_name" in node and "access_type" in node else []
+    return found + [table for value in node.values() for table in plan_tables(value)]
+
+
+def explain(engine, label: str, statements: list[tuple[str, object]]) -> None:
+    """Each SELECT of one request run again under ANALYZE: per table, the index, the rows
+    read, the pages touched and the time."""
+    print(f"\n{label}: {len(statements)} statements")
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        for statement, parameters in statements:
+            if not statement.lstrip().upper().startswith("SELECT"):
+                print(f"  {statement.split()[0]} ...")
+                continue
+            cursor.execute("ANALYZE FORMAT=JSON " + statement, parameters)
+            plan = json.loads(cursor.fetchone()[0])
+            total = plan["query_block"].get("r_total_time_ms", 0)
+            print(f"  {total:7.2f} ms  {' '.join(statement.split())[:110]}")
+            for table in plan_tables(plan):
+                pages = table.get("r_engine_stats", {}).get("pages_accessed", 0)
+                only = " index only" if table.get("using_index") else ""
+                print(
+                    f"           {table['table_name']:24} {table['access_type']:6} {table.get('key') or '-':55}"
+                    f" rows {table.get('r_rows') or 0:>8} pages {pages:>6}{only}"
+                )
+    finally:
+        connection.close()
 
 
 def login(client, subscription_id):
@@ -143,9 +240,10 @@ def main(argv=None) -> int:
     events, leads = int(args.events * args.scale), int(args.leads * args.scale)
     admin_url, _ = parse_database_url("--server", args.server.rstrip("/") + "/mysql")
     admin = create_engine(admin_url.set(database=None), isolation_level="AUTOCOMMIT")
-    name = f"orbitflow_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+    name = args.database or f"orbitflow_bench_{uuid.uuid4().hex[:8]}"
+    if not args.database:
+        with admin.connect() as connection:
+            connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
     ini = {
         "sqlalchemy.url": f"{args.server.rstrip('/')}/{name}",
         "orbitflow.auth_secret": SECRET,
@@ -160,28 +258,34 @@ def main(argv=None) -> int:
     try:
         started = time.perf_counter()
         upgrade_to_heads(alembic_config(settings, engine))
-        session = make_session_factory(loader)()
-        rng = random.Random(7)
-        first = None
-        for number in range(args.others + 1):
-            loaded = load_company(loader, session, number, events, leads, rng)
-            first = first or loaded
-        session.close()
-        with engine.connect() as connection:
-            connection.execute(
-                text("ANALYZE TABLE leads, quiz_funnel_events, analytics_lead_daily, analytics_funnel_daily")
+        if args.database:
+            with engine.connect() as connection:
+                quiz_id = connection.execute(
+                    text(
+                        "SELECT MIN(quizzes.id) FROM quizzes JOIN companies ON companies.id = quizzes.company_id"
+                        " WHERE companies.subscription_id = 'bench-0'"
+                    )
+                ).scalar_one()
+        else:
+            session = make_session_factory(loader)()
+            first = None
+            for number in range(args.others + 1):
+                loaded = load_company(loader, session, number, events, leads)
+                first = first or loaded
+            session.close()
+            with engine.connect() as connection:
+                connection.execute(text(f"ANALYZE TABLE {', '.join(ANALYZED)}"))
+            print(
+                f"Loaded {events:,} funnel events and {leads:,} leads into each of {args.others + 1} companies "
+                f"in {time.perf_counter() - started:.0f} s.",
+                flush=True,
             )
-        load_seconds = time.perf_counter() - started
-        print(
-            f"Loaded {events:,} funnel events and {leads:,} leads into each of {args.others + 1} companies "
-            f"in {load_seconds:.0f} s."
-        )
-        _, quiz_id = first
+            _, quiz_id = first
         app = make_app(ini, environ={}, engine=engine)
         client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"})
         login(client, "bench-0")
-        statements: list[str] = []
-        event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        statements: list[tuple[str, object]] = []
+        event.listen(engine, "before_cursor_execute", lambda *a: statements.append((a[2], a[3])))
         targets = [
             ("dashboard page /analytics?preset=90", "/analytics?preset=90"),
             ("summary API (90 days)", "/api/v1/analytics/summary?preset=90"),
@@ -194,6 +298,8 @@ def main(argv=None) -> int:
             statements.clear()
             client.get(path)
             count = len(statements)
+            if args.explain:
+                explain(engine, label, list(statements))
             for _ in range(args.warmup):
                 client.get(path)
             times = []
@@ -211,8 +317,11 @@ def main(argv=None) -> int:
     finally:
         engine.dispose()
         loader.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        if args.keep or args.database:
+            print(f"Kept the database {name}.")
+        else:
+            with admin.connect() as connection:
+                connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
 
 
 if __name__ == "__main__":

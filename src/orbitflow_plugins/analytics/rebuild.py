@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select
@@ -113,7 +114,11 @@ def _rebuild_leads(connection: Connection, company_id: int, company_zone) -> int
         .where(LEADS.c.company_id == company_id)
     ).all()
     facts = []
-    counts: dict[tuple, dict[str, Any]] = defaultdict(lambda: dict.fromkeys(LEAD_MEASURES, 0))
+    # One type per column (won_value a Decimal in every row): the driver's bulk insert
+    # refuses a column whose rows mix types.
+    counts: dict[tuple, dict[str, Any]] = defaultdict(
+        lambda: {m: Decimal(0) if m == "won_value" else 0 for m in LEAD_MEASURES}
+    )
     for lead in leads:
         fact = make_fact(lead, lead.kind, company_zone, quiz_id=quizzes.get(lead.id), first_won=first_won.get(lead.id))
         facts.append(fact.row())

@@ -4,18 +4,18 @@ statements, whatever the number of leads or events."""
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, literal, select, union_all
+from sqlalchemy import Select, and_, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from orbitflow.accounts.models import User
 from orbitflow.leads.models import Lead, Stage
 from orbitflow_plugins.analytics.days import utc_bounds
+from orbitflow_plugins.analytics.medians import median_select, seconds_between
 from orbitflow_plugins.analytics.models import FunnelDaily, LeadDaily, LeadFact
 from orbitflow_plugins.analytics.ranges import DayRange
 from orbitflow_plugins.quiz.models import Quiz, QuizQuestion, QuizSubmission
@@ -30,6 +30,14 @@ def rate(part: int, whole: int) -> float | None:
 
 def money(value: Any) -> float:
     return float(value or 0)
+
+
+def _number(value: Any) -> int | float | None:
+    """A median as the API shows it: whole numbers without a fraction."""
+    if value is None:
+        return None
+    value = float(value)
+    return int(value) if value.is_integer() else value
 
 
 @dataclass
@@ -85,19 +93,28 @@ class Summary:
         }
 
 
+def _counts_index(query: Select[Any]) -> Select[Any]:
+    """Read the daily lead counts through the index that holds every column read: MariaDB
+    otherwise takes the unique key's ``company_id`` prefix and looks up each row."""
+    hint = "FORCE INDEX (ix_analytics_lead_daily_company_day_counts)"
+    return query.with_hint(LeadDaily, hint, "mysql").with_hint(LeadDaily, hint, "mariadb")
+
+
 def _daily_series(session: Session, company_id: int, span: DayRange) -> tuple[Totals, Totals, list[dict[str, Any]]]:
     previous = span.previous()
     rows = session.execute(
-        select(
-            LeadDaily.day,
-            func.sum(LeadDaily.leads),
-            func.sum(LeadDaily.won),
-            func.sum(LeadDaily.won_value),
-            func.sum(LeadDaily.cohort_won),
+        _counts_index(
+            select(
+                LeadDaily.day,
+                func.sum(LeadDaily.leads),
+                func.sum(LeadDaily.won),
+                func.sum(LeadDaily.won_value),
+                func.sum(LeadDaily.cohort_won),
+            )
+            .where(LeadDaily.company_id == company_id, LeadDaily.day.between(previous.first, span.last))
+            .group_by(LeadDaily.day)
+            .order_by(LeadDaily.day)
         )
-        .where(LeadDaily.company_id == company_id, LeadDaily.day.between(previous.first, span.last))
-        .group_by(LeadDaily.day)
-        .order_by(LeadDaily.day)
     ).all()
     now, before = Totals(), Totals()
     series = []
@@ -112,18 +129,20 @@ def _daily_series(session: Session, company_id: int, span: DayRange) -> tuple[To
 
 def _breakdowns(session: Session, company_id: int, span: DayRange) -> tuple[dict, dict, dict]:
     rows = session.execute(
-        select(
-            LeadDaily.source,
-            LeadDaily.quiz_id,
-            LeadDaily.utm_source,
-            LeadDaily.utm_campaign,
-            func.sum(LeadDaily.leads),
-            func.sum(LeadDaily.won),
-            func.sum(LeadDaily.won_value),
-            func.sum(LeadDaily.cohort_won),
+        _counts_index(
+            select(
+                LeadDaily.source,
+                LeadDaily.quiz_id,
+                LeadDaily.utm_source,
+                LeadDaily.utm_campaign,
+                func.sum(LeadDaily.leads),
+                func.sum(LeadDaily.won),
+                func.sum(LeadDaily.won_value),
+                func.sum(LeadDaily.cohort_won),
+            )
+            .where(LeadDaily.company_id == company_id, LeadDaily.day.between(span.first, span.last))
+            .group_by(LeadDaily.source, LeadDaily.quiz_id, LeadDaily.utm_source, LeadDaily.utm_campaign)
         )
-        .where(LeadDaily.company_id == company_id, LeadDaily.day.between(span.first, span.last))
-        .group_by(LeadDaily.source, LeadDaily.quiz_id, LeadDaily.utm_source, LeadDaily.utm_campaign)
     ).all()
     by_source: dict[str, Totals] = defaultdict(Totals)
     by_quiz: dict[int, Totals] = defaultdict(Totals)
@@ -235,37 +254,39 @@ def pipeline(session: Session, company_id: int) -> list[dict[str, Any]]:
 
 
 def owners(session: Session, company_id: int, span: DayRange) -> tuple[list[dict[str, Any]], float | None]:
-    """Leads, won and won value by owner, and the median days from lead to won (one
-    statement: the owners' new leads counted, and the range's won leads one by one)."""
+    """Leads, won and won value by owner, and the median days from lead to won, in one
+    statement: the range's new leads and its won leads counted by owner, and the median
+    computed by the database."""
     came_in = (
         select(
             literal("in").label("part"),
-            LeadFact.owner_id,
-            func.count().label("leads"),
-            literal(None).label("created_at"),
-            literal(None).label("won_at"),
-            literal(None).label("won_value"),
+            LeadFact.owner_id.label("owner_id"),
+            func.count().label("count"),
+            literal(0).label("amount"),
         )
         .where(LeadFact.company_id == company_id, LeadFact.day.between(span.first, span.last))
         .group_by(LeadFact.owner_id)
     )
-    won = select(
-        literal("won").label("part"),
-        LeadFact.owner_id,
-        literal(0).label("leads"),
-        LeadFact.created_at,
-        LeadFact.won_at,
-        LeadFact.won_value,
-    ).where(LeadFact.company_id == company_id, LeadFact.won_day.between(span.first, span.last))
-    parts = union_all(came_in, won).subquery()
+    won_in_range = (LeadFact.company_id == company_id, LeadFact.won_day.between(span.first, span.last))
+    won = (
+        select(literal("won"), LeadFact.owner_id, func.count(), func.sum(LeadFact.won_value))
+        .where(*won_in_range)
+        .group_by(LeadFact.owner_id)
+    )
+    median = median_select(seconds_between(LeadFact.won_at, LeadFact.created_at), [], *won_in_range).subquery()
+    to_win = select(literal("median"), literal(0), literal(0), median.c.median)
+    parts = union_all(came_in, won, to_win).subquery()
     rows = session.execute(
         select(parts, User.name, User.username).outerjoin(
             User, and_(User.id == parts.c.owner_id, User.company_id == company_id)
         )
     ).all()
     table: dict[int, dict[str, Any]] = {}
-    durations: list[float] = []
-    for part, owner_id, leads, created_at, won_at, won_value, name, username in rows:
+    median_days = None
+    for part, owner_id, count, amount, name, username in rows:
+        if part == "median":
+            median_days = round(float(amount) / 86400, 1) if amount is not None else None
+            continue
         entry = table.setdefault(
             owner_id,
             {
@@ -273,32 +294,16 @@ def owners(session: Session, company_id: int, span: DayRange) -> tuple[list[dict
                 "name": (name or username) if owner_id else "Unassigned",
                 "leads": 0,
                 "won": 0,
-                "won_value": ZERO,
+                "won_value": 0.0,
             },
         )
         if part == "in":
-            entry["leads"] += int(leads)
+            entry["leads"] += int(count)
         else:
-            entry["won"] += 1
-            entry["won_value"] += Decimal(won_value or 0)
-            if created_at is not None and won_at is not None:
-                durations.append(_seconds(won_at, created_at) / 86400)
+            entry["won"] += int(count)
+            entry["won_value"] = money(amount)
     result = sorted(table.values(), key=lambda e: (-e["leads"], -e["won"], e["name"] or ""))
-    for entry in result:
-        entry["won_value"] = money(entry["won_value"])
-    median = round(statistics.median(durations), 1) if durations else None
-    return result, median
-
-
-def _seconds(later: Any, earlier: Any) -> float:
-    # SQLite hands back the literal-typed union columns as text.
-    from datetime import datetime
-
-    if isinstance(later, str):
-        later = datetime.fromisoformat(later)
-    if isinstance(earlier, str):
-        earlier = datetime.fromisoformat(earlier)
-    return (later - earlier).total_seconds()
+    return result, median_days
 
 
 # -- one quiz's funnel ------------------------------------------------------------------
@@ -320,15 +325,11 @@ def quiz_funnel(session: Session, company_id: int, quiz: Quiz, span: DayRange | 
         .where(FunnelDaily.company_id == company_id, FunnelDaily.quiz_id == quiz.id)
         .group_by(FunnelDaily.question_id, FunnelDaily.kind, FunnelDaily.device)
     )
-    fills = select(QuizSubmission.fill_seconds).where(
-        QuizSubmission.company_id == company_id,
-        QuizSubmission.quiz_id == quiz.id,
-        QuizSubmission.fill_seconds.is_not(None),
-    )
+    submitted = [QuizSubmission.company_id == company_id, QuizSubmission.quiz_id == quiz.id]
     if span is not None:
         query = query.where(FunnelDaily.day.between(span.first, span.last))
         start, end = utc_bounds(span.first, span.last, zone)
-        fills = fills.where(QuizSubmission.created_at >= start, QuizSubmission.created_at < end)
+        submitted += [QuizSubmission.created_at >= start, QuizSubmission.created_at < end]
     steps: dict[str, int] = defaultdict(int)
     answered: dict[int, int] = defaultdict(int)
     devices: dict[str, dict[str, int]] = defaultdict(lambda: {"views": 0, "starts": 0, "completions": 0})
@@ -363,7 +364,7 @@ def quiz_funnel(session: Session, company_id: int, quiz: Quiz, span: DayRange | 
                 "dropped": max(reached[index] - following, 0),
             }
         )
-    seconds = [value for (value,) in session.execute(fills)]
+    median_seconds = session.execute(median_select(QuizSubmission.fill_seconds, [], *submitted)).scalar()
     return {
         "quiz_id": quiz.id,
         "title": quiz.title,
@@ -371,7 +372,7 @@ def quiz_funnel(session: Session, company_id: int, quiz: Quiz, span: DayRange | 
         "starts": starts,
         "completions": completions,
         "completion_rate": rate(completions, starts),
-        "median_seconds_to_complete": statistics.median(seconds) if seconds else None,
+        "median_seconds_to_complete": _number(median_seconds),
         "questions": rows,
         "by_device": [
             {"device": name, **counts, "completion_rate": rate(counts["completions"], counts["starts"])}

@@ -17,15 +17,17 @@ CHUNK = 1000
 def add_counts(
     connection: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str], measures: Sequence[str]
 ) -> None:
-    """Insert ``rows`` or, where a row with the same ``keys`` exists, add their ``measures``."""
+    """Insert ``rows`` or, where a row with the same ``keys`` exists, add their ``measures``.
+
+    One statement compiled once and run with each chunk of rows as its parameters
+    (executemany): a multi-row VALUES clause would be compiled anew for every chunk."""
+    if connection.dialect.name == "sqlite":
+        statement = sqlite.insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(keys), set_={m: table.c[m] + statement.excluded[m] for m in measures}
+        )
+    else:
+        statement = mysql.insert(table)
+        statement = statement.on_duplicate_key_update({m: table.c[m] + statement.inserted[m] for m in measures})
     for start in range(0, len(rows), CHUNK):
-        chunk = list(rows[start : start + CHUNK])
-        if connection.dialect.name == "sqlite":
-            statement = sqlite.insert(table).values(chunk)
-            statement = statement.on_conflict_do_update(
-                index_elements=list(keys), set_={m: table.c[m] + statement.excluded[m] for m in measures}
-            )
-        else:
-            statement = mysql.insert(table).values(chunk)
-            statement = statement.on_duplicate_key_update({m: table.c[m] + statement.inserted[m] for m in measures})
-        connection.execute(statement)
+        connection.execute(statement, list(rows[start : start + CHUNK]))

@@ -123,7 +123,9 @@ def test_quizzes_are_switched_off_per_quiz_and_only_the_companys_own(api, db, co
     foreign = make_quiz(db, other)
     assert api.put("/api/v1/pixels", {"disabled_quiz_ids": [quiz.id]}).json["disabled_quiz_ids"] == [quiz.id]
     refused = api.put("/api/v1/pixels", {"disabled_quiz_ids": [foreign.id]}, status=422)
-    assert "disabled_quiz_ids" in refused.json["error"]["fields"]
+    error = refused.json["error"]
+    assert (error["code"], error["message"]) == ("invalid", "Check the highlighted fields.")
+    assert "disabled_quiz_ids" in error["fields"]
     db.expire_all()
     assert db.scalars(select(PixelQuizOff.quiz_id)).all() == [quiz.id]
     assert api.put("/api/v1/pixels", {"disabled_quiz_ids": []}).json["disabled_quiz_ids"] == []

@@ -87,7 +87,12 @@ def test_bad_bodies_and_ids(api, make_webhook, db):
     )
     api.post("/api/v1/webhooks", ["a"], status=400)
     api.patch(f"/api/v1/webhooks/{hook['id']}", {"is_active": "yes"}, status=422)
-    api.patch(f"/api/v1/webhooks/{hook['id']}", {"url": "gopher://x"}, status=422)
+    error = api.patch(f"/api/v1/webhooks/{hook['id']}", {"url": "gopher://x"}, status=422).json["error"]
+    assert (error["code"], error["message"], list(error["fields"])) == (
+        "invalid",
+        "Check the highlighted fields.",
+        ["url"],
+    )
     assert api.get(f"/api/v1/webhooks/{hook['id']}").json["url"] == hook["url"]
     api.get("/api/v1/webhooks/99999999999999999999999", status=404)
     api.get(f"/api/v1/webhooks/{hook['id']}/deliveries?page=0", status=400)

@@ -46,6 +46,14 @@ class APIError(HTTPException):
         self.fields = fields
 
 
+INVALID_FIELDS_MESSAGE = "Check the highlighted fields."
+
+
+def invalid_fields(fields: dict[str, str]) -> APIError:
+    """The API's answer to a body whose fields a service refused: 422, a message per field."""
+    return APIError(422, INVALID_FIELDS_MESSAGE, fields)
+
+
 def json_error(request: Request, status: int, message: str, fields=None, code: str | None = None):
     body = {"error": {"code": code or ERROR_CODES.get(status, "error"), "message": message}}
     if fields:

@@ -13,7 +13,7 @@ from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
 from orbitflow.audit.services import audit
 from orbitflow.config import get_settings
 from orbitflow.deliveries import Delivery, DeliveryAttempt
-from orbitflow.web.errors import APIError
+from orbitflow.web.errors import APIError, invalid_fields
 from orbitflow.web.inputs import parse_id
 from orbitflow.webhooks import services
 from orbitflow.webhooks.events import EVENT_TYPES
@@ -167,10 +167,6 @@ def webhook_or_404(request: Request) -> Webhook:
     return webhook
 
 
-def _invalid(error: services.WebhookError) -> APIError:
-    return APIError(422, "Check the highlighted fields.", error.fields)
-
-
 def _ok(name: str, description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": ref(name)}}}
 
@@ -212,7 +208,7 @@ def create_webhook(request: Request):
             allow_private=allow_private(request),
         )
     except services.WebhookError as error:
-        raise _invalid(error) from None
+        raise invalid_fields(error.fields) from None
     audit(request, "webhook.create", webhook, changes={"url": webhook.url, "events": webhook.events})
     request.response.status_int = 201
     request.response.cache_control = "no-store"
@@ -249,7 +245,7 @@ def patch_webhook(request: Request):
     try:
         changes = services.update_webhook(request.dbsession, webhook, body, allow_private=allow_private(request))
     except services.WebhookError as error:
-        raise _invalid(error) from None
+        raise invalid_fields(error.fields) from None
     if changes:
         audit(request, "webhook.update", webhook, changes=changes)
     return webhook_json(webhook)

@@ -14,7 +14,7 @@ from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
 from orbitflow.audit.services import audit
 from orbitflow.crypto import encryptor
 from orbitflow.deliveries import Delivery, DeliveryAttempt
-from orbitflow.web.errors import APIError
+from orbitflow.web.errors import APIError, invalid_fields
 from orbitflow_plugins.pixels import settings as pixel_settings
 from orbitflow_plugins.pixels.channel import defaults_of
 from orbitflow_plugins.pixels.events import CHANNELS
@@ -179,7 +179,7 @@ def put_pixels(request: Request):
             request.dbsession, request.identity.company_id, body, encryptor(request.registry)
         )
     except pixel_settings.PixelSettingsError as error:
-        raise APIError(422, "Check the highlighted fields.", error.fields) from None
+        raise invalid_fields(error.fields) from None
     if changes:
         audit(
             request,

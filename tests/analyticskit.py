@@ -14,6 +14,7 @@ from orbitflow.leads.services import create_lead, lead_event, move_lead
 from orbitflow.plugins import PluginManager, notify_in_transaction
 from orbitflow.shared import shared
 from orbitflow.tenants.models import Company
+from orbitflow_plugins.analytics.rollups import LeadRollups
 from orbitflow_plugins.quiz import services as quiz_services
 from orbitflow_plugins.quiz.models import Quiz
 from orbitflow_plugins.quiz.recorder import FunnelEvent, FunnelRecorder
@@ -31,6 +32,7 @@ class Kit:
         self.app = app
         self.pm = shared(app.registry, PluginManager)
         self.recorder = shared(app.registry, FunnelRecorder)
+        self.rollups = shared(app.registry, LeadRollups)
 
     def stage(self, company: Company, name: str) -> Stage:
         return self.db.scalars(select(Stage).where(Stage.company_id == company.id, Stage.name == name)).one()
@@ -74,4 +76,6 @@ class Kit:
             )
 
     def flush(self) -> None:
+        """Write the funnel events and refresh the changed leads' counts now."""
         self.recorder.flush()
+        self.rollups.flush()

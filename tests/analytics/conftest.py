@@ -5,15 +5,13 @@ from __future__ import annotations
 import pytest
 
 from analyticskit import Kit
-from orbitflow.shared import shared
-from orbitflow_plugins.quiz.recorder import FunnelRecorder
 
 
 @pytest.fixture
 def kit(db, wsgi_app):
     kit = Kit(db, wsgi_app)
     yield kit
-    shared(wsgi_app.registry, FunnelRecorder).flush()
+    kit.flush()
 
 
 @pytest.fixture

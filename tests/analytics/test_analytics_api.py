@@ -84,6 +84,7 @@ def test_a_lead_won_reopened_and_won_again_counts_once_with_its_value(testapp, l
 
 def test_reopening_takes_the_win_back(kit, company, testapp, login_as, owner, fixture):
     kit.move(fixture["won"], company, "Lost")
+    kit.flush()
     login_as(owner)
     data = testapp.get("/api/v1/analytics/summary", {"from": today(), "to": today()}).json
     assert (data["won"], data["won_value"]) == (0, 0.0)
@@ -118,6 +119,7 @@ def test_another_company_sees_neither_the_funnel_nor_the_numbers(
 ):
     other = make_company(name="Other", time_zone="Europe/Berlin")
     kit.lead(other, utc("2026-11-12 12:00"), name="Theirs")
+    kit.flush()
     login_as(make_user(other, "OWNER"))
     testapp.get(f"/api/v1/analytics/quizzes/{fixture['quiz'].id}/funnel", status=404)
     data = testapp.get("/api/v1/analytics/summary", NOVEMBER).json

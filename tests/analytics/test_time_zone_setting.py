@@ -17,6 +17,7 @@ NOV30 = {"from": "2026-11-30", "to": "2026-11-30"}
 def test_owner_changes_the_zone_and_the_days_follow(testapp, login_as, owner, kit, company, db):
     # 23:30 UTC on 30 November: 00:30 on 1 December in Berlin, 18:30 on the 30th in New York.
     kit.lead(company, datetime(2026, 11, 30, 23, 30), name="Late")
+    kit.flush()
     login_as(owner)
     assert testapp.get("/api/v1/analytics/summary", NOV30).json["leads"] == 0
     page = testapp.get("/settings/time-zone")

@@ -51,14 +51,13 @@ def domain_event_in_transaction(session, name, event):
         return
     from orbitflow.db import unscoped
     from orbitflow.leads.models import Lead
-    from orbitflow_plugins.analytics import leadfacts
+    from orbitflow_plugins.analytics import leadfacts, rollups
 
-    # Every query below names event.company_id itself, so it holds for a session bound to
-    # the event's company and for one that is not (console scripts, background jobs).
-    with unscoped(session):
-        # The stage history and the lead's counts change in the transaction of the change.
-        if name == "lead_created" or (name == "lead_moved" and event.stage_id != event.previous_stage_id):
+    # The stage history is written with the change (it records when, and the value then);
+    # the facts and daily counts are refreshed after commit by the process's rollups.
+    if name == "lead_created" or (name == "lead_moved" and event.stage_id != event.previous_stage_id):
+        with unscoped(session):
             lead = session.get(Lead, event.lead_id)
             if lead is not None and lead.company_id == event.company_id:
                 leadfacts.record_stage_entry(session, lead, lead.created_at if name == "lead_created" else None)
-        leadfacts.refresh_lead(session, event.company_id, event.lead_id)
+    rollups.note_change(session, event.company_id, event.lead_id)

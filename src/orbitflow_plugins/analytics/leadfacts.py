@@ -1,34 +1,44 @@
-"""What each lead counts in the reports, kept up to date in the transaction of every change.
+"""What each lead counts in the reports, and the daily counts derived from it.
 
-A change to a lead (created, edited, moved, deleted) recomputes the lead's
-:class:`~orbitflow_plugins.analytics.models.LeadFact` and adds to the daily counts the
-difference between what the lead counted before and what it counts now. So the counts
-always equal what a full rebuild (:mod:`orbitflow_plugins.analytics.rebuild`) gives.
+A lead's :class:`~orbitflow_plugins.analytics.models.LeadFact` row holds what the reports
+need of it; each ``analytics_lead_daily`` row is the sum over the facts of its key
+(company, day, source, quiz, UTM source, UTM campaign). :func:`refresh` recomputes the
+facts of some leads and then recounts, from all the facts, every daily row those leads
+counted in before or count in now. Recounting (not adding a difference) makes a refresh
+idempotent: a lead refreshed twice, or by two processes, counts once.
 
 Counting rules:
 - a lead counts as *new* on the local day it was created;
 - it counts as *won* while it is in a won stage, on the local day it FIRST entered a won
   stage, with the value it had then: won, reopened and won again is one won lead;
 - ``cohort_won`` counts it on the day it came in, for the conversion rate.
+
+Concurrency (MariaDB, READ COMMITTED): a refresh first locks the leads' fact rows
+(``SELECT ... FOR UPDATE``), so two refreshes of one lead run one after the other and the
+second reads what the first wrote; it then locks the daily rows it will recount (an
+upsert that adds nothing, creating missing rows) before it reads the facts to recount
+them, so two refreshes touching one daily row recount it one after the other, the second
+seeing the first's facts. Two refreshes creating the same lead's first fact meet on its
+primary key: the second fails and is tried again. On SQLite the refresh takes the write
+lock first (``BEGIN IMMEDIATE``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, case, delete, func, insert, select, tuple_
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
-from zope.sqlalchemy import mark_changed
 
 from orbitflow.leads.models import Lead, Stage
 from orbitflow.models.meta import utcnow
-from orbitflow.tenants.models import Company
-from orbitflow.tenants.zones import company_zone
 from orbitflow_plugins.analytics.days import local_day
 from orbitflow_plugins.analytics.models import (
     LEAD_DIMENSIONS,
@@ -37,10 +47,16 @@ from orbitflow_plugins.analytics.models import (
     LeadFact,
     LeadStageEntry,
 )
-from orbitflow_plugins.analytics.upsert import add_counts
+from orbitflow_plugins.analytics.upsert import CHUNK, add_counts, replace_counts
 from orbitflow_plugins.quiz.models import QuizSubmission
 
 ZERO = Decimal("0.00")
+LEADS = Lead.__table__
+HISTORY = LeadStageEntry.__table__
+FACTS = LeadFact.__table__
+DAILY = LeadDaily.__table__
+DAILY_KEYS = ("company_id", "day", *LEAD_DIMENSIONS)
+# (day, source, quiz_id, utm_source, utm_campaign) of one company's daily row.
 Key = tuple[Any, ...]
 
 
@@ -60,7 +76,7 @@ class Fact:
     won_value: Decimal
 
     @classmethod
-    def of_row(cls, row: LeadFact) -> Fact:
+    def of_row(cls, row: Any) -> Fact:
         return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
 
     def row(self) -> dict[str, Any]:
@@ -69,53 +85,23 @@ class Fact:
     def dimensions(self) -> tuple[Any, ...]:
         return (self.source, self.quiz_id, self.utm_source, self.utm_campaign)
 
-
-def contributions(fact: Fact | None) -> dict[Key, dict[str, Any]]:
-    """What one lead adds to the daily counts: ``(day, *dimensions) -> {measure: n}``."""
-    counts: dict[Key, dict[str, Any]] = defaultdict(dict)
-    if fact is None:
-        return counts
-    came_in = (fact.day, *fact.dimensions())
-    counts[came_in]["leads"] = 1
-    if fact.won_day is not None:
-        counts[came_in]["cohort_won"] = 1
-        won = counts[(fact.won_day, *fact.dimensions())]
-        won["won"] = won.get("won", 0) + 1
-        won["won_value"] = fact.won_value
-    return counts
-
-
-def difference(before: Fact | None, after: Fact | None) -> list[dict[str, Any]]:
-    """Rows for :func:`add_counts`: ``after``'s contributions minus ``before``'s."""
-    total: dict[Key, dict[str, Any]] = defaultdict(lambda: {m: 0 for m in LEAD_MEASURES})
-    for sign, fact in ((-1, before), (1, after)):
-        for key, measures in contributions(fact).items():
-            for name, amount in measures.items():
-                total[key][name] += sign * amount
-    rows = []
-    for key, measures in total.items():
-        if any(measures.values()):
-            day, *dimensions = key
-            rows.append(
-                {
-                    "company_id": (after or before).company_id,
-                    "day": day,
-                    **dict(zip(LEAD_DIMENSIONS, dimensions, strict=True)),
-                    **{m: Decimal(measures[m]) if m == "won_value" else int(measures[m]) for m in LEAD_MEASURES},
-                }
-            )
-    return rows
+    def keys(self) -> set[Key]:
+        """The daily rows this lead counts in."""
+        keys = {(self.day, *self.dimensions())}
+        if self.won_day is not None:
+            keys.add((self.won_day, *self.dimensions()))
+        return keys
 
 
 def make_fact(
-    lead: Lead | Any,
+    lead: Any,
     stage_kind: str,
     zone: ZoneInfo,
     *,
     quiz_id: int | None,
     first_won: tuple[datetime, Decimal | None] | None,
 ) -> Fact:
-    """The fact of ``lead`` (a Lead or a row with the same attribute names)."""
+    """The fact of ``lead`` (a row with the lead's column names)."""
     won_at: datetime | None = None
     won_value = ZERO
     if stage_kind == "won":
@@ -143,86 +129,186 @@ def make_fact(
 
 
 def record_stage_entry(session: Session, lead: Lead, entered_at: datetime | None = None) -> None:
-    kind = (
-        session.scalar(select(Stage.kind).where(Stage.company_id == lead.company_id, Stage.id == lead.stage_id))
-        or "open"
-    )
+    """Add the lead's entry into its current stage (written with the change)."""
+    # The lead's stage is in the session already when the change chose or checked it.
+    stage = session.get(Stage, lead.stage_id) if lead.stage_id is not None else None
     session.add(
         LeadStageEntry(
             company_id=lead.company_id,
             lead_id=lead.id,
             stage_id=lead.stage_id,
-            stage_kind=kind,
+            stage_kind=stage.kind if stage is not None and stage.company_id == lead.company_id else "open",
             value=lead.value,
             entered_at=entered_at or utcnow(),
         )
     )
-    session.flush()
 
 
-def quiz_of_lead(session: Session, company_id: int, lead_id: int) -> int | None:
-    """The quiz whose submission created the lead."""
-    return session.scalar(
-        select(QuizSubmission.quiz_id)
-        .where(
-            QuizSubmission.company_id == company_id,
-            QuizSubmission.lead_id == lead_id,
-            QuizSubmission.created_lead.is_(True),
-        )
-        .order_by(QuizSubmission.id)
-        .limit(1)
+# -- computing facts --------------------------------------------------------------------
+
+
+def _only(column, lead_ids: Sequence[int] | None) -> list:
+    return [column.in_(lead_ids)] if lead_ids is not None else []
+
+
+def first_won_entries(
+    connection: Connection, company_id: int, lead_ids: Sequence[int] | None = None
+) -> dict[int, tuple[Any, Any]]:
+    """``lead_id -> (entered_at, value)`` of each lead's first entry into a won stage."""
+    won = [HISTORY.c.company_id == company_id, HISTORY.c.stage_kind == "won", *_only(HISTORY.c.lead_id, lead_ids)]
+    firsts = (
+        select(HISTORY.c.lead_id, func.min(HISTORY.c.entered_at).label("entered_at"))
+        .where(*won)
+        .group_by(HISTORY.c.lead_id)
+        .subquery()
     )
+    rows = connection.execute(
+        select(HISTORY.c.lead_id, HISTORY.c.entered_at, HISTORY.c.value)
+        .join(firsts, and_(firsts.c.lead_id == HISTORY.c.lead_id, firsts.c.entered_at == HISTORY.c.entered_at))
+        .where(*won)
+        .order_by(HISTORY.c.id.desc())
+    )
+    # Ordered newest id first, so the earliest-written entry of a tie wins.
+    return {lead_id: (entered_at, value) for lead_id, entered_at, value in rows}
 
 
-def first_won_entry(session: Session, company_id: int, lead_id: int) -> tuple[datetime, Decimal | None] | None:
-    row = session.execute(
-        select(LeadStageEntry.entered_at, LeadStageEntry.value)
-        .where(
-            LeadStageEntry.company_id == company_id,
-            LeadStageEntry.lead_id == lead_id,
-            LeadStageEntry.stage_kind == "won",
+def facts_of(
+    connection: Connection, company_id: int, zone: ZoneInfo, lead_ids: Sequence[int] | None = None
+) -> dict[int, Fact]:
+    """The facts of the company's leads (all, or those of ``lead_ids`` that still exist)."""
+    leads = connection.execute(
+        select(
+            LEADS.c.id,
+            LEADS.c.company_id,
+            LEADS.c.created_at,
+            LEADS.c.updated_at,
+            LEADS.c.source,
+            LEADS.c.utm_source,
+            LEADS.c.utm_campaign,
+            LEADS.c.owner_id,
+            LEADS.c.value,
+            Stage.kind,
         )
-        .order_by(LeadStageEntry.entered_at, LeadStageEntry.id)
-        .limit(1)
-    ).first()
-    return (row[0], row[1]) if row is not None else None
+        .join(Stage, Stage.id == LEADS.c.stage_id)
+        .where(LEADS.c.company_id == company_id, *_only(LEADS.c.id, lead_ids))
+    ).all()
+    if not leads:
+        return {}
+    found = [lead.id for lead in leads] if lead_ids is not None else None
+    quizzes = dict(
+        connection.execute(
+            select(QuizSubmission.lead_id, func.min(QuizSubmission.quiz_id))
+            .where(
+                QuizSubmission.company_id == company_id,
+                QuizSubmission.created_lead.is_(True),
+                QuizSubmission.lead_id.is_not(None),
+                *_only(QuizSubmission.lead_id, found),
+            )
+            .group_by(QuizSubmission.lead_id)
+        ).all()
+    )
+    won = [lead.id for lead in leads if lead.kind == "won"] if found is not None else None
+    first_won = first_won_entries(connection, company_id, won) if won is None or won else {}
+    return {
+        lead.id: make_fact(lead, lead.kind, zone, quiz_id=quizzes.get(lead.id), first_won=first_won.get(lead.id))
+        for lead in leads
+    }
 
 
-def refresh_lead(session: Session, company_id: int, lead_id: int) -> None:
-    """Recompute the lead's fact and apply the difference to the daily counts."""
-    stored = session.get(LeadFact, lead_id)
-    if stored is not None and stored.company_id != company_id:
-        return
-    before = Fact.of_row(stored) if stored is not None else None
-    row = session.execute(
-        select(Lead, Stage.kind)
-        .join(Stage, Stage.id == Lead.stage_id)
-        .where(Lead.company_id == company_id, Lead.id == lead_id)
-    ).first()
-    after = None
-    if row is not None:
-        lead, kind = row
-        company = session.get(Company, company_id)
-        after = make_fact(
-            lead,
-            kind,
-            company_zone(company),
-            quiz_id=quiz_of_lead(session, company_id, lead_id),
-            first_won=first_won_entry(session, company_id, lead_id) if kind == "won" else None,
+def insert_facts(connection: Connection, facts: Iterable[Fact]) -> None:
+    rows = [fact.row() for fact in facts]
+    for start in range(0, len(rows), CHUNK):
+        connection.execute(insert(FACTS), rows[start : start + CHUNK])
+
+
+# -- counting ---------------------------------------------------------------------------
+
+
+def recount(connection: Connection, company_id: int, keys: set[Key] | None = None) -> list[dict[str, Any]]:
+    """The daily rows of ``keys`` (every key when None) summed from the facts; rows that
+    count nothing are left out."""
+    dims = [FACTS.c[name] for name in LEAD_DIMENSIONS]
+    came_in = [FACTS.c.company_id == company_id]
+    first_won = [FACTS.c.company_id == company_id, FACTS.c.won_day.is_not(None)]
+    if keys is not None:
+        if not keys:
+            return []
+        days = sorted({key[0] for key in keys})
+        narrowed = tuple_(*dims).in_(sorted({key[1:] for key in keys}))
+        came_in += [FACTS.c.day.in_(days), narrowed]
+        first_won += [FACTS.c.won_day.in_(days), narrowed]
+    counts: dict[Key, dict[str, Any]] = defaultdict(lambda: {"leads": 0, "won": 0, "won_value": ZERO, "cohort_won": 0})
+    for day, *dimensions, leads, cohort_won in connection.execute(
+        select(
+            FACTS.c.day,
+            *dims,
+            func.count(),
+            func.sum(case((FACTS.c.won_day.is_not(None), 1), else_=0)),
         )
-    if before == after:
-        return
-    if after is None:
-        session.execute(delete(LeadFact).where(LeadFact.lead_id == lead_id))
-    elif stored is None:
-        session.add(LeadFact(**after.row()))
-    else:
-        for name, value in after.row().items():
-            setattr(stored, name, value)
-    session.flush()
-    rows = difference(before, after)
+        .where(*came_in)
+        .group_by(FACTS.c.day, *dims)
+    ):
+        counts[(day, *dimensions)].update(leads=int(leads), cohort_won=int(cohort_won or 0))
+    for day, *dimensions, won, won_value in connection.execute(
+        select(FACTS.c.won_day, *dims, func.count(), func.sum(FACTS.c.won_value))
+        .where(*first_won)
+        .group_by(FACTS.c.won_day, *dims)
+    ):
+        counts[(day, *dimensions)].update(won=int(won), won_value=Decimal(str(won_value or 0)).quantize(ZERO))
+    return [
+        {"company_id": company_id, **dict(zip(("day", *LEAD_DIMENSIONS), key, strict=True)), **measures}
+        for key, measures in counts.items()
+        if keys is None or key in keys
+    ]
+
+
+def _daily_key_rows(company_id: int, keys: Iterable[Key], **measures: Any) -> list[dict[str, Any]]:
+    return [
+        {"company_id": company_id, **dict(zip(("day", *LEAD_DIMENSIONS), key, strict=True)), **measures}
+        for key in sorted(keys)
+    ]
+
+
+def refresh(connection: Connection, company_id: int, zone: ZoneInfo, lead_ids: Sequence[int]) -> int:
+    """Recompute the facts of ``lead_ids`` (deleted leads lose theirs) and recount the
+    daily rows they touch, in the caller's transaction; returns the leads whose fact
+    changed."""
+    lead_ids = sorted(set(lead_ids))
+    stored = {
+        row.lead_id: Fact.of_row(row)
+        for row in connection.execute(
+            select(FACTS)
+            .where(FACTS.c.company_id == company_id, FACTS.c.lead_id.in_(lead_ids))
+            .order_by(FACTS.c.lead_id)
+            .with_for_update()
+        )
+    }
+    now = facts_of(connection, company_id, zone, lead_ids)
+    changed = [lead_id for lead_id in lead_ids if stored.get(lead_id) != now.get(lead_id)]
+    if not changed:
+        return 0
+    touched: set[Key] = set()
+    for lead_id in changed:
+        for fact in (stored.get(lead_id), now.get(lead_id)):
+            if fact is not None:
+                touched |= fact.keys()
+    # Lock the daily rows first (creating the missing ones), in key order.
+    # One type per column (won_value a Decimal): the driver's bulk insert refuses mixed ones.
+    zero = {name: ZERO if name == "won_value" else 0 for name in LEAD_MEASURES}
+    add_counts(connection, DAILY, _daily_key_rows(company_id, touched, **zero), DAILY_KEYS, LEAD_MEASURES)
+    gone = [lead_id for lead_id in changed if lead_id in stored]
+    if gone:
+        connection.execute(delete(FACTS).where(FACTS.c.company_id == company_id, FACTS.c.lead_id.in_(gone)))
+    insert_facts(connection, [now[lead_id] for lead_id in changed if lead_id in now])
+    rows = recount(connection, company_id, touched)
     if rows:
-        add_counts(
-            session.connection(), LeadDaily.__table__, rows, ("company_id", "day", *LEAD_DIMENSIONS), LEAD_MEASURES
+        replace_counts(connection, DAILY, rows, DAILY_KEYS, LEAD_MEASURES)
+    empty = touched - {(row["day"], *(row[name] for name in LEAD_DIMENSIONS)) for row in rows}
+    if empty:
+        connection.execute(
+            delete(DAILY).where(
+                DAILY.c.company_id == company_id,
+                tuple_(DAILY.c.day, *(DAILY.c[name] for name in LEAD_DIMENSIONS)).in_(sorted(empty)),
+            )
         )
-    mark_changed(session)
+    return len(changed)

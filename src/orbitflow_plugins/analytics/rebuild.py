@@ -8,22 +8,19 @@ safe to run at any time (each company is rebuilt in one transaction)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import and_, delete, insert, select
 from sqlalchemy.engine import Connection
 
 from orbitflow.leads.models import Lead, Stage
 from orbitflow.tenants.models import Company
 from orbitflow.tenants.zones import installation_zone, zone
-from orbitflow_plugins.analytics import funnelcounts
-from orbitflow_plugins.analytics.leadfacts import LEAD_DIMENSIONS, LEAD_MEASURES, contributions, make_fact
-from orbitflow_plugins.analytics.models import FunnelDaily, LeadDaily, LeadFact, LeadStageEntry
-from orbitflow_plugins.analytics.upsert import CHUNK, add_counts
-from orbitflow_plugins.quiz.models import QuizFunnelEvent, QuizSubmission
+from orbitflow_plugins.analytics import funnelcounts, leadfacts
+from orbitflow_plugins.analytics.models import LEAD_MEASURES, FunnelDaily, LeadDaily, LeadFact, LeadStageEntry
+from orbitflow_plugins.analytics.upsert import CHUNK, replace_counts
+from orbitflow_plugins.quiz.models import QuizFunnelEvent
 
 LEADS = Lead.__table__
 HISTORY = LeadStageEntry.__table__
@@ -64,74 +61,13 @@ def _backfill_history(connection: Connection, company_id: int) -> None:
         connection.execute(insert(HISTORY), rows[start : start + CHUNK])
 
 
-def _first_won(connection: Connection, company_id: int) -> dict[int, tuple[Any, Any]]:
-    firsts = (
-        select(HISTORY.c.lead_id, func.min(HISTORY.c.entered_at).label("entered_at"))
-        .where(HISTORY.c.company_id == company_id, HISTORY.c.stage_kind == "won")
-        .group_by(HISTORY.c.lead_id)
-        .subquery()
-    )
-    rows = connection.execute(
-        select(HISTORY.c.lead_id, HISTORY.c.entered_at, HISTORY.c.value)
-        .join(firsts, and_(firsts.c.lead_id == HISTORY.c.lead_id, firsts.c.entered_at == HISTORY.c.entered_at))
-        .where(HISTORY.c.company_id == company_id, HISTORY.c.stage_kind == "won")
-        .order_by(HISTORY.c.id.desc())
-    )
-    # Ordered newest id first, so the earliest-written entry of a tie wins.
-    return {lead_id: (entered_at, value) for lead_id, entered_at, value in rows}
-
-
 def _rebuild_leads(connection: Connection, company_id: int, company_zone) -> int:
     _backfill_history(connection, company_id)
-    quizzes = dict(
-        connection.execute(
-            select(QuizSubmission.lead_id, func.min(QuizSubmission.quiz_id))
-            .where(
-                QuizSubmission.company_id == company_id,
-                QuizSubmission.created_lead.is_(True),
-                QuizSubmission.lead_id.is_not(None),
-            )
-            .group_by(QuizSubmission.lead_id)
-        ).all()
-    )
-    first_won = _first_won(connection, company_id)
+    facts = leadfacts.facts_of(connection, company_id, company_zone)
     connection.execute(delete(FACTS).where(FACTS.c.company_id == company_id))
     connection.execute(delete(DAILY).where(DAILY.c.company_id == company_id))
-    leads = connection.execute(
-        select(
-            LEADS.c.id,
-            LEADS.c.company_id,
-            LEADS.c.created_at,
-            LEADS.c.updated_at,
-            LEADS.c.source,
-            LEADS.c.utm_source,
-            LEADS.c.utm_campaign,
-            LEADS.c.owner_id,
-            LEADS.c.value,
-            Stage.kind,
-        )
-        .join(Stage, Stage.id == LEADS.c.stage_id)
-        .where(LEADS.c.company_id == company_id)
-    ).all()
-    facts = []
-    # One type per column (won_value a Decimal in every row): the driver's bulk insert
-    # refuses a column whose rows mix types.
-    counts: dict[tuple, dict[str, Any]] = defaultdict(
-        lambda: {m: Decimal(0) if m == "won_value" else 0 for m in LEAD_MEASURES}
-    )
-    for lead in leads:
-        fact = make_fact(lead, lead.kind, company_zone, quiz_id=quizzes.get(lead.id), first_won=first_won.get(lead.id))
-        facts.append(fact.row())
-        for key, measures in contributions(fact).items():
-            for name, amount in measures.items():
-                counts[key][name] += amount
-    for start in range(0, len(facts), CHUNK):
-        connection.execute(insert(FACTS), facts[start : start + CHUNK])
-    rows = [
-        {"company_id": company_id, "day": key[0], **dict(zip(LEAD_DIMENSIONS, key[1:], strict=True)), **measures}
-        for key, measures in counts.items()
-    ]
-    add_counts(connection, DAILY, rows, ("company_id", "day", *LEAD_DIMENSIONS), LEAD_MEASURES)
+    leadfacts.insert_facts(connection, facts.values())
+    replace_counts(connection, DAILY, leadfacts.recount(connection, company_id), leadfacts.DAILY_KEYS, LEAD_MEASURES)
     return len(facts)
 
 

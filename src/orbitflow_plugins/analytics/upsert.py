@@ -1,5 +1,6 @@
-"""Add to counters keyed by a unique constraint, in one statement per batch, on MariaDB
-(``ON DUPLICATE KEY UPDATE``) and SQLite (``ON CONFLICT DO UPDATE``)."""
+"""Write counters keyed by a unique constraint, in one statement per batch, on MariaDB
+(``ON DUPLICATE KEY UPDATE``) and SQLite (``ON CONFLICT DO UPDATE``): add to them
+(:func:`add_counts`) or set them (:func:`replace_counts`)."""
 
 from __future__ import annotations
 
@@ -14,20 +15,40 @@ from sqlalchemy.engine import Connection
 CHUNK = 1000
 
 
-def add_counts(
-    connection: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str], measures: Sequence[str]
+def _upsert(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    measures: Sequence[str],
+    add: bool,
 ) -> None:
-    """Insert ``rows`` or, where a row with the same ``keys`` exists, add their ``measures``.
-
-    One statement compiled once and run with each chunk of rows as its parameters
+    """One statement compiled once and run with each chunk of rows as its parameters
     (executemany): a multi-row VALUES clause would be compiled anew for every chunk."""
     if connection.dialect.name == "sqlite":
         statement = sqlite.insert(table)
+        new = statement.excluded
         statement = statement.on_conflict_do_update(
-            index_elements=list(keys), set_={m: table.c[m] + statement.excluded[m] for m in measures}
+            index_elements=list(keys), set_={m: table.c[m] + new[m] if add else new[m] for m in measures}
         )
     else:
         statement = mysql.insert(table)
-        statement = statement.on_duplicate_key_update({m: table.c[m] + statement.inserted[m] for m in measures})
+        new = statement.inserted
+        statement = statement.on_duplicate_key_update({m: table.c[m] + new[m] if add else new[m] for m in measures})
     for start in range(0, len(rows), CHUNK):
         connection.execute(statement, list(rows[start : start + CHUNK]))
+
+
+def add_counts(
+    connection: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str], measures: Sequence[str]
+) -> None:
+    """Insert ``rows`` or, where a row with the same ``keys`` exists, add their ``measures``."""
+    _upsert(connection, table, rows, keys, measures, add=True)
+
+
+def replace_counts(
+    connection: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str], measures: Sequence[str]
+) -> None:
+    """Insert ``rows`` or, where a row with the same ``keys`` exists, set its ``measures``
+    to theirs."""
+    _upsert(connection, table, rows, keys, measures, add=False)

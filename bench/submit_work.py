@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--server", default=quiz_bench.DEFAULT_SERVER, help="MariaDB server URL without a database")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--show", action="store_true", help="print the statements of the last submit")
     args = parser.parse_args()
 
     import webtest
@@ -41,11 +42,15 @@ def main() -> None:
     from orbitflow.config import load_settings, parse_database_url
     from orbitflow.db import make_engine
     from orbitflow.lifecycle import shut_down
-    from orbitflow.shared import shared
+    from orbitflow.shared import provided, shared
+    from orbitflow_plugins.analytics.rollups import LeadRollups
     from orbitflow_plugins.quiz.recorder import FunnelRecorder
 
     def flush_writers(app) -> None:
         shared(app.registry, FunnelRecorder).flush()
+        rollups = provided(app.registry, LeadRollups)
+        if rollups is not None:
+            rollups.flush()
 
     admin_url, _ = parse_database_url("--server", args.server.rstrip("/") + "/mysql")
     admin = create_engine(admin_url.set(database=None), isolation_level="AUTOCOMMIT")
@@ -61,11 +66,13 @@ def main() -> None:
         client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "127.0.0.1", "REMOTE_ADDR": "10.1.0.1"})
         statements = [0]
         background = [0]
+        last: list[str] = []
         requests_thread = threading.get_ident()
 
-        def count(*_args) -> None:
+        def count(_conn, _cursor, statement, *_args) -> None:
             if threading.get_ident() == requests_thread:
                 statements[0] += 1
+                last.append(" ".join(statement.split())[:110])
             else:
                 background[0] += 1
 
@@ -82,6 +89,7 @@ def main() -> None:
                 background[0] = 0
                 process_start, thread_start = time.process_time(), time.thread_time()
             statements[0] = 0
+            last.clear()
             started = time.thread_time()
             response = client.post(path, body, headers=headers, status="*")
             spent = time.thread_time() - started
@@ -90,6 +98,8 @@ def main() -> None:
             if number >= args.warmup:
                 cpu.append(spent * 1000)
                 sql.append(statements[0])
+        if args.show:
+            print("\n".join(last))
         other_ms = ((time.process_time() - process_start) - (time.thread_time() - thread_start)) * 1000
         statements[0] = 0
         started = time.thread_time()

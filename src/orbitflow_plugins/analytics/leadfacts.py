@@ -129,15 +129,15 @@ def make_fact(
 
 
 def record_stage_entry(session: Session, lead: Lead, entered_at: datetime | None = None) -> None:
-    """Add the lead's entry into its current stage (written with the change)."""
-    # The lead's stage is in the session already when the change chose or checked it.
-    stage = session.get(Stage, lead.stage_id) if lead.stage_id is not None else None
-    session.add(
-        LeadStageEntry(
+    """Add the lead's entry into its current stage (written with the change): one INSERT,
+    the stage's kind read by the statement itself."""
+    kind = select(Stage.kind).where(Stage.company_id == lead.company_id, Stage.id == lead.stage_id).scalar_subquery()
+    session.execute(
+        insert(LeadStageEntry).values(
             company_id=lead.company_id,
             lead_id=lead.id,
             stage_id=lead.stage_id,
-            stage_kind=stage.kind if stage is not None and stage.company_id == lead.company_id else "open",
+            stage_kind=func.coalesce(kind, "open"),
             value=lead.value,
             entered_at=entered_at or utcnow(),
         )

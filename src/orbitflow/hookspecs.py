@@ -135,7 +135,21 @@ def public_page_scripts(request, page):
     ``"quiz_thanks"``, ``company_id``, ``quiz_id``, ``data``). Called while the page is
     rendered; never for signed-in (CRM) pages. Each script is served by the app (a
     static URL), gets the page's nonce and its ``attributes`` (``data-*``); the sources
-    in its ``csp`` are added to that response's Content-Security-Policy only."""
+    in its ``csp`` are added to that response's Content-Security-Policy only.
+
+    For a published quiz page (``"quiz"``) the answer is kept with the cached quiz
+    definition and used for every visitor until that definition is read again: it may
+    depend on the database (name the tables through ``public_page_tables``), never on the
+    visitor's request."""
+
+
+@hookspec
+def public_page_tables():
+    """Return a list of table names whose rows your ``public_page_scripts`` reads for a
+    quiz page. A quiz page's scripts are kept with its cached definition; a row added to,
+    removed from or updated in one of these tables (a newer ``updated_at``, or
+    ``created_at`` for a table without one) makes every process forget them within
+    ``quiz.cache_check_seconds``. Called once at start-up; an unknown name stops it."""
 
 
 @hookspec

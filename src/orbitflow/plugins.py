@@ -12,9 +12,11 @@ from typing import Any
 import pluggy
 from pluggy import PluginManager
 from pyramid.request import Request
+from sqlalchemy import Table
 
 from orbitflow import hookspecs
 from orbitflow.config import ConfigError, get_settings
+from orbitflow.models.meta import Base
 from orbitflow.shared import provide, shared
 
 ENTRY_POINT_GROUP = "orbitflow.plugins"
@@ -187,6 +189,17 @@ def public_page_scripts(request: Request, page: PublicPage) -> list[PageScript]:
     if sources:
         request.environ["orbitflow.csp_sources"] = sources
     return scripts
+
+
+def public_page_tables(pm: pluggy.PluginManager) -> list[Table]:
+    """The tables the plugins' ``public_page_scripts`` read for a quiz page."""
+    tables = []
+    for name in dict.fromkeys(collect(pm, "public_page_tables")):
+        table = Base.metadata.tables.get(name)
+        if table is None:
+            raise ConfigError(f"public_page_tables names {name!r}, which is no table of the installed models")
+        tables.append(table)
+    return tables
 
 
 def notify_in_transaction(pm: pluggy.PluginManager, session, hook_name: str, event: Any) -> None:

@@ -65,3 +65,9 @@ def public_page_scripts(request, page):
     from orbitflow_plugins.pixels.browser import scripts_for
 
     return scripts_for(request, page)
+
+
+@hookimpl
+def public_page_tables():
+    # What scripts_for reads: a quiz page's pixels change with these rows.
+    return ["pixel_settings", "pixel_quiz_off"]

@@ -4,19 +4,22 @@ Two ways to read it:
 
 - :meth:`DefinitionCache.recent` (the quiz page and the step reports, most of the
   traffic) answers from memory without asking the database. Every process checks at most
-  once per ``quiz.cache_check_seconds`` (5 by default) whether any quiz or company changed
-  since its last check — one small query over both tables (row counts and the latest
-  ``updated_at``) — and forgets everything when one did. An edit, a publish or
-  unpublish, a company deactivated, on any process or replica, is therefore seen by every
-  process within that bound.
+  once per ``quiz.cache_check_seconds`` (5 by default) whether any quiz or company, or a
+  row of a table the plugins' page scripts read (the ``public_page_tables`` hook: the
+  pixel settings), changed since its last check — one small query over those tables (row
+  counts and the latest ``updated_at``) — and forgets everything when one did. An edit, a
+  publish or unpublish, a company deactivated, pixel settings saved, on any process or
+  replica, is therefore seen by every process within that bound. What is kept with a
+  definition (the page rendered once for every visitor, :mod:`orbitflow_plugins.quiz.page`)
+  goes with it.
 - :meth:`DefinitionCache.get` (the submission and its thank-you page) is checked against
   the stamp of the row the caller has just read (when the company and the quiz last
   changed, and the quiz's state), so a submission is never stored against a quiz that is
   no longer published.
 
 Rows changed within the last two seconds are never cached, and a check that sees such a
-row forgets everything again: MariaDB keeps DATETIME to the second, so two edits within
-one second would otherwise look alike.
+row forgets everything, and so does the check after it: MariaDB keeps DATETIME to the
+second, so two edits within one second would otherwise look alike.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, Table, func, select
 from sqlalchemy.engine import Engine
 
 from orbitflow.models.meta import utcnow
@@ -39,14 +42,19 @@ MAX_ENTRIES = 512
 SETTLE = timedelta(seconds=2)
 DEFAULT_CHECK_SECONDS = 5.0
 
-_QUIZZES, _COMPANIES = Quiz.__table__, Company.__table__
-# What any change to a quiz or a company moves: a row added or removed, or a newer updated_at.
-TABLES_STAMP = select(
-    select(func.count()).select_from(_QUIZZES).scalar_subquery(),
-    select(func.max(_QUIZZES.c.updated_at)).scalar_subquery(),
-    select(func.count()).select_from(_COMPANIES).scalar_subquery(),
-    select(func.max(_COMPANIES.c.updated_at)).scalar_subquery(),
-)
+DEFINITION_TABLES: tuple[Table, ...] = (Quiz.__table__, Company.__table__)
+
+
+def tables_stamp(tables: tuple[Table, ...]) -> Select:
+    """What any change to a row of ``tables`` moves: a row added or removed, or a newer
+    ``updated_at`` (``created_at`` for a table whose rows are never updated)."""
+    parts = []
+    for table in tables:
+        parts.append(select(func.count()).select_from(table).scalar_subquery())
+        changed = table.c.get("updated_at", table.c.get("created_at"))
+        if changed is not None:
+            parts.append(select(func.max(changed)).scalar_subquery())
+    return select(*parts)
 
 
 @dataclass(frozen=True)
@@ -73,10 +81,16 @@ class DefinitionCache:
         self.engine = engine
         self.check_seconds = check_seconds
         self.max_entries = max_entries
+        self._stamp_query = tables_stamp(DEFINITION_TABLES)
         self._tables_stamp: tuple[Any, ...] | None = None
+        self._was_settling = False
         self._checked_at = float("-inf")
         # Moves on every clear: a value read before a clear is not stored after it.
         self.generation = 0
+
+    def watch(self, tables: list[Table]) -> None:
+        """Check these tables too (beside the quizzes and companies), at start-up."""
+        self._stamp_query = tables_stamp(DEFINITION_TABLES + tuple(t for t in tables if t not in DEFINITION_TABLES))
 
     def get(self, key: Any, stamp: tuple[Any, ...]) -> Any | None:
         with self._lock:
@@ -101,10 +115,13 @@ class DefinitionCache:
             return
         try:
             with self.engine.connect() as connection:
-                stamp = tuple(connection.execute(TABLES_STAMP).one())
-            if stamp != self._tables_stamp or _settling(stamp):
+                stamp = tuple(connection.execute(self._stamp_query).one())
+            settling = _settling(stamp)
+            # After a check that saw a settling row, a second edit within that row's second
+            # may have followed what was cached since: forget it once more.
+            if stamp != self._tables_stamp or settling or self._was_settling:
                 self.clear()
-            self._tables_stamp = stamp
+            self._tables_stamp, self._was_settling = stamp, settling
             self._checked_at = time.monotonic()
         finally:
             self._checking.release()

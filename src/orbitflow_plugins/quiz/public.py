@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
+from markupsafe import Markup
 from pyramid.httpexceptions import HTTPNotFound
 from pyramid.renderers import render_to_response
 from pyramid.request import Request
@@ -33,6 +34,7 @@ from orbitflow_plugins.quiz import answers as answers_module
 from orbitflow_plugins.quiz.cache import DefinitionCache
 from orbitflow_plugins.quiz.devices import device_class
 from orbitflow_plugins.quiz.models import PUBLISHED, Quiz, QuizQuestion
+from orbitflow_plugins.quiz.page import HIDDEN, NONCE, TOKEN, PageStore, hidden_inputs, render_page
 from orbitflow_plugins.quiz.ratelimit import QuizRateLimiter
 from orbitflow_plugins.quiz.recorder import FunnelRecorder
 from orbitflow_plugins.quiz.settings import QuizSettings
@@ -59,6 +61,8 @@ class PublicQuiz:
     def __init__(self, company: Company, quiz: Quiz):
         self.company = company
         self.quiz = quiz
+        # The page every visitor gets, rendered once (orbitflow_plugins.quiz.page).
+        self.pages = PageStore()
 
 
 def secret(request: Request) -> str:
@@ -94,16 +98,15 @@ def load_public_quiz(request: Request, *, published_only: bool = True, recent: b
 
     With ``recent`` (pages that store nothing), a quiz cached by this process is taken
     without asking the database: it is at most ``quiz.cache_check_seconds`` behind (see
-    :class:`~orbitflow_plugins.quiz.cache.DefinitionCache`). Otherwise one small query finds
+    :class:`~orbitflow_plugins.quiz.cache.DefinitionCache`), and the request's database
+    session is not even opened (a view that then runs hooks binds it to the company
+    first). Otherwise one small query finds
     both and when they last changed, and the full definition comes from the cache unless
     it changed since."""
     key = (request.matchdict["subscription_id"], request.matchdict["slug"])
     public = shared(request.registry, DefinitionCache).recent(key) if recent else None
     if public is None or public.quiz.status != PUBLISHED:
         public = _load_current(request, key, published_only)
-    else:
-        # What the page's hooks read (pixels, a plugin's scripts) is this company's.
-        bind_company(request.dbsession, public.company.id)
     # Public quiz pages may be framed by the sites the company allows; nothing else may.
     request.environ["orbitflow.frame_ancestors"] = public.company.frame_ancestors or "'none'"
     return public
@@ -169,7 +172,7 @@ def page_context(
         "company": public.company,
         "questions": quiz.questions,
         "token": token,
-        "hidden": tracking.hidden_fields(),
+        "hidden_fields": hidden_inputs(tracking.hidden_fields()),
         "values": values or {},
         "errors": errors or {},
         "form_error": form_error,
@@ -227,7 +230,24 @@ def show_quiz(request: Request):
         )
     )
     notify_after_commit(request, "quiz_viewed", _quiz_event(public, nonce, tracking))
-    return _render(request, page_context(request, public, token=token, tracking=tracking))
+    response = request.response
+    response.text = _visitor_page(request, public).fill(request, token, tracking.hidden_fields())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _visitor_page(request: Request, public: PublicQuiz):
+    """The page of ``public`` that every visitor gets, rendered on its first view."""
+    address = request.application_url
+    page = public.pages.get(address)
+    if page is None:
+        # What the page's hooks read (pixels, a plugin's scripts) is this company's.
+        bind_company(request.dbsession, public.company.id)
+        context = page_context(request, public, token=TOKEN, tracking=Tracking())
+        context.update(hidden_fields=Markup(HIDDEN), nonce=NONCE)
+        page = render_page(request, PUBLIC_TEMPLATE, context)
+        public.pages.put(address, page)
+    return page
 
 
 # First-party cookies the ad pixels set on the quiz page; their server events carry them.

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pluggy import PluginManager
+from pyramid.events import ApplicationCreated
 from sqlalchemy.engine import Engine
 
 from orbitflow.batches import MemoryBuffer, RedisBuffer
 from orbitflow.config import get_settings
 from orbitflow.lifecycle import on_shutdown
 from orbitflow.metrics import add_scrape_gauge, metrics_of
+from orbitflow.plugins import public_page_tables
 from orbitflow.ratelimit import RateLimiter
 from orbitflow.shared import provide, shared
 from orbitflow.web import ContentHashCacheBuster
@@ -39,7 +42,12 @@ def includeme(config) -> None:
     settings = get_settings(config.registry)
     quiz_settings = provide(config.registry, load_quiz_settings(settings.extra))
     provide(config.registry, QuizRateLimiter(shared(config.registry, RateLimiter), quiz_settings.limits))
-    provide(config.registry, DefinitionCache(shared(config.registry, Engine), quiz_settings.cache_check_seconds))
+    cache = provide(
+        config.registry, DefinitionCache(shared(config.registry, Engine), quiz_settings.cache_check_seconds)
+    )
+    # Once the app is made, so that plugins registered after this one count.
+    pm = shared(config.registry, PluginManager)
+    config.add_subscriber(lambda _event: cache.watch(public_page_tables(pm)), ApplicationCreated)
     # One list per database, so installations sharing a Redis keep their events apart.
     database = settings.database.url.database or "orbitflow"
     buffer = (

@@ -152,6 +152,27 @@ def test_enrolment_shows_a_qr_code_and_the_secret_and_a_first_code_turns_it_on(b
     assert "Manage two-factor sign-in" in client.get("/settings/profile").text
 
 
+def test_each_profile_form_out_of_turn_is_refused_with_a_message_and_changes_nothing(browser, team, db, unchanged):
+    agent = team["AGENT"]
+    client = browser(agent)
+    token = csrf_token(client)
+    refusals = [
+        ("confirm", {"code": "123456"}, "Start the set-up again: there is no new secret waiting for a code."),
+        ("recovery-codes", {"code": "123456"}, "Two-factor sign-in is not on for this account."),
+        ("disable", {"password": PASSWORD, "code": "123456"}, "Two-factor sign-in is not on for this account."),
+    ]
+    with unchanged():
+        for path, fields, message in refusals:
+            page = client.post(f"/settings/two-factor/{path}", {**fields, "csrf_token": token}, status=409)
+            assert message in page.text, path
+            assert page.headers["Cache-Control"] == "no-store"
+    enrol(client, db, agent)
+    with unchanged():
+        page = client.post("/settings/two-factor/start", {"csrf_token": token}, status=409)
+    assert "Two-factor sign-in is already on." in page.text
+    assert audit_actions(db, prefix="auth.2fa") == ["auth.2fa_enrol"]
+
+
 def test_me_says_whether_two_factor_sign_in_is_on(browser, team, db, testapp, another_client):
     agent = team["AGENT"]
     client = browser(agent)
@@ -202,6 +223,8 @@ def test_a_wrong_first_code_is_refused_and_audited(browser, team, db):
     form["code"] = code_at(secret, steps_ahead=5)  # a real code, of another time
     refused = form.submit(status=400)
     assert "not right" in refused.text
+    # The page shows the secret again: it stays out of caches too.
+    assert shown_secret(refused) == secret and refused.headers["Cache-Control"] == "no-store"
     assert secret_of(db, team["AGENT"]).confirmed_at is None
     assert unused_codes(db, team["AGENT"]) == 0
     entry = audit_rows(db, "auth.2fa_failed")[0]

@@ -86,6 +86,14 @@ def is_enrolled(session: Session, user: User) -> bool:
     return row is not None and row.confirmed_at is not None
 
 
+def _confirmed_secret(session: Session, user: User) -> TwoFactorSecret:
+    """The user's confirmed secret; refused (409) when second-factor sign-in is off."""
+    row = secret_row(session, user)
+    if row is None or row.confirmed_at is None:
+        raise TwoFactorError("Two-factor sign-in is not on for this account.", 409, field="")
+    return row
+
+
 def recovery_codes_left(session: Session, user: User) -> int:
     with unscoped(session):
         return (
@@ -113,7 +121,7 @@ def start_enrolment(request: Request, user: User) -> TwoFactorSecret:
     session = request.dbsession
     row = secret_row(session, user)
     if row is not None and row.confirmed_at is not None:
-        raise TwoFactorError("Two-factor sign-in is already on.", 409)
+        raise TwoFactorError("Two-factor sign-in is already on.", 409, field="")
     if row is None:
         row = TwoFactorSecret(user_id=user.id, company_id=user.company_id)
         session.add(row)
@@ -124,10 +132,9 @@ def start_enrolment(request: Request, user: User) -> TwoFactorSecret:
     return row
 
 
-def pending_secret(request: Request, user: User) -> str | None:
+def pending_secret(request: Request, row: TwoFactorSecret) -> str | None:
     """The secret of an enrolment waiting for its first code, in clear (for the QR code)."""
-    row = secret_row(request.dbsession, user)
-    if row is None or row.confirmed_at is not None:
+    if row.confirmed_at is not None:
         return None
     try:
         return encryptor(request.registry).decrypt(row.secret_encrypted)
@@ -141,7 +148,7 @@ def confirm_enrolment(request: Request, user: User, raw_code: object) -> list[st
     session = request.dbsession
     row = secret_row(session, user)
     if row is None or row.confirmed_at is not None:
-        raise TwoFactorError("Start the set-up again: there is no new secret waiting for a code.", 409)
+        raise TwoFactorError("Start the set-up again: there is no new secret waiting for a code.", 409, field="")
     code = _parse(raw_code, allow_recovery=False)
     _check(request, user, row, code, step="enrol")
     row.confirmed_at = utcnow()
@@ -179,9 +186,7 @@ def verify_second_factor(
     """Check a code of an enrolled user (from the app, or a recovery code, which is then
     spent). Raises :class:`TwoFactorError`: 400 for a malformed or wrong code, 429 when
     the sign-in limits refuse the attempt."""
-    row = secret_row(request.dbsession, user)
-    if row is None or row.confirmed_at is None:
-        raise TwoFactorError("Two-factor sign-in is not on for this account.", 409)
+    row = _confirmed_secret(request.dbsession, user)
     return _check(request, user, row, _parse(raw_code, allow_recovery), step=step)
 
 
@@ -336,10 +341,7 @@ def disable(request: Request, user: User, password: object, raw_code: object) ->
         )
         guard.failed(attempt)
         raise TwoFactorError("The password is not correct.", field="password")
-    row = secret_row(request.dbsession, user)
-    if row is None or row.confirmed_at is None:
-        raise TwoFactorError("Two-factor sign-in is not on for this account.", 409)
-    _check(request, user, row, code, step="disable")
+    _check(request, user, _confirmed_secret(request.dbsession, user), code, step="disable")
     _remove(request.dbsession, user)
     record(request.dbsession, "auth.2fa_disable", **_who(user, request))
 

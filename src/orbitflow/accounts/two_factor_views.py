@@ -4,9 +4,12 @@ second factor (a super admin's: :mod:`orbitflow.superadmin.users`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
 from pyramid.request import Request
+from pyramid.response import Response
 from pyramid.view import view_config
 
 from orbitflow.accounts import totp
@@ -48,8 +51,8 @@ def _page_context(request: Request, user: User, errors: dict[str, str] | None = 
     }
     if context["enrolled"]:
         context["codes_left"] = recovery_codes_left(request.dbsession, user)
-    else:
-        secret = pending_secret(request, user)
+    elif row is not None:
+        secret = pending_secret(request, row)
         if secret is not None:
             uri = totp.provisioning_uri(secret, account_label(user))
             context["pending"] = {"secret": totp.grouped(secret), "qr": totp.qr_svg(uri), "uri": uri}
@@ -63,6 +66,7 @@ def _page_error(request: Request, user: User, error: TwoFactorError):
         PAGE_TEMPLATE, _page_context(request, user, {error.field or "form": error.message}), request=request
     )
     response.status_int = error.status
+    response.cache_control = "no-store"  # the page may show the pending secret
     if error.retry_after:
         response.headers["Retry-After"] = str(error.retry_after)
     return response
@@ -82,43 +86,46 @@ def two_factor_page(request: Request):
     return _page_context(request, session_user(request))
 
 
+def _profile_form(act: Callable[[Request, User], Response]) -> Callable[[Request], Response]:
+    """A form of Profile → Two-factor sign-in: the signed-in user acts through a service,
+    and a refusal renders the page again with its message by the field, and its status."""
+
+    def view(request: Request) -> Response:
+        user = session_user(request)
+        try:
+            return act(request, user)
+        except TwoFactorError as error:
+            return _page_error(request, user, error)
+
+    view.__name__, view.__doc__ = act.__name__, act.__doc__
+    return view
+
+
 @view_config(route_name="two_factor_start", request_method="POST", permission="profile.edit")
-def two_factor_start(request: Request):
-    user = session_user(request)
-    try:
-        start_enrolment(request, user)
-    except TwoFactorError as error:
-        return _page_error(request, user, error)
+@_profile_form
+def two_factor_start(request: Request, user: User) -> Response:
+    start_enrolment(request, user)
     return HTTPSeeOther(request.route_url("two_factor"))
 
 
 @view_config(route_name="two_factor_confirm", request_method="POST", permission="profile.edit")
-def two_factor_confirm(request: Request):
-    user = session_user(request)
-    try:
-        codes = confirm_enrolment(request, user, request.POST.get("code"))
-    except TwoFactorError as error:
-        return _page_error(request, user, error)
+@_profile_form
+def two_factor_confirm(request: Request, user: User) -> Response:
+    codes = confirm_enrolment(request, user, request.POST.get("code"))
     return _codes_page(request, codes, "Two-factor sign-in is on")
 
 
 @view_config(route_name="two_factor_recovery_codes", request_method="POST", permission="profile.edit")
-def two_factor_recovery_codes(request: Request):
-    user = session_user(request)
-    try:
-        codes = regenerate_recovery_codes(request, user, request.POST.get("code"))
-    except TwoFactorError as error:
-        return _page_error(request, user, error)
+@_profile_form
+def two_factor_recovery_codes(request: Request, user: User) -> Response:
+    codes = regenerate_recovery_codes(request, user, request.POST.get("code"))
     return _codes_page(request, codes, "New recovery codes")
 
 
 @view_config(route_name="two_factor_disable", request_method="POST", permission="profile.edit")
-def two_factor_disable(request: Request):
-    user = session_user(request)
-    try:
-        disable(request, user, request.POST.get("password"), request.POST.get("code"))
-    except TwoFactorError as error:
-        return _page_error(request, user, error)
+@_profile_form
+def two_factor_disable(request: Request, user: User) -> Response:
+    disable(request, user, request.POST.get("password"), request.POST.get("code"))
     flash(request, "Two-factor sign-in is off: you sign in with your password alone.", "info")
     return HTTPSeeOther(request.route_url("two_factor"))
 

@@ -10,7 +10,7 @@ always total. Callers serialise moves into one stage by locking its row first
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 from zope.sqlalchemy import mark_changed
 
@@ -73,6 +73,31 @@ def top_position(session: Session, stage_id: int, exclude_id: int | None = None)
         renumber_stage(session, stage_id, exclude_id)
         return top_position(session, stage_id, exclude_id)
     return first - GAP
+
+
+def first_stage_and_top(session: Session, company_id: int) -> tuple[int, int] | None:
+    """The company's first open stage (else its first stage) and a position before every
+    card in it, in one statement; None when the company has no stages."""
+    first = (
+        select(func.min(Lead.position))
+        .where(Lead.stage_id == Stage.id, Lead.company_id == company_id)
+        .correlate(Stage)
+        .scalar_subquery()
+    )
+    row = session.execute(
+        select(Stage.id, first)
+        .where(Stage.company_id == company_id)
+        .order_by(case((Stage.kind == "open", 0), else_=1), Stage.position, Stage.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    stage_id, lowest = row
+    if lowest is None:
+        return stage_id, 0
+    if lowest - GAP < -LIMIT:
+        return stage_id, top_position(session, stage_id)
+    return stage_id, lowest - GAP
 
 
 def bottom_position(session: Session, stage_id: int, exclude_id: int | None = None) -> int:

@@ -22,7 +22,8 @@ CSV import and the quiz plugin's public submissions. The functions plugins use::
         :class:`LeadError` (``.fields``: field -> message) on bad input.
 
     find_lead_by_email(session, email, *, company_id=None) -> Lead | None
-        The company's oldest lead with this address (compared normalised).
+        The company's oldest lead with this address (compared normalised);
+        ``first_lead_id_by_email`` (same arguments) gives its id without loading it.
 
     update_lead(session, lead, changes, *, actor_id, expected_version=None,
                 phone_region=None, audit_info=None) -> dict
@@ -63,7 +64,7 @@ from orbitflow.audit.services import diff, record
 from orbitflow.events import LeadEvent
 from orbitflow.leads import normalize as norm
 from orbitflow.leads.models import LEAD_SOURCES, Lead, LeadActivity, LeadNote, LeadTag, Stage
-from orbitflow.leads.positions import lock_stage, position_after, predecessor, top_position
+from orbitflow.leads.positions import first_stage_and_top, lock_stage, position_after, predecessor, top_position
 from orbitflow.models.meta import utcnow
 from orbitflow.web.inputs import parse_id
 
@@ -275,18 +276,29 @@ def clean_fields(
 # -- reading ----------------------------------------------------------------------------
 
 
-def find_lead_by_email(session: Session, email: str, *, company_id: int | None = None) -> Lead | None:
-    """The company's oldest lead with this address, or None (also for an invalid address)."""
+def _by_email(what, email: str, company_id: int | None):
     try:
         normalised = norm.normalise_email(email)
     except norm.FieldError:
         return None
     if normalised is None:
         return None
-    query = select(Lead).where(Lead.email == normalised).order_by(Lead.created_at, Lead.id).limit(1)
+    query = select(what).where(Lead.email == normalised).order_by(Lead.created_at, Lead.id).limit(1)
     if company_id is not None:
         query = query.where(Lead.company_id == company_id)
-    return session.scalars(query).first()
+    return query
+
+
+def find_lead_by_email(session: Session, email: str, *, company_id: int | None = None) -> Lead | None:
+    """The company's oldest lead with this address, or None (also for an invalid address)."""
+    query = _by_email(Lead, email, company_id)
+    return None if query is None else session.scalars(query).first()
+
+
+def first_lead_id_by_email(session: Session, email: str, *, company_id: int | None = None) -> int | None:
+    """The id of :func:`find_lead_by_email`'s lead, without loading it."""
+    query = _by_email(Lead.id, email, company_id)
+    return None if query is None else session.scalars(query).first()
 
 
 def duplicates_of(session: Session, lead: Lead) -> list[Lead]:
@@ -379,10 +391,17 @@ def create_lead(
         data["stage_id"] = stage_id
     clean = clean_fields(session, company_id, data, phone_region=phone_region)
     if "stage_id" not in clean:
-        stage = default_stage(session, company_id)
-        if stage is None:
+        if position is None:
+            # The first stage and its top position in one statement.
+            first = first_stage_and_top(session, company_id)
+            if first is not None:
+                clean["stage_id"], position = first
+        else:
+            stage = default_stage(session, company_id)
+            if stage is not None:
+                clean["stage_id"] = stage.id
+        if "stage_id" not in clean:
             raise LeadError({"stage_id": "The company has no pipeline stages."})
-        clean["stage_id"] = stage.id
     tag_list = clean.pop("tags")
     now = created_at or utcnow()
     lead = Lead(company_id=company_id, created_at=now, updated_at=now, **clean)

@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orbitflow.accounts.models import User
+from orbitflow.companycache import CompanyReader
 from orbitflow.db import unscoped
 from orbitflow.deliveries import enqueue
 from orbitflow.events import LeadEvent, new_event_id
@@ -30,23 +32,77 @@ def settings_of(session: Session, company_id: int) -> dict[int, NotificationSett
     return {row.user_id: row for row in rows}
 
 
-def _wants_mail(user: User | None, choices: dict[int, NotificationSettings]) -> bool:
+def _wants_mail(user: User | Recipient | None, choices: dict[int, Choice]) -> bool:
     if not (user and user.is_active and user.email and user.role != "SUPER_ADMIN"):
         return False
     choice = choices.get(user.id)
     return choice is None or choice.lead_emails
 
 
-def unassigned_recipients(session: Session, company_id: int, choices: dict[int, NotificationSettings]) -> list[User]:
-    """The users chosen under Settings → Notifications; the owners when nobody is."""
-    users = list(
-        session.scalars(select(User).where(User.company_id == company_id, User.is_active.is_(True)).order_by(User.id))
+@dataclass(frozen=True)
+class Choice:
+    """A user's choices under Profile and Settings → Notifications."""
+
+    lead_emails: bool
+    unassigned_leads: bool
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What sending a user an e-mail needs (cached: not the ORM row)."""
+
+    id: int
+    company_id: int
+    username: str
+    name: str | None
+    email: str | None
+    role: str
+    is_active: bool
+
+
+@dataclass(frozen=True)
+class CompanyRecipients:
+    choices: dict[int, Choice]
+    # Active users, by id.
+    users: tuple[Recipient, ...]
+
+
+def _load_recipients(session: Session, company_id: int) -> CompanyRecipients:
+    choices = {
+        user_id: Choice(lead_emails, unassigned_leads)
+        for user_id, lead_emails, unassigned_leads in session.execute(
+            select(
+                NotificationSettings.user_id, NotificationSettings.lead_emails, NotificationSettings.unassigned_leads
+            ).where(NotificationSettings.company_id == company_id)
+        )
+    }
+    users = tuple(
+        Recipient(*row)
+        for row in session.execute(
+            select(User.id, User.company_id, User.username, User.name, User.email, User.role, User.is_active)
+            .where(User.company_id == company_id, User.is_active.is_(True))
+            .order_by(User.id)
+        )
     )
-    chosen = [user for user in users if user.id in choices and choices[user.id].unassigned_leads]
-    return chosen or [user for user in users if user.role == "OWNER"]
+    return CompanyRecipients(choices, users)
 
 
-def send_to_user(session: Session, user: User, *, template: str, event_id: str, context: dict[str, Any]) -> None:
+# Read for every new lead: cached per process (see orbitflow.companycache for how fresh).
+company_recipients = CompanyReader(
+    "mail.recipients", [NotificationSettings.__table__, User.__table__], _load_recipients
+)
+
+
+def unassigned_recipients(recipients: CompanyRecipients) -> list[Recipient]:
+    """The users chosen under Settings → Notifications; the owners when nobody is."""
+    choices = recipients.choices
+    chosen = [user for user in recipients.users if user.id in choices and choices[user.id].unassigned_leads]
+    return chosen or [user for user in recipients.users if user.role == "OWNER"]
+
+
+def send_to_user(
+    session: Session, user: User | Recipient, *, template: str, event_id: str, context: dict[str, Any]
+) -> None:
     enqueue(
         session,
         company_id=user.company_id,
@@ -83,7 +139,8 @@ def notify_for_domain_event(session: Session, name: str, event) -> int:
     if not isinstance(event, LeadEvent) or name not in ("lead_created", "lead_updated"):
         return 0
     with unscoped(session):
-        choices = settings_of(session, event.company_id)
+        recipients_of = company_recipients(session, event.company_id)
+        choices = recipients_of.choices
         if name == "lead_created":
             lead = session.get(Lead, event.lead_id)
             if lead is None:
@@ -92,7 +149,7 @@ def notify_for_domain_event(session: Session, name: str, event) -> int:
                 recipients = [session.get(User, lead.owner_id)]
                 template = "lead_assigned_new"
             else:
-                recipients = unassigned_recipients(session, event.company_id, choices)
+                recipients = unassigned_recipients(recipients_of)
                 template = "lead_new"
         else:
             change = event.changes.get("owner_id")

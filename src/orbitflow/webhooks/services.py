@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from orbitflow.companycache import CompanyReader
 from orbitflow.db import unscoped
 from orbitflow.deliveries import Delivery, DeliveryAttempt, enqueue, resend
 from orbitflow.deliveries.http import BlockedDestination, check_literal_host
@@ -163,13 +164,23 @@ def send_test(session: Session, webhook: Webhook) -> Delivery:
     return delivery
 
 
-def subscribed_destinations(session: Session, company_id: int, event_type: str) -> list[str]:
-    """The destinations of the company's active webhooks that take ``event_type`` (only
-    the two columns: this runs in every change's transaction)."""
+def _load_subscriptions(session: Session, company_id: int) -> tuple[tuple[int, tuple[str, ...]], ...]:
     active = session.execute(
         select(Webhook.id, Webhook.events).where(Webhook.company_id == company_id, Webhook.is_active.is_(True))
     )
-    return [destination_of(webhook_id) for webhook_id, events in active if event_type in events]
+    return tuple((webhook_id, tuple(events or ())) for webhook_id, events in active)
+
+
+# (webhook id, event types) of the company's active webhooks: read in every change's
+# transaction, so cached per process (see orbitflow.companycache for how fresh).
+subscriptions = CompanyReader("webhooks.subscriptions", [Webhook.__table__], _load_subscriptions)
+
+
+def subscribed_destinations(session: Session, company_id: int, event_type: str) -> list[str]:
+    """The destinations of the company's active webhooks that take ``event_type``."""
+    return [
+        destination_of(webhook_id) for webhook_id, events in subscriptions(session, company_id) if event_type in events
+    ]
 
 
 # A webhook body over this size goes without the quiz answers (and says so).

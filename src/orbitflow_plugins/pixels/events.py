@@ -20,7 +20,7 @@ from orbitflow.models.meta import utcnow
 from orbitflow.tenants.models import Company
 from orbitflow_plugins.pixels import payloads
 from orbitflow_plugins.pixels.models import PixelAttribution, PixelSettings
-from orbitflow_plugins.pixels.settings import quiz_enabled, settings_row
+from orbitflow_plugins.pixels.settings import ServerEvents, quiz_enabled, server_events, settings_row
 
 META_CHANNEL = "pixels.meta"
 TIKTOK_CHANNEL = "pixels.tiktok"
@@ -48,7 +48,7 @@ def won_event_id(lead_id: int) -> str:
     return f"won_lead_{lead_id}"
 
 
-def tracking_allowed(row: PixelSettings | None, consent: bool) -> bool:
+def tracking_allowed(row: PixelSettings | ServerEvents | None, consent: bool) -> bool:
     return consent or (row is not None and not row.require_consent)
 
 
@@ -109,8 +109,8 @@ def _enqueue(session: Session, company_id: int, channel: str, event_id: str, eve
 def on_quiz_submitted(session: Session, event: QuizEvent) -> None:
     if event.submission_id is None or event.lead_id is None:
         return
-    row = settings_row(session, event.company_id)
-    if row is None or not (row.facebook_access_token or row.tiktok_access_token):
+    row = server_events(session, event.company_id)
+    if row is None:
         return
     if not tracking_allowed(row, bool(event.data.get("consent"))):
         return
@@ -128,7 +128,7 @@ def on_quiz_submitted(session: Session, event: QuizEvent) -> None:
     contact = event.data.get("contact") or {}
     email = contact.get("email") or lead.email
     phone = lead.phone
-    if row.facebook_access_token:
+    if row.facebook:
         _enqueue(
             session,
             event.company_id,
@@ -144,7 +144,7 @@ def on_quiz_submitted(session: Session, event: QuizEvent) -> None:
             ),
             "lead",
         )
-    if row.tiktok_access_token:
+    if row.tiktok:
         _enqueue(
             session,
             event.company_id,

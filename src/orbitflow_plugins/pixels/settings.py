@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from zope.sqlalchemy import mark_changed
 
+from orbitflow.companycache import CompanyReader
 from orbitflow.crypto import Encryptor, Undecryptable
 from orbitflow.models.meta import utcnow
 from orbitflow.web.inputs import NO_ROW, parse_id
@@ -80,6 +81,33 @@ class Effective:
 
 def settings_row(session: Session, company_id: int) -> PixelSettings | None:
     return session.scalars(select(PixelSettings).where(PixelSettings.company_id == company_id)).first()
+
+
+@dataclass(frozen=True)
+class ServerEvents:
+    """Whether a completed quiz sends server events, and to which platforms."""
+
+    facebook: bool
+    tiktok: bool
+    require_consent: bool
+
+
+def _load_server_events(session: Session, company_id: int) -> ServerEvents | None:
+    row = session.execute(
+        select(
+            PixelSettings.facebook_access_token.is_not(None) & (PixelSettings.facebook_access_token != ""),
+            PixelSettings.tiktok_access_token.is_not(None) & (PixelSettings.tiktok_access_token != ""),
+            PixelSettings.require_consent,
+        ).where(PixelSettings.company_id == company_id)
+    ).first()
+    if row is None or not (row[0] or row[1]):
+        return None
+    return ServerEvents(bool(row[0]), bool(row[1]), bool(row[2]))
+
+
+# Read by every quiz submission: cached per process (see orbitflow.companycache for how fresh).
+# None when the company has no access token (no server events).
+server_events = CompanyReader("pixels.server_events", [PixelSettings.__table__], _load_server_events)
 
 
 def disabled_quiz_ids(session: Session, company_id: int) -> list[int]:

@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session
 from zope.sqlalchemy import mark_changed
 
 from orbitflow.leads.models import Lead
-from orbitflow.leads.services import AuditInfo, add_activity, create_lead, find_lead_by_email
+from orbitflow.leads.services import (
+    AuditInfo,
+    add_activity,
+    create_lead,
+    find_lead_by_email,
+    first_lead_id_by_email,
+)
 from orbitflow.models.meta import utcnow
 from orbitflow_plugins.quiz.answers import Result
 from orbitflow_plugins.quiz.devices import device_class
@@ -196,8 +202,8 @@ def claim_contact(session: Session, secret: str, company_id: int, email: str, le
     sqlite = session.get_bind().dialect.name == "sqlite"
     session.execute(CLAIM_CONTACT_SQLITE if sqlite else CLAIM_CONTACT_MARIADB, row)
     mark_changed(session)
-    first = find_lead_by_email(session, email, company_id=company_id)
-    if first is not None and first.id != lead_id:
+    first = first_lead_id_by_email(session, email, company_id=company_id)
+    if first is not None and first != lead_id:
         raise AddressTaken(email)
 
 

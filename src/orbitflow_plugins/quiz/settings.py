@@ -26,7 +26,7 @@ class QuizSettings:
     limits: dict[str, list[RateLimitItem]]
     # How often the funnel-event recorder writes what it has gathered.
     funnel_flush_seconds: float = DEFAULT_FUNNEL_FLUSH_SECONDS
-    # How often a process asks whether any quiz or company changed (quiz pages are
+    # How often a process asks whether any quiz, company or pixel setting changed (quiz pages are
     # answered from its cache in between): the bound on how long an edit takes to show.
     cache_check_seconds: float = DEFAULT_CACHE_CHECK_SECONDS
 

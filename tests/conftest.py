@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from orbitflow.accounts.models import User
 from orbitflow.accounts.passwords import hash_password, use_password_hashing
 from orbitflow.app import make_app
+from orbitflow.batches import BatchWriter
 from orbitflow.config import PasswordHashing, load_settings
 from orbitflow.db import make_engine, make_session_factory, unscoped
 from orbitflow.migrations import alembic_config, upgrade_to_heads
@@ -282,10 +283,18 @@ def db(backend):
 
 
 @pytest.fixture
-def unchanged(backend, db):
+def unchanged(backend, db, wsgi_app):
     """``with unchanged(): ...`` fails when the block changed any row (sessions' last-seen
-    times aside): refusals read the whole database back."""
-    return lambda: Unchanged(backend.engine)
+    times aside): refusals read the whole database back. What the app's background
+    writers (funnel events, analytics rollups) hold from before the block is written
+    first, so their threads change nothing inside it."""
+
+    def make() -> Unchanged:
+        for writer in [value for value in wsgi_app.registry.values() if isinstance(value, BatchWriter)]:
+            writer.flush()
+        return Unchanged(backend.engine)
+
+    return make
 
 
 @pytest.fixture

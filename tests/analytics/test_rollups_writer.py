@@ -4,6 +4,7 @@ recounts the daily rows they touch, exactly, however many writers flush the same
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from datetime import datetime
 
@@ -137,31 +138,51 @@ def flush_until_written(rollups: LeadRollups, start: threading.Barrier, errors: 
     raise AssertionError("the writer never got its batch written")
 
 
+def slow_recount_in(thread_name: str):
+    """Hold the named thread's writer after it read its recounts and before it writes
+    them, so the other writer runs in that window: it must wait for the daily rows' lock,
+    or it would write its own recount and the held one would then overwrite it with one
+    that misses the other's leads."""
+
+    def pause(_conn, _cursor, statement, *_args) -> None:
+        if threading.current_thread().name == thread_name and "GROUP BY" in statement and "lead_facts" in statement:
+            time.sleep(0.2)
+
+    return pause
+
+
 @pytest.mark.parametrize("rounds", [3])
-def test_two_writers_flushing_the_same_leads_converge_to_the_exact_counts(kit, make_company, backend, db, rounds):
+def test_two_writers_flushing_the_same_key_converge_to_the_exact_counts(kit, make_company, backend, db, rounds):
     company = make_company(subscription_id=f"race-{uuid.uuid4().hex[:8]}", time_zone="Europe/Berlin")
     shared_writer = shared(kit.app.registry, LeadRollups)
     leads = [kit.lead(company, DAY, name=f"L{n}", value="10", utm={"campaign": "bf"}) for n in range(12)]
-    for round_number in range(rounds):
-        # Some leads change between the rounds, so every round's flushes have work to do.
-        for lead in leads[round_number::3]:
-            kit.move(lead, company, "Won" if round_number % 2 == 0 else "Contacted")
-        changes = [LeadChange(company.id, lead.id) for lead in leads]
-        first = LeadRollups(backend.engine, MemoryBuffer(), interval=60)
-        second = LeadRollups(backend.engine, MemoryBuffer(), interval=60)
-        # Overlapping, in a different order: both touch the one daily row of the burst.
-        for change in changes[:9]:
-            first.buffer.push(change)
-        for change in reversed(changes[3:]):
-            second.buffer.push(change)
-        start = threading.Barrier(2)
-        errors: list[BaseException] = []
-        threads = [threading.Thread(target=flush_until_written, args=(w, start, errors)) for w in (first, second)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        assert len(first.buffer) == len(second.buffer) == 0
+    pause = slow_recount_in("first")
+    event.listen(backend.engine, "after_cursor_execute", pause)
+    try:
+        for round_number in range(rounds):
+            # Leads of both halves change between the rounds: every flush has work to do.
+            for lead in leads[round_number % 3 :: 3]:
+                kit.move(lead, company, "Won" if round_number % 2 == 0 else "Contacted")
+            changes = [LeadChange(company.id, lead.id) for lead in leads]
+            first = LeadRollups(backend.engine, MemoryBuffer(), interval=60)
+            second = LeadRollups(backend.engine, MemoryBuffer(), interval=60)
+            # Different leads of the same daily rows, or (odd rounds) overlapping leads in
+            # another order; the last round is of different leads.
+            first.buffer.give_back(changes[:6] if round_number % 2 == 0 else changes[:9])
+            second.buffer.give_back(changes[6:] if round_number % 2 == 0 else changes[:2:-1])
+            start = threading.Barrier(2)
+            errors: list[BaseException] = []
+            threads = [
+                threading.Thread(target=flush_until_written, args=(writer, start, errors), name=name)
+                for writer, name in ((first, "first"), (second, "second"))
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+            assert len(first.buffer) == len(second.buffer) == 0
+    finally:
+        event.remove(backend.engine, "after_cursor_execute", pause)
     shared_writer.flush()  # the same changes again, from the app's writer: counted once
     kept = daily(db, company.id)
     won_now = sum(1 for lead in leads if db.get(type(lead), lead.id).stage.kind == "won")

@@ -6,14 +6,13 @@ an edit made elsewhere (the quiz, unpublished, the pixel settings) seen within
 from __future__ import annotations
 
 import re
-import threading
 import time
 from datetime import timedelta
 
 import pytest
 import webtest
 from quizkit import public_path, token_of
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from orbitflow.app import make_app
 from orbitflow.crypto import encryptor
@@ -24,6 +23,7 @@ from orbitflow_plugins.pixels import settings as pixels
 from orbitflow_plugins.pixels.models import PixelSettings
 from orbitflow_plugins.quiz import services
 from orbitflow_plugins.quiz.models import Quiz
+from statements import Statements
 
 CHECK_SECONDS = 1.0
 
@@ -36,25 +36,6 @@ def settled(db, company, quiz) -> None:
     db.execute(update(Quiz).where(Quiz.id == quiz.id).values(updated_at=an_hour_ago))
     db.execute(update(PixelSettings).where(PixelSettings.company_id == company.id).values(updated_at=an_hour_ago))
     db.commit()
-
-
-class Statements:
-    """The SQL statements this thread sends while the block runs."""
-
-    def __init__(self, engine) -> None:
-        self.engine, self.sent = engine, []
-        self.thread = threading.get_ident()
-
-    def _seen(self, _connection, _cursor, statement, *_args) -> None:
-        if threading.get_ident() == self.thread:
-            self.sent.append(statement)
-
-    def __enter__(self) -> Statements:
-        event.listen(self.engine, "before_cursor_execute", self._seen)
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._seen)
 
 
 PIXEL_ID = "123456789012345"

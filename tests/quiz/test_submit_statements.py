@@ -3,14 +3,13 @@ plugins: an exact number, so that a statement added to the path fails here."""
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import timedelta
 
 import pytest
 import webtest
 from quizkit import TEST_SECRET, count, good_answers, public_path
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from orbitflow import companycache
 from orbitflow.accounts.models import User
@@ -21,30 +20,12 @@ from orbitflow.models.meta import utcnow
 from orbitflow.tenants.models import Company
 from orbitflow_plugins.quiz.models import Quiz, QuizSubmission
 from orbitflow_plugins.quiz.tokens import issue_token
+from statements import Statements
 
 # The quiz and company check, the lead by address, the first stage with its top position,
 # the lead, its audit entry, its "created" line, the address key, the check that no
 # concurrent submission took the address, the submission, its "quiz" line.
 NEW_VISITOR_STATEMENTS = 10
-
-
-class Statements:
-    """The SQL statements this thread sends while the block runs."""
-
-    def __init__(self, engine) -> None:
-        self.engine, self.sent = engine, []
-        self.thread = threading.get_ident()
-
-    def _seen(self, _connection, _cursor, statement, *_args) -> None:
-        if threading.get_ident() == self.thread:
-            self.sent.append(statement)
-
-    def __enter__(self) -> Statements:
-        event.listen(self.engine, "before_cursor_execute", self._seen)
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._seen)
 
 
 @pytest.fixture

@@ -318,7 +318,6 @@ def prepare(url: str):
     from orbitflow.config import load_settings
     from orbitflow.db import make_engine, make_session_factory, unscoped
     from orbitflow.migrations import alembic_config, upgrade_to_heads
-    from orbitflow.tenants.services import create_company
     from orbitflow_plugins.quiz import services
 
     settings = load_settings(ini(url), environ={})
@@ -333,16 +332,25 @@ def prepare(url: str):
         )
     session = make_session_factory(engine)()
     with unscoped(session):
-        company = create_company(session, name="Bench Ltd", subscription_id="bench", plan="ENTERPRISE")
-        company.privacy_policy_url = "https://example.com/privacy"
-        settings_part = {k: v for k, v in QUIZ.items() if k not in ("questions", "outcomes")}
-        quiz = services.create_quiz(session, company, settings_part, actor_id=None)
-        services.replace_definition(session, company, quiz, QUIZ["questions"], QUIZ["outcomes"])
-        services.publish(session, company, quiz)
+        _, quiz = create_published_quiz(session)
         quiz = services.load_quiz(session, quiz.id)
         session.commit()
     engine.dispose()
     return quiz
+
+
+def create_published_quiz(session):
+    """The bench company (slug ``bench``) and its published five-question quiz, not committed."""
+    from orbitflow.tenants.services import create_company
+    from orbitflow_plugins.quiz import services
+
+    company = create_company(session, name="Bench Ltd", subscription_id="bench", plan="ENTERPRISE")
+    company.privacy_policy_url = "https://example.com/privacy"
+    settings_part = {k: v for k, v in QUIZ.items() if k not in ("questions", "outcomes")}
+    quiz = services.create_quiz(session, company, settings_part, actor_id=None)
+    services.replace_definition(session, company, quiz, QUIZ["questions"], QUIZ["outcomes"])
+    services.publish(session, company, quiz)
+    return company, quiz
 
 
 def bodies_for(quiz, count: int, tag: str) -> list[str]:
@@ -379,9 +387,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="measured requests per target")
     parser.add_argument("--warmup", type=int, default=300, help="unmeasured requests per target first")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="time cap per measured run")
-    parser.add_argument(
-        "--workers", type=int, default=2, help="gunicorn worker processes (WEB_CONCURRENCY; default 2)"
-    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (WEB_CONCURRENCY; default 2)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quiz_bench import QUIZ, SECRET
+from quiz_bench import QUIZ, SECRET, create_published_quiz
 
 PLUGINS = "quiz pixels analytics"
 # The layers of the request, by the function that enters each: (label, file suffix, name).
@@ -56,10 +56,8 @@ def prepare(directory: Path) -> tuple[dict[str, str], str]:
     from orbitflow.migrations import alembic_config, upgrade_to_heads
     from orbitflow.models.meta import utcnow
     from orbitflow.tenants.models import Company
-    from orbitflow.tenants.services import create_company
     from orbitflow_plugins.pixels.models import PixelSettings
     from orbitflow_plugins.pixels.settings import update_settings
-    from orbitflow_plugins.quiz import services
     from orbitflow_plugins.quiz.models import Quiz
 
     ini = {
@@ -75,12 +73,7 @@ def prepare(directory: Path) -> tuple[dict[str, str], str]:
     upgrade_to_heads(alembic_config(settings, engine))
     session = make_session_factory(engine)()
     with unscoped(session):
-        company = create_company(session, name="Bench Ltd", subscription_id="bench", plan="ENTERPRISE")
-        company.privacy_policy_url = "https://example.com/privacy"
-        settings_part = {k: v for k, v in QUIZ.items() if k not in ("questions", "outcomes")}
-        quiz = services.create_quiz(session, company, settings_part, actor_id=None)
-        services.replace_definition(session, company, quiz, QUIZ["questions"], QUIZ["outcomes"])
-        services.publish(session, company, quiz)
+        company, _ = create_published_quiz(session)
         pixel = {"facebook_pixel_id": "123456789012345"}
         update_settings(session, company.id, pixel, Encryptor(settings.encryption_keys))
         # Rows changed in the last two seconds are never cached: as if changed an hour ago.

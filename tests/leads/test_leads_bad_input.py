@@ -96,6 +96,7 @@ def owner_client(testapp, login_as, owner):
         ("value", "1e100", "The value is too large."),
         ("tags", "t" * 51, "A tag may have at most 50 characters."),
         ("tags", ",".join(f"t{n}" for n in range(21)), "Use at most 20 tags."),
+        ("utm_source", "s" * 201, "Use at most 200 characters."),
     ],
 )
 def test_a_bad_lead_form_is_refused_with_the_message_and_stores_nothing(

@@ -26,7 +26,13 @@ FALSE_WORDS = {"0", "false", "no", "n", "off", ""}
 
 
 class FieldError(ValueError):
-    """One field's value is not acceptable; ``str(error)`` is the message for the user."""
+    """One field's value is not acceptable; ``str(error)`` is the message for the user,
+    ``field`` the name of the field within a group of fields (such as ``utm_source`` in
+    ``utm``), when there is one."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def clean_text(raw: object, max_length: int, *, required: bool = False, label: str = "This field") -> str | None:
@@ -180,5 +186,8 @@ def normalise_utm(raw: Mapping[str, object] | None) -> dict[str, str | None]:
         name = str(key).lower().removeprefix("utm_")
         if name not in UTM_FIELDS:
             continue
-        values[f"utm_{name}"] = clean_text(value, 200)
+        try:
+            values[f"utm_{name}"] = clean_text(value, 200)
+        except FieldError as error:
+            raise FieldError(str(error), field=f"utm_{name}") from None
     return values

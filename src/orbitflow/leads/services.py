@@ -259,7 +259,7 @@ def clean_fields(
         try:
             utm.update(norm.normalise_utm(data["utm"]))
         except norm.FieldError as error:
-            errors["utm"] = str(error)
+            errors[error.field or "utm"] = str(error)
     for name in norm.UTM_FIELDS:
         key = f"utm_{name}"
         if key in data:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Table, event, func, select
+from sqlalchemy import Select, Table, event, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import Pool
@@ -78,8 +78,8 @@ class _Cache:
         try:
             tables = sorted(_WATCHED.values(), key=lambda table: table.name)
             with self.engine.connect() as connection:
-                stamp = tuple(connection.execute(_stamp_query(tables)).one())
-            settled = not any(isinstance(part, datetime) and utcnow() - part < SETTLE for part in stamp)
+                stamp = tuple(connection.execute(tables_stamp(tables)).one())
+            settled = not settling(stamp)
             if stamp != self.stamp or not settled:
                 self.clear()
             self.stamp, self.settled = stamp, settled
@@ -88,13 +88,23 @@ class _Cache:
             self.checking.release()
 
 
-def _stamp_query(tables: Iterable[Table]):
+def tables_stamp(tables: Iterable[Table]) -> Select:
+    """What any change to a row of ``tables`` moves: a row added or removed, or a newer
+    ``updated_at`` (``created_at`` for a table whose rows are never updated)."""
     parts = []
     for table in tables:
-        moved = table.c.updated_at if "updated_at" in table.c else table.c.created_at
         parts.append(select(func.count()).select_from(table).scalar_subquery())
-        parts.append(select(func.max(moved)).scalar_subquery())
+        changed = table.c.get("updated_at", table.c.get("created_at"))
+        if changed is not None:
+            parts.append(select(func.max(changed)).scalar_subquery())
     return select(*parts)
+
+
+def settling(stamp: tuple[Any, ...]) -> bool:
+    """Whether a row of the stamp changed within ``SETTLE``: DATETIME keeps seconds, so a
+    second change within the same second would not move the stamp."""
+    now = utcnow()
+    return any(isinstance(part, datetime) and now - part < SETTLE for part in stamp)
 
 
 _caches: weakref.WeakKeyDictionary[Engine, _Cache] = weakref.WeakKeyDictionary()

@@ -28,44 +28,25 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Table, func, select
+from sqlalchemy import Table
 from sqlalchemy.engine import Engine
 
-from orbitflow.models.meta import utcnow
+from orbitflow.companycache import settling, tables_stamp
 from orbitflow.tenants.models import Company
 from orbitflow_plugins.quiz.models import Quiz
 
 MAX_ENTRIES = 512
-SETTLE = timedelta(seconds=2)
 DEFAULT_CHECK_SECONDS = 5.0
 
 DEFINITION_TABLES: tuple[Table, ...] = (Quiz.__table__, Company.__table__)
-
-
-def tables_stamp(tables: tuple[Table, ...]) -> Select:
-    """What any change to a row of ``tables`` moves: a row added or removed, or a newer
-    ``updated_at`` (``created_at`` for a table whose rows are never updated)."""
-    parts = []
-    for table in tables:
-        parts.append(select(func.count()).select_from(table).scalar_subquery())
-        changed = table.c.get("updated_at", table.c.get("created_at"))
-        if changed is not None:
-            parts.append(select(func.max(changed)).scalar_subquery())
-    return select(*parts)
 
 
 @dataclass(frozen=True)
 class Entry:
     stamp: tuple[Any, ...]
     value: Any
-
-
-def _settling(stamp: tuple[Any, ...]) -> bool:
-    now = utcnow()
-    return any(isinstance(part, datetime) and now - part < SETTLE for part in stamp)
 
 
 class DefinitionCache:
@@ -116,12 +97,12 @@ class DefinitionCache:
         try:
             with self.engine.connect() as connection:
                 stamp = tuple(connection.execute(self._stamp_query).one())
-            settling = _settling(stamp)
+            moving = settling(stamp)
             # After a check that saw a settling row, a second edit within that row's second
             # may have followed what was cached since: forget it once more.
-            if stamp != self._tables_stamp or settling or self._was_settling:
+            if stamp != self._tables_stamp or moving or self._was_settling:
                 self.clear()
-            self._tables_stamp, self._was_settling = stamp, settling
+            self._tables_stamp, self._was_settling = stamp, moving
             self._checked_at = time.monotonic()
         finally:
             self._checking.release()
@@ -132,7 +113,7 @@ class DefinitionCache:
 
     def put(self, key: Any, stamp: tuple[Any, ...], value: Any, generation: int | None = None) -> None:
         """Keep ``value``; ``generation`` is :attr:`generation` from before it was read."""
-        if _settling(stamp):
+        if settling(stamp):
             return
         with self._lock:
             if generation is not None and generation != self.generation:

@@ -15,17 +15,24 @@ Creates its own MariaDB database (dropped afterwards), migrates it, and:
    same noise; median and p95 over ``--repeat`` requests each, and the ratio of the
    medians (target <= 1.10).
 
+With ``--calls`` it runs neither timing: it counts, deterministically, the Python function
+calls (cProfile) and SQL statements of each alternating lead creation for the two
+companies, and prints their medians and the ratio of the calls.
+
     .venv/bin/python bench/deliveries_bench.py
     .venv/bin/python bench/deliveries_bench.py --deliveries 2000 --repeat 400
+    .venv/bin/python bench/deliveries_bench.py --calls --repeat 100
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import cProfile
 import http.client
 import multiprocessing
 import os
+import pstats
 import re
 import socket
 import statistics
@@ -36,14 +43,15 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import webtest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, event, func, select, text
 
 from orbitflow.accounts.models import User
 from orbitflow.accounts.passwords import hash_password
 from orbitflow.app import make_app
 from orbitflow.config import load_settings, parse_database_url
 from orbitflow.db import make_engine, make_session_factory, unscoped
-from orbitflow.deliveries import Delivery, enqueue, worker_for
+from orbitflow.deliveries import Delivery, Outgoing, enqueue_many, worker_for
+from orbitflow.lifecycle import shut_down
 from orbitflow.migrations import alembic_config, upgrade_to_heads
 from orbitflow.tenants.services import create_company
 from orbitflow.webhooks import services as webhook_services
@@ -61,6 +69,9 @@ def parse_args(argv):
     parser.add_argument("--repeat", type=int, default=600, help="timed lead creations per set-up")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--batch", type=int, default=20, help="orbitflow.deliveries.batch_size")
+    parser.add_argument(
+        "--calls", action="store_true", help="count function calls and statements per lead creation instead of timing"
+    )
     return parser.parse_args(argv)
 
 
@@ -109,15 +120,19 @@ def fill(factory, company_id: int, destination: str, count: int) -> None:
     session = factory()
     session.info["tenant_bypass"] = True
     with session.begin():
-        for number in range(count):
-            enqueue(
-                session,
-                company_id=company_id,
-                channel="webhook",
-                destination=destination,
-                payload={"type": "lead.created", "timestamp": "2026-12-02T00:00:00Z", "data": {"n": number}},
-                event_id=f"evt_bench_{uuid.uuid4().hex}",
-            )
+        enqueue_many(
+            session,
+            [
+                Outgoing(
+                    company_id,
+                    "webhook",
+                    destination,
+                    {"type": "lead.created", "timestamp": "2026-12-02T00:00:00Z", "data": {"n": number}},
+                    f"evt_bench_{uuid.uuid4().hex}",
+                )
+                for number in range(count)
+            ],
+        )
     session.close()
 
 
@@ -196,6 +211,38 @@ def lead_creation_ms(app, repeat: int, warmup: int) -> tuple[dict[str, list[floa
     return times, cpu
 
 
+def lead_creation_calls(app, engine, repeat: int, warmup: int) -> dict[str, tuple[list[int], list[int]]]:
+    """Alternate the two companies request by request; answer, per set-up, the Python
+    function calls (cProfile around the request) and SQL statements of each creation."""
+    clients = {label: signed_in_client(app, subscription) for label, subscription in SETUPS}
+    counts: dict[str, tuple[list[int], list[int]]] = {label: ([], []) for label, _ in SETUPS}
+    statements = [0]
+
+    def count(*_args) -> None:
+        statements[0] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    for number in range(warmup + repeat):
+        order = SETUPS if number % 2 == 0 else SETUPS[::-1]
+        for label, _ in order:
+            client, headers = clients[label]
+            statements[0] = 0
+            profile = cProfile.Profile()
+            profile.enable()
+            client.post_json(
+                "/api/v1/leads",
+                {"name": f"Bench {number}", "email": f"b{number}@example.com"},
+                headers=headers,
+                status=201,
+            )
+            profile.disable()
+            if number >= warmup:
+                counts[label][0].append(pstats.Stats(profile).total_calls)
+                counts[label][1].append(statements[0])
+    event.remove(engine, "before_cursor_execute", count)
+    return counts
+
+
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
@@ -239,6 +286,22 @@ def main(argv=None) -> int:
         destination, hooked_id = hook.destination, hooked.id
         session.close()
 
+        if args.calls:
+            app = make_app(ini_for(url, args.batch), environ={}, engine=engine)
+            counts = lead_creation_calls(app, engine, args.repeat, args.warmup)
+            medians = {}
+            for label, _ in SETUPS:
+                calls, statements = counts[label]
+                medians[label] = statistics.median(calls)
+                print(
+                    f"create a lead, {label:11s}: {medians[label]:8.0f} function calls (min {min(calls)}, "
+                    f"max {max(calls)}), {statistics.median(statements):.0f} SQL statements"
+                )
+            print(f"function call ratio: {medians['one webhook'] / medians['no webhook']:.3f}")
+            shut_down(app.registry)  # the background writers flush before the database goes
+            engine.dispose()
+            return 0
+
         floor = receiver_floor(port, args.deliveries)
         print(f"receiver floor (1 client, keep-alive): {floor:8.0f} POST/s")
         rates = {}
@@ -265,6 +328,7 @@ def main(argv=None) -> int:
         ratio = statistics.median(results["one webhook"]) / statistics.median(results["no webhook"])
         verdict = "within" if ratio <= TARGET_RATIO else "OVER"
         print(f"a configured webhook costs {ratio:.3f}x the lead creation ({verdict} the {TARGET_RATIO:.2f}x target)")
+        shut_down(app.registry)
         engine.dispose()
     finally:
         receiver.shutdown()

@@ -34,6 +34,8 @@ from orbitflow.web.body_limit import body_over_limit
 
 COMPANY_KEY = "company_id"
 BYPASS_KEY = "tenant_bypass"
+# Set on sessions joined to a zope transaction (the request's).
+TM_KEY = "orbitflow.tm_session"
 
 # MariaDB errors worth one more try of the whole request: deadlock, lock wait timeout,
 # and the connection going away (server restart, wait_timeout, KILL).
@@ -234,7 +236,15 @@ def unscoped(session: Session) -> Iterator[Session]:
 def get_tm_session(factory: sessionmaker, transaction_manager) -> Session:
     session = factory()
     zope.sqlalchemy.register(session, transaction_manager=transaction_manager)
+    session.info[TM_KEY] = True
     return session
+
+
+def mark_written(session: Session) -> None:
+    """After Core DML through ``session.execute()``: a request's session must be marked
+    changed, or pyramid_tm rolls its transaction back; other sessions commit themselves."""
+    if session.info.get(TM_KEY):
+        zope.sqlalchemy.mark_changed(session)
 
 
 def _request_dbsession(request: Request) -> Session:

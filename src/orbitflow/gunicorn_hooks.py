@@ -95,4 +95,3 @@ def worker_exit(server, worker) -> None:
     registry = _registry(worker)
     if registry is not None:
         shut_down(registry)
-

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from sqlalchemy import Table
-from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy import Table, event
+from sqlalchemy.orm import Mapper, ORMExecuteState
 from sqlalchemy.sql import operators, visitors
 from sqlalchemy.sql.dml import Delete, Insert, Update
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter, ColumnClause
@@ -26,7 +26,7 @@ from orbitflow.models.meta import Base, TenantOwned
 
 COMPANY_COLUMN = "company_id"
 
-_tenant_tables: dict[int, frozenset[str]] = {}
+_tenant_tables: list[frozenset[str]] = []
 
 
 class CoreTenantError(RuntimeError):
@@ -34,14 +34,19 @@ class CoreTenantError(RuntimeError):
 
 
 def tenant_table_names() -> frozenset[str]:
-    """The tables of every tenant-owned model (plugins' included), cached per mapper count."""
-    mappers = Base.registry.mappers
-    names = _tenant_tables.get(len(mappers))
-    if names is None:
-        names = frozenset(mapper.local_table.name for mapper in mappers if issubclass(mapper.class_, TenantOwned))
-        _tenant_tables.clear()
-        _tenant_tables[len(mappers)] = names
-    return names
+    """The tables of every tenant-owned model (plugins' included): computed once, and
+    again after a class is mapped."""
+    if not _tenant_tables:
+        mappers = Base.registry.mappers
+        _tenant_tables.append(
+            frozenset(mapper.local_table.name for mapper in mappers if issubclass(mapper.class_, TenantOwned))
+        )
+    return _tenant_tables[0]
+
+
+@event.listens_for(Mapper, "instrument_class")
+def _forget_tenant_tables(_mapper, _class) -> None:
+    _tenant_tables.clear()
 
 
 def _base_table(selectable) -> Table | None:
@@ -139,11 +144,14 @@ def check_core_statement(state: ORMExecuteState, company_id: int | None) -> None
     if not isinstance(statement, Select | Update | Delete | Insert):
         return
     tenant_tables = tenant_table_names()
+    if isinstance(statement, Insert):
+        # The table written is the one that matters (the outbox's INSERT runs per change).
+        table = _base_table(statement.table).name
+        if table in tenant_tables:
+            _check_insert(state, table, company_id)
+        return
     touched = _tables(statement) & tenant_tables
     if not touched:
-        return
-    if isinstance(statement, Insert):
-        _check_insert(state, _base_table(statement.table).name, company_id)
         return
     missing = touched - _named_companies(statement, company_id)
     if missing:

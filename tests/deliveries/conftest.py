@@ -155,17 +155,17 @@ def add_delivery(factory, company):
     def add(channel: str = "scripted", destination: str = "receiver-1", **payload) -> int:
         session = factory()
         session.info["tenant_bypass"] = True
+        event_id = f"evt_test_{next(counter)}"
         with session.begin():
-            row = enqueue(
+            enqueue(
                 session,
                 company_id=company.id,
                 channel=channel,
                 destination=destination,
                 payload=payload or {"n": next(counter)},
-                event_id=f"evt_test_{next(counter)}",
+                event_id=event_id,
             )
-            session.flush()
-            row_id = row.id
+            row_id = session.scalar(select(Delivery.id).where(Delivery.event_id == event_id))
         session.close()
         return row_id
 

@@ -101,8 +101,58 @@ def test_enqueueing_one_event_twice_gives_one_delivery(factory, company, db):
         again = enqueue(session, company_id=company.id, channel="c", destination="d", payload={}, event_id="evt_same")
         other = enqueue(session, company_id=company.id, channel="c", destination="e", payload={}, event_id="evt_same")
     session.close()
-    assert first is again and other is not first
-    assert len(_deliveries(db)) == 2
+    assert (first, again, other) == (True, False, True)
+    assert [(row.destination, row.event_id) for row in _deliveries(db)] == [("d", "evt_same"), ("e", "evt_same")]
+
+
+def test_several_deliveries_are_written_with_one_insert(factory, company, backend, db):
+    from orbitflow.deliveries import Outgoing, enqueue_many
+    from statements import Statements
+
+    session = factory()
+    session.info["tenant_bypass"] = True
+    outgoing = [Outgoing(company.id, "c", f"receiver-{n}", {"n": n}, "evt_many") for n in range(3)]
+    with session.begin():
+        session.connection()
+        with Statements(backend.engine) as sent:
+            assert enqueue_many(session, outgoing) == 3
+            assert enqueue_many(session, outgoing[:1]) == 0, "the transaction has it already"
+    session.close()
+    assert [statement.split()[:3] for statement in sent.sent] == [["INSERT", "INTO", "deliveries"]]
+    rows = _deliveries(db)
+    assert [(row.destination, row.payload, row.status) for row in rows] == [
+        ("receiver-0", {"n": 0}, "pending"),
+        ("receiver-1", {"n": 1}, "pending"),
+        ("receiver-2", {"n": 2}, "pending"),
+    ]
+
+
+def test_a_rolled_back_enqueue_can_be_enqueued_again_by_the_next_transaction(factory, company, db):
+    from orbitflow.deliveries import enqueue
+
+    session = factory()
+    session.info["tenant_bypass"] = True
+    session.begin()
+    assert enqueue(session, company_id=company.id, channel="c", destination="d", payload={}, event_id="evt_again")
+    session.rollback()
+    with session.begin():
+        assert enqueue(session, company_id=company.id, channel="c", destination="d", payload={}, event_id="evt_again")
+    session.close()
+    assert [row.event_id for row in _deliveries(db)] == ["evt_again"]
+
+
+def test_a_session_bound_to_a_company_cannot_enqueue_for_another(factory, company, make_company, db):
+    from orbitflow.db import bind_company
+    from orbitflow.deliveries import enqueue
+    from orbitflow.tenancy_core import CoreTenantError
+
+    other = make_company(name="Other Outbox Co")
+    session = factory()
+    bind_company(session, company.id)
+    with pytest.raises(CoreTenantError), session.begin():
+        enqueue(session, company_id=other.id, channel="c", destination="d", payload={}, event_id="evt_other")
+    session.close()
+    assert _deliveries(db) == []
 
 
 def test_payload_over_the_cap_is_refused_before_commit(factory, company, db):

@@ -127,9 +127,7 @@ def reflect(connection: Connection) -> MetaData:
     return metadata
 
 
-def dump(
-    engine: Engine, models: MetaData, stream: IO[str], header_for: Callable[[frozenset[str]], str]
-) -> DumpStats:
+def dump(engine: Engine, models: MetaData, stream: IO[str], header_for: Callable[[frozenset[str]], str]) -> DumpStats:
     """Write ``header_for(migrations)`` and every row to ``stream`` from one snapshot."""
     total_rows = 0
     with snapshot(engine) as connection:

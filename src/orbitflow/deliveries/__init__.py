@@ -19,7 +19,7 @@ from orbitflow.config import get_settings
 from orbitflow.deliveries.backoff import MAX_ATTEMPTS, RETRY_DELAYS_SECONDS
 from orbitflow.deliveries.channels import Channel, SendResult, http_outcome
 from orbitflow.deliveries.models import Delivery, DeliveryAttempt
-from orbitflow.deliveries.outbox import enqueue, resend
+from orbitflow.deliveries.outbox import Outgoing, enqueue, enqueue_many, resend
 from orbitflow.deliveries.worker import Worker
 from orbitflow.lifecycle import on_shutdown
 from orbitflow.shared import provide, shared
@@ -30,9 +30,11 @@ __all__ = [
     "Channel",
     "Delivery",
     "DeliveryAttempt",
+    "Outgoing",
     "SendResult",
     "Worker",
     "enqueue",
+    "enqueue_many",
     "http_outcome",
     "resend",
 ]

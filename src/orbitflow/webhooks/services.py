@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from orbitflow.companycache import CompanyReader
 from orbitflow.db import unscoped
-from orbitflow.deliveries import Delivery, DeliveryAttempt, enqueue, resend
+from orbitflow.deliveries import Delivery, DeliveryAttempt, Outgoing, enqueue, enqueue_many, resend
 from orbitflow.deliveries.http import BlockedDestination, check_literal_host
 from orbitflow.events import new_event_id
 from orbitflow.models.meta import utcnow
@@ -152,16 +152,20 @@ def delete_webhook(session: Session, webhook: Webhook) -> None:
 
 def send_test(session: Session, webhook: Webhook) -> Delivery:
     """A ``webhook.test`` ping through the outbox, like any other delivery."""
-    delivery = enqueue(
+    event_id = new_event_id()
+    enqueue(
         session,
         company_id=webhook.company_id,
         channel=CHANNEL,
         destination=webhook.destination,
         payload=body(TEST_EVENT, {"webhook_id": webhook.id, "message": "Test event from OrbitFlow"}),
-        event_id=new_event_id(),
+        event_id=event_id,
     )
-    session.flush()
-    return delivery
+    return session.scalars(
+        select(Delivery).where(
+            Delivery.channel == CHANNEL, Delivery.destination == webhook.destination, Delivery.event_id == event_id
+        )
+    ).one()
 
 
 def _load_subscriptions(session: Session, company_id: int) -> tuple[tuple[int, tuple[str, ...]], ...]:
@@ -205,17 +209,11 @@ def enqueue_for_domain_event(session: Session, name: str, event) -> int:
     # Only quiz answers make a body large; the outbox caps every payload anyway.
     if data.get("answers") and len(json.dumps(data, default=str)) > MAX_BODY_BYTES:
         data = {**{key: value for key, value in data.items() if key != "answers"}, "answers": [], "truncated": True}
-    payload = body(event_type, data)
-    for destination in destinations:
-        enqueue(
-            session,
-            company_id=event.company_id,
-            channel=CHANNEL,
-            destination=destination,
-            payload=payload,
-            event_id=event_id_of(event),
-        )
-    return len(destinations)
+    payload, event_id = body(event_type, data), event_id_of(event)
+    return enqueue_many(
+        session,
+        [Outgoing(event.company_id, CHANNEL, destination, payload, event_id) for destination in destinations],
+    )
 
 
 @dataclass(frozen=True)

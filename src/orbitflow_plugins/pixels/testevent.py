@@ -7,8 +7,9 @@ from __future__ import annotations
 import time
 
 from pyramid.request import Request
+from sqlalchemy import select
 
-from orbitflow.deliveries import Delivery, enqueue
+from orbitflow.deliveries import Delivery, Outgoing, enqueue_many
 from orbitflow.events import new_event_id
 from orbitflow_plugins.pixels import payloads
 from orbitflow_plugins.pixels.events import META_CHANNEL, TIKTOK_CHANNEL, destination_of
@@ -16,6 +17,7 @@ from orbitflow_plugins.pixels.settings import settings_row
 
 
 def send_test_events(request: Request) -> list[Delivery]:
+    """Enqueue the test events and answer their deliveries (none without a token)."""
     company_id = request.identity.company_id
     row = settings_row(request.dbsession, company_id)
     if row is None:
@@ -26,7 +28,7 @@ def send_test_events(request: Request) -> list[Delivery]:
         "page_url": request.route_url("pixels_settings"),
     }
     now = int(time.time())
-    deliveries = []
+    outgoing = []
     for channel, token, build in (
         (META_CHANNEL, row.facebook_access_token, payloads.meta_event),
         (TIKTOK_CHANNEL, row.tiktok_access_token, payloads.tiktok_event),
@@ -42,15 +44,19 @@ def send_test_events(request: Request) -> list[Delivery]:
             email=None,
             phone=None,
         )
-        deliveries.append(
-            enqueue(
-                request.dbsession,
-                company_id=company_id,
-                channel=channel,
-                destination=destination_of(company_id),
-                payload={"kind": "test", "event": event},
-                event_id=event_id,
-            )
+        outgoing.append(
+            Outgoing(company_id, channel, destination_of(company_id), {"kind": "test", "event": event}, event_id)
         )
-    request.dbsession.flush()
-    return deliveries
+    if not outgoing:
+        return []
+    enqueue_many(request.dbsession, outgoing)
+    return list(
+        request.dbsession.scalars(
+            select(Delivery)
+            .where(
+                Delivery.destination == destination_of(company_id),
+                Delivery.event_id.in_([item.event_id for item in outgoing]),
+            )
+            .order_by(Delivery.id)
+        )
+    )

@@ -20,6 +20,7 @@ from foundation.helpers import ROOT, TEST_SECRET, free_port, nonblank_lines, sta
 
 SKIPPED_DIRS = {"__pycache__"}
 ADMIN_PASSWORD = "Wheel-Install-Pass-1"
+UV = Path(sys.executable).parent / "uv"
 
 
 def setup_cfg() -> configparser.ConfigParser:
@@ -96,12 +97,14 @@ def checkout_copy(destination: Path) -> Path:
 def wheel(tmp_path_factory) -> Path:
     source = checkout_copy(tmp_path_factory.mktemp("checkout"))
     out = tmp_path_factory.mktemp("dist")
+    # uv runs the same PEP 517 build as `python -m build` (setuptools, isolated), from its cache.
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(source)],
+        [UV, "build", "--wheel", "--out-dir", str(out), str(source)],
         check=True,
         capture_output=True,
         text=True,
         timeout=600,
+        env=uv_env(),
     )
     [built] = out.glob("orbitflow-*.whl")
     return built
@@ -147,25 +150,34 @@ def test_wheel_contains_templates_static_files_and_every_migration(wheel):
 
 @pytest.fixture(scope="module")
 def installed(wheel, tmp_path_factory) -> Path:
-    """A new venv with the wheel and its MariaDB extra (pip's cache makes reruns quick)."""
+    """A new venv with the wheel and its MariaDB extra, its dependencies resolved from the
+    package index as an operator's `pip install` would (uv: the same resolution, seconds
+    instead of a minute from its cache)."""
     venv = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    pip = subprocess.run(
-        [venv / "bin" / "pip", "install", "--quiet", f"{wheel}[mariadb]"],
+    env = uv_env()
+    subprocess.run([UV, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True, timeout=300, env=env)
+    install = subprocess.run(
+        [UV, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), f"{wheel}[mariadb]"],
         capture_output=True,
         text=True,
         timeout=900,
-        env=clean_env(Path.home()),
+        env=env,
     )
-    assert pip.returncode == 0, pip.stderr
+    assert install.returncode == 0, install.stderr
     return venv / "bin"
 
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
     """Nothing of the checkout: no PYTHONPATH, no OrbitFlow variables."""
-    env = {key: value for key, value in os.environ.items() if key.startswith(("PIP_", "LANG", "LC_"))}
+    env = {key: value for key, value in os.environ.items() if key.startswith(("PIP_", "UV_", "LANG", "LC_"))}
     env.update(PATH="/usr/local/bin:/usr/bin:/bin", HOME=str(home), **extra)
     return env
+
+
+def uv_env() -> dict[str, str]:
+    """uv with the machine's certificate store (as pip uses it), for an index behind a TLS proxy."""
+    certificates = os.environ.get("SSL_CERT_FILE") or os.environ.get("PIP_CERT") or "/etc/ssl/certs/ca-certificates.crt"
+    return clean_env(Path.home(), SSL_CERT_FILE=certificates)
 
 
 def production_env(home: Path, url: str, port: int) -> dict[str, str]:

@@ -37,6 +37,7 @@ test:
 	bash tools/ensure-mariadb.sh || echo "!!! MariaDB is not reachable: its tests will be skipped"
 	$(MAKE) $(VENV)/.installed-test
 	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff format --check src tests $(wildcard bench)
 	COVERAGE_FILE=$(CURDIR)/.coverage PYTEST=$(BIN)/pytest bash tools/run-tests.sh $(TEST_OPTIONS) $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.installed-test
@@ -44,6 +45,7 @@ test-fast: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff format --check src tests $(wildcard bench)
 
 wheel: $(VENV)/.installed-test
 	$(BIN)/python -m build --wheel --outdir dist

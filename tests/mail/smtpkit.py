@@ -69,10 +69,14 @@ class MailSink:
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **options)
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
-        ok = isinstance(auth_data, LoginPassword) and (
-            auth_data.login.decode(),
-            auth_data.password.decode(),
-        ) == self.credentials
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and (
+                auth_data.login.decode(),
+                auth_data.password.decode(),
+            )
+            == self.credentials
+        )
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     async def handle_DATA(self, server, session, envelope) -> str:

@@ -92,9 +92,7 @@ def test_backup_while_submissions_stream_in_restores_a_consistent_moment(
                 select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "lead.create")
             )
             orphans = connection.scalar(
-                select(func.count())
-                .select_from(QuizSubmission)
-                .where(QuizSubmission.lead_id.not_in(select(Lead.id)))
+                select(func.count()).select_from(QuizSubmission).where(QuizSubmission.lead_id.not_in(select(Lead.id)))
             )
     finally:
         engine.dispose()

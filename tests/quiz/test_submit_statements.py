@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import webtest
 from quizkit import TEST_SECRET, count, good_answers, public_path
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from orbitflow import companycache
 from orbitflow.accounts.models import User
@@ -18,6 +18,7 @@ from orbitflow.leads.models import Lead
 from orbitflow.lifecycle import shut_down
 from orbitflow.models.meta import utcnow
 from orbitflow.tenants.models import Company
+from orbitflow_plugins.quiz import assignment
 from orbitflow_plugins.quiz.models import Quiz, QuizSubmission
 from orbitflow_plugins.quiz.tokens import issue_token
 from statements import Statements
@@ -26,6 +27,10 @@ from statements import Statements
 # the lead, its audit entry, its "created" line, the address key, the check that no
 # concurrent submission took the address, the submission, its "quiz" line.
 NEW_VISITOR_STATEMENTS = 10
+# With a round-robin rule, two more: the turn counted on the rule's counter row, and the
+# chosen users still active together with the counter (the lead service's owner check then
+# finds the user already loaded).
+ROUND_ROBIN_STATEMENTS = NEW_VISITOR_STATEMENTS + 2
 
 
 @pytest.fixture
@@ -59,3 +64,22 @@ def test_a_new_visitors_submission_sends_a_known_number_of_statements(backend, d
     assert len(statements.sent) == NEW_VISITOR_STATEMENTS, "\n".join(statements.sent)
     assert count(db, Lead, Lead.email == "second@example.com") == 1
     assert count(db, QuizSubmission, QuizSubmission.quiz_id == quiz.id) == 2
+
+
+def test_a_round_robin_rule_adds_two_statements(backend, db, company, quiz, make_user, quiz_pixels_app):
+    agents = [make_user(company, "AGENT") for _ in range(2)]
+    assignment.save_rule(db, quiz, "round_robin", [str(agent.id) for agent in agents], {})
+    db.commit()
+    settled(db)
+    companycache.forget(backend.engine)
+    path = public_path(company, quiz)
+    post(quiz_pixels_app, quiz, path, "first@example.com")  # warm-up: the caches fill
+    with Statements(backend.engine) as statements:
+        post(quiz_pixels_app, quiz, path, "second@example.com")
+    assert len(statements.sent) == ROUND_ROBIN_STATEMENTS, "\n".join(statements.sent)
+    db.expire_all()
+    owners = [
+        db.scalars(select(Lead.owner_id).where(Lead.email == email)).one()
+        for email in ("first@example.com", "second@example.com")
+    ]
+    assert owners == [agent.id for agent in agents]

@@ -16,9 +16,10 @@ from orbitflow.tenants.models import Company
 from orbitflow.web.inputs import parse_id, path_id
 from orbitflow.web.layout import flash
 from orbitflow_plugins.quiz import answers as answers_module
-from orbitflow_plugins.quiz import definition, services
+from orbitflow_plugins.quiz import assignment, definition, services
 from orbitflow_plugins.quiz.models import (
     ARCHIVED,
+    ASSIGN_MODES,
     CONTACT_MODES,
     NUMBER,
     QUESTION_KINDS,
@@ -122,8 +123,22 @@ def slug_check(request: Request):
 # -- the builder page -------------------------------------------------------------------
 
 
+def assignment_form(quiz: Quiz) -> dict[str, Any]:
+    return {
+        "mode": quiz.assign_mode,
+        "users": [str(a.user_id) for a in quiz.assignees if a.outcome_id is None],
+        "outcomes": {str(a.outcome_id): str(a.user_id) for a in quiz.assignees if a.outcome_id is not None},
+    }
+
+
 def builder_context(
-    request: Request, quiz: Quiz, *, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+    request: Request,
+    quiz: Quiz,
+    *,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    rule_form: dict[str, Any] | None = None,
+    rule_errors: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     company = company_of(request)
     url = public_url(request, company, quiz)
@@ -142,6 +157,10 @@ def builder_context(
         "outcome_form": {},
         "outcome_errors": {},
         "stats": quiz_stats(request.dbsession, [quiz.id]).get(quiz.id),
+        "assign_modes": ASSIGN_MODES,
+        "assignable": assignment.assignable_users(request.dbsession, quiz.company_id),
+        "rule_form": rule_form if rule_form is not None else assignment_form(quiz),
+        "rule_errors": rule_errors or {},
     }
 
 
@@ -173,6 +192,29 @@ def quiz_settings_save(request: Request):
     else:
         flash(request, "Nothing changed.", "info")
     return HTTPSeeOther(_edit_url(request, quiz, "settings"))
+
+
+@view_config(
+    route_name="quiz_assignment_save", request_method="POST", renderer="quiz_builder.jinja2", permission="quizzes.edit"
+)
+def quiz_assignment_save(request: Request):
+    quiz = quiz_or_404(request)
+    mode, users, outcomes = assignment.read_form(request.POST)
+    before = assignment.snapshot(request.dbsession, quiz)
+    try:
+        assignment.save_rule(request.dbsession, quiz, mode, users, outcomes)
+    except QuizError as error:
+        request.tm.doom()
+        request.response.status_int = 400
+        rule_form = {"mode": mode, "users": list(users), "outcomes": dict(outcomes)}
+        return builder_context(request, quiz, rule_form=rule_form, rule_errors=error.fields)
+    changes = diff(before, assignment.snapshot(request.dbsession, quiz))
+    if changes:
+        audit(request, "quiz.assignment", quiz, changes=changes)
+        flash(request, "Lead assignment saved.")
+    else:
+        flash(request, "Nothing changed.", "info")
+    return HTTPSeeOther(_edit_url(request, quiz, "assignment"))
 
 
 # -- questions --------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -64,6 +65,16 @@ CONTACT_FIELDS = ("name", "email", "phone")
 
 FUNNEL_KINDS = ("view", "start", "answer", "complete")
 
+# Who gets the leads a quiz's submissions create (orbitflow_plugins.quiz.assignment).
+ASSIGN_NONE = "none"
+ASSIGN_ROUND_ROBIN = "round_robin"
+ASSIGN_BY_OUTCOME = "outcome"
+ASSIGN_MODES = {
+    ASSIGN_NONE: "Leave new leads unassigned",
+    ASSIGN_ROUND_ROBIN: "Round robin among chosen users",
+    ASSIGN_BY_OUTCOME: "By outcome",
+}
+
 
 class Quiz(TenantOwned, Base):
     __tablename__ = "quizzes"
@@ -90,6 +101,8 @@ class Quiz(TenantOwned, Base):
     redirect_url: Mapped[str | None] = mapped_column(String(1000))
     # E-mail the visitor the thank-you message once their answers are stored.
     thank_you_email: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # How the leads its submissions create get an owner; the users are in ``assignees``.
+    assign_mode: Mapped[str] = mapped_column(String(12), default=ASSIGN_NONE, nullable=False)
     created_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
     published_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = created_at_column()
@@ -101,6 +114,7 @@ class Quiz(TenantOwned, Base):
     outcomes: Mapped[list[QuizOutcome]] = relationship(
         back_populates="quiz", cascade="all, delete-orphan", order_by="QuizOutcome.min_score, QuizOutcome.id"
     )
+    assignees: Mapped[list[QuizAssignee]] = relationship(cascade="all, delete-orphan", order_by="QuizAssignee.id")
 
     @property
     def is_public(self) -> bool:
@@ -190,6 +204,31 @@ class QuizOutcome(TenantOwned, Base):
         )
 
 
+class QuizAssignee(TenantOwned, Base):
+    """A user the quiz's assignment rule hands new leads to: one turn of the round robin
+    (``outcome_id`` empty, in ``id`` order), or the owner of one outcome's leads."""
+
+    __tablename__ = "quiz_assignees"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("quizzes.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False)
+    outcome_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("quiz_outcomes.id", ondelete="CASCADE"))
+
+
+class QuizAssignTurn(TenantOwned, Base):
+    """The round robin's counter of one quiz. A row of its own: counting a turn locks it
+    until the submission commits (so concurrent submissions take turns one by one), and
+    locks nothing the builder edits or the definition cache watches."""
+
+    __tablename__ = "quiz_assign_turns"
+
+    quiz_id: Mapped[int] = mapped_column(BigId, ForeignKey("quizzes.id", ondelete="CASCADE"), primary_key=True)
+    turn: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
+
+
 class QuizSubmission(TenantOwned, Base):
     """One completed quiz. ``token`` is the one-time token of the rendered form: unique,
     so a double click or a retried request can never store a second submission."""
@@ -275,6 +314,8 @@ class QuizContactKey(TenantOwned, Base):
 
 __all__ = [
     "Quiz",
+    "QuizAssignTurn",
+    "QuizAssignee",
     "QuizContactKey",
     "QuizFunnelEvent",
     "QuizOption",

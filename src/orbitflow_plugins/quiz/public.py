@@ -143,7 +143,11 @@ def _load_current(request: Request, key: tuple[str, str], published_only: bool) 
         quiz = session.scalars(
             select(Quiz)
             .where(Quiz.id == quiz_id)
-            .options(selectinload(Quiz.questions).selectinload(QuizQuestion.options), selectinload(Quiz.outcomes))
+            .options(
+                selectinload(Quiz.questions).selectinload(QuizQuestion.options),
+                selectinload(Quiz.outcomes),
+                selectinload(Quiz.assignees),
+            )
         ).one()
         # Detach them: a rollback of this request must not expire what other requests read.
         session.expunge(quiz)

@@ -75,6 +75,7 @@ def includeme(config) -> None:
     config.add_route("quiz_slug_check", "/quizzes/slug-check")
     config.add_route("quiz_edit", f"/quizzes/{QUIZ_ID}")
     config.add_route("quiz_settings_save", f"/quizzes/{QUIZ_ID}/settings")
+    config.add_route("quiz_assignment_save", f"/quizzes/{QUIZ_ID}/assignment")
     config.add_route("quiz_question_new", f"/quizzes/{QUIZ_ID}/questions/new")
     config.add_route("quiz_question", f"/quizzes/{QUIZ_ID}/questions/{{question_id:\\d+}}")
     config.add_route("quiz_question_move", f"/quizzes/{QUIZ_ID}/questions/{{question_id:\\d+}}/move")

@@ -52,7 +52,11 @@ def load_quiz(session: Session, quiz_id: Any) -> Quiz | None:
     return session.scalars(
         select(Quiz)
         .where(Quiz.id == quiz_id)
-        .options(selectinload(Quiz.questions).selectinload(QuizQuestion.options), selectinload(Quiz.outcomes))
+        .options(
+            selectinload(Quiz.questions).selectinload(QuizQuestion.options),
+            selectinload(Quiz.outcomes),
+            selectinload(Quiz.assignees),
+        )
     ).first()
 
 

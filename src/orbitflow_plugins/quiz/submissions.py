@@ -2,7 +2,8 @@
 
 The lead comes from the core's lead service (:func:`orbitflow.leads.services.create_lead`),
 so it behaves like every other lead: it lands at the top of the company's first open
-stage, gets its timeline and its audit entry. A submission whose e-mail address the
+stage, gets its timeline and its audit entry, and the owner the quiz's assignment rule
+picks (:mod:`orbitflow_plugins.quiz.assignment`). A submission whose e-mail address the
 company already has joins that lead's timeline (activity ``quiz``) instead of creating a
 twin: its oldest lead with that address.
 """
@@ -20,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from zope.sqlalchemy import mark_changed
 
+from orbitflow.accounts.models import User
 from orbitflow.leads.models import Lead
 from orbitflow.leads.services import (
     AuditInfo,
@@ -30,6 +32,7 @@ from orbitflow.leads.services import (
 )
 from orbitflow.models.meta import utcnow
 from orbitflow_plugins.quiz.answers import Result
+from orbitflow_plugins.quiz.assignment import NO_RULE, Rule, choose_owner
 from orbitflow_plugins.quiz.devices import device_class
 from orbitflow_plugins.quiz.models import Quiz, QuizContactKey, QuizSubmission
 from orbitflow_plugins.quiz.recorder import FunnelEvent
@@ -106,6 +109,8 @@ class Draft:
     steps_reported: bool = False
     # Set for back-dated rows (demo data); otherwise now.
     created_at: datetime | None = None
+    # Who gets the lead the submission creates (orbitflow_plugins.quiz.assignment).
+    rule: Rule = NO_RULE
 
     @classmethod
     def of(cls, quiz: Quiz, nonce: str, result: Result, tracking: Tracking, **details: Any) -> Draft:
@@ -114,6 +119,7 @@ class Draft:
         result = replace(
             result, outcome=OutcomeRef(outcome.id, outcome.title) if outcome is not None else None, values={}
         )
+        details.setdefault("rule", Rule.of(quiz))
         return cls(quiz.company_id, quiz.id, quiz.title, quiz.slug, nonce, result, tracking, **details)
 
     @property
@@ -127,6 +133,8 @@ class Stored:
     lead: Lead
     # False when the submission joined a lead the company already had.
     created_lead: bool
+    # The owner the quiz's rule gave a new lead (kept loaded for the lead's announcement).
+    owner: User | None = None
 
 
 def is_race(error: IntegrityError) -> bool:
@@ -160,7 +168,12 @@ def store_submission(session: Session, draft: Draft, *, secret: str | None, audi
     email = draft.email
     lead = find_lead_by_email(session, email, company_id=draft.company_id) if email else None
     created = lead is None
+    owner = None
     if lead is None:
+        outcome = draft.result.outcome
+        owner = choose_owner(
+            session, draft.company_id, draft.quiz_id, draft.rule, outcome.id if outcome is not None else None
+        )
         lead = create_lead(
             session,
             company_id=draft.company_id,
@@ -169,6 +182,7 @@ def store_submission(session: Session, draft: Draft, *, secret: str | None, audi
             email=email,
             phone=contact.get("phone"),
             source="quiz",
+            owner_id=owner.id if owner is not None else None,
             utm=draft.tracking.utm,
             referrer=draft.tracking.referrer,
             consent=draft.result.consent,
@@ -184,7 +198,7 @@ def store_submission(session: Session, draft: Draft, *, secret: str | None, audi
     line = add_activity(session, lead, "quiz", _timeline_data(draft, submission.id, created))
     if draft.created_at is not None:
         line.created_at = draft.created_at
-    return Stored(submission=submission, lead=lead, created_lead=created)
+    return Stored(submission=submission, lead=lead, created_lead=created, owner=owner)
 
 
 def claim_contact(session: Session, secret: str, company_id: int, email: str, lead_id: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from orbitflow import hookimpl
 from orbitflow.plugins import NavItem, PermissionGrant
-from orbitflow.security import CORE_PERMISSIONS
+from orbitflow.security import CORE_PERMISSIONS, READ_ONLY_PERMISSIONS
 
 
 @hookimpl
@@ -20,7 +20,7 @@ def migration_locations():
 @hookimpl
 def permissions():
     return [
-        PermissionGrant(name, tuple(sorted(roles)), description)
+        PermissionGrant(name, tuple(sorted(roles)), description, read_only=name in READ_ONLY_PERMISSIONS)
         for name, (roles, description) in CORE_PERMISSIONS.items()
     ]
 

@@ -26,6 +26,11 @@ class RolePermissions(dict[str, frozenset[str]]):
     """Role name -> the permissions every grant gives it, merged once at start-up."""
 
 
+class ReadOnlyPermissions(frozenset[str]):
+    """The permissions that only let one read (grants with ``read_only``): all that is
+    left of a role's while a super admin impersonates it."""
+
+
 log = logging.getLogger(__name__)
 
 
@@ -44,6 +49,8 @@ class PermissionGrant:
     permission: str
     roles: tuple[str, ...]
     description: str = ""
+    # Only lets one read: kept while a super admin impersonates (read-only) a user.
+    read_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,10 @@ def role_permissions(pm: pluggy.PluginManager) -> RolePermissions:
     return RolePermissions({role: frozenset(perms) for role, perms in table.items()})
 
 
+def read_only_permissions(pm: pluggy.PluginManager) -> ReadOnlyPermissions:
+    return ReadOnlyPermissions(grant.permission for grant in collect(pm, "permissions") if grant.read_only)
+
+
 def nav_items(request: Request, hook_name: str = "nav_items") -> list[NavItem]:
     items = collect(shared(request.registry, PluginManager), hook_name, request=request)
     seen: set[str] = set()
@@ -241,3 +252,4 @@ def includeme(config) -> None:
     provide(config.registry, pm, PluginManager)
     import_model_modules(pm)
     provide(config.registry, role_permissions(pm))
+    provide(config.registry, read_only_permissions(pm))

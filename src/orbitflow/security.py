@@ -68,6 +68,15 @@ CORE_PERMISSIONS: dict[str, tuple[set[str], str]] = {
 }
 
 
+# The core's permissions that only let one read: what impersonation keeps of a role.
+# profile.edit stays for the pages that say who one is (the profile, /api/v1/me); what
+# they would change is refused by the impersonation guard.
+READ_ONLY_PERMISSIONS = frozenset(
+    {"dashboard.view", "profile.edit", "leads.view", "leads.view_all", "leads.export", "users.view", "audit.view"}
+)
+IMPERSONATION_REFUSAL = "Read-only while impersonating: this page is for making changes."
+
+
 def role_rank(role: str) -> int:
     """0 for the highest role; unknown roles rank below every real one."""
     return ROLES.index(role) if role in ROLES else len(ROLES)
@@ -138,7 +147,11 @@ class SecurityPolicy:
             return Allowed(f"role {identity.role} has {permission}")
         # Pyramid's refusal carries this message instead of naming the view's function.
         label = ROLE_LABELS.get(identity.role, identity.role)
-        request.authdebug_message = f"Your role ({label}) does not have the permission “{permission}”."
+        request.authdebug_message = (
+            IMPERSONATION_REFUSAL
+            if identity.is_impersonating
+            else f"Your role ({label}) does not have the permission “{permission}”."
+        )
         return Denied(f"role {identity.role} lacks {permission}")
 
     def remember(self, request: Request, userid, **kw):

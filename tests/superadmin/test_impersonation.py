@@ -169,3 +169,35 @@ def test_only_super_admins_start_impersonation(testapp, login_as, acme, acme_own
 def test_stop_without_impersonation_just_goes_home(admin_client):
     response = admin_client.post("/admin/impersonation/stop", {"csrf_token": csrf_token(admin_client)}, status=303)
     assert response.location.endswith("/dashboard")
+
+
+def test_while_impersonating_nothing_that_changes_things_is_offered(impersonating, acme, acme_owner, db):
+    stage = db.scalars(select(Stage).where(Stage.company_id == acme.id)).first()
+    lead = Lead(company_id=acme.id, name="Look only", stage_id=stage.id)
+    db.add(lead)
+    db.commit()
+    board = impersonating.get("/pipeline")
+    assert board.html.select_one("#board")["data-can-edit"] == "0"  # board.js: no dragging
+    assert board.html.select(".kcard-move") == []
+    assert "New lead" not in board.text and "Manage stages" not in board.text
+    listing = impersonating.get("/leads")
+    assert "New lead" not in listing.text and "Import CSV" not in listing.text
+    assert listing.html.select("#bulk-action") == []
+    page = impersonating.get(f"/leads/{lead.id}")
+    assert page.html.select_one("form fieldset").has_attr("disabled")
+    assert "Read only while impersonating." in page.text
+    assert not [b for b in page.html.select("button") if b.get_text(strip=True) in ("Save", "Add note", "Delete")]
+    # The forms themselves are not offered either: opening one says why.
+    refused = impersonating.get("/leads/new", status=403)
+    assert "Read-only while impersonating" in refused.text
+    nav = impersonating.get("/dashboard").html
+    assert nav.select_one('a[href$="/settings/api-keys"]') is None
+    assert nav.select_one('a[href$="/audit"]') is not None  # reading stays
+
+
+def test_the_owner_still_has_the_controls_impersonation_hides(testapp, login_as, acme, acme_owner):
+    login_as(acme_owner)
+    board = testapp.get("/pipeline")
+    assert board.html.select_one("#board")["data-can-edit"] == "1"
+    assert "New lead" in board.text
+    testapp.get("/leads/new", status=200)

@@ -12,7 +12,7 @@ from orbitflow.accounts.models import ApiKey, User
 from orbitflow.accounts.sessions import find_session
 from orbitflow.db import bind_company, unscoped
 from orbitflow.models.meta import utcnow
-from orbitflow.plugins import RolePermissions
+from orbitflow.plugins import ReadOnlyPermissions, RolePermissions
 from orbitflow.security import Identity, hash_api_key, uses_api_key
 from orbitflow.shared import shared
 
@@ -33,6 +33,15 @@ def load_identity(request: Request) -> Identity | None:
 
 def _permissions(request: Request, role: str) -> frozenset[str]:
     return shared(request.registry, RolePermissions).get(role, frozenset())
+
+
+def _session_permissions(request: Request, role: str, *, impersonating: bool) -> frozenset[str]:
+    permissions = _permissions(request, role)
+    if impersonating:
+        # Impersonation is read-only: what would change something is neither offered
+        # (buttons, forms, drag and drop follow the permissions) nor allowed.
+        permissions = permissions & shared(request.registry, ReadOnlyPermissions)
+    return permissions
 
 
 def _identity_from_api_key(request: Request, raw_key: str) -> Identity | None:
@@ -85,7 +94,7 @@ def _identity_from_session(request: Request) -> Identity | None:
         company_id=user.company_id,
         role=user.role,
         username=user.username,
-        permissions=_permissions(request, user.role),
+        permissions=_session_permissions(request, user.role, impersonating=impersonator_id is not None),
         impersonator_id=impersonator_id,
         must_change_password=user.must_change_password and impersonator_id is None,
         must_enrol_two_factor=found.row.needs_two_factor and impersonator_id is None,

@@ -10,7 +10,9 @@ LEAD_EVENTS = ("lead_created", "lead_updated", "lead_moved", "lead_deleted")
 
 @hookimpl
 def permissions():
-    return [PermissionGrant("analytics.view", ("OWNER", "ADMIN", "MANAGER"), "Open the analytics dashboard")]
+    return [
+        PermissionGrant("analytics.view", ("OWNER", "ADMIN", "MANAGER"), "Open the analytics dashboard", read_only=True)
+    ]
 
 
 @hookimpl

@@ -11,7 +11,9 @@ MANAGERS = ("OWNER", "ADMIN", "MANAGER")
 @hookimpl
 def permissions():
     return [
-        PermissionGrant("quizzes.view", (*MANAGERS, "AGENT", "VIEWER"), "See quizzes and their results"),
+        PermissionGrant(
+            "quizzes.view", (*MANAGERS, "AGENT", "VIEWER"), "See quizzes and their results", read_only=True
+        ),
         PermissionGrant("quizzes.edit", MANAGERS, "Build and edit quizzes"),
         PermissionGrant("quizzes.publish", MANAGERS, "Publish and unpublish quizzes"),
     ]

@@ -50,6 +50,55 @@ def settings_pages(request):
 
 
 @hookimpl
+def lead_filter_choices(session):
+    from sqlalchemy import select
+
+    from orbitflow.leads.models import Lead
+    from orbitflow.plugins import FilterChoice
+
+    campaigns = session.scalars(
+        select(Lead.utm_campaign)
+        .distinct()
+        .where(Lead.utm_campaign.is_not(None), Lead.utm_campaign != "")
+        .order_by(Lead.utm_campaign)
+        .limit(200)
+    )
+    return [FilterChoice("utm_campaign", "Campaign", tuple((name, name) for name in campaigns))]
+
+
+@hookimpl
+def first_steps(request):
+    from sqlalchemy import exists, func, select
+
+    from orbitflow.accounts.models import User
+    from orbitflow.audit.models import AuditEntry
+    from orbitflow.plugins import FirstStep
+    from orbitflow.webhooks.models import Webhook
+
+    company_id = request.identity.company_id
+    users = select(func.count()).select_from(User).where(User.company_id == company_id).scalar_subquery()
+    return [
+        FirstStep(
+            "stages",
+            "Name your pipeline's stages",
+            "stages",
+            exists().where(AuditEntry.company_id == company_id, AuditEntry.action.like("stage.%")),
+            "stages.manage",
+            order=10,
+        ),
+        FirstStep("users", "Invite a teammate", "users", users > 1, "users.manage", order=20),
+        FirstStep(
+            "webhooks",
+            "Add a webhook",
+            "webhooks",
+            exists().where(Webhook.company_id == company_id),
+            "webhooks.manage",
+            60,
+        ),
+    ]
+
+
+@hookimpl
 def delivery_channels(registry):
     from orbitflow.mail.channel import MailChannel
     from orbitflow.webhooks.channel import WebhookChannel

@@ -71,6 +71,29 @@ def dashboard_widgets(request):
 
 
 @hookspec
+def lead_facts(session, lead_ids):
+    """Return a list of :class:`orbitflow.plugins.LeadFact` about the leads ``lead_ids``
+    (one page of the board or the lead list), shown on their cards and as list columns
+    named by the facts' labels. ``session`` is bound to the viewer's company. Called once
+    per page with every lead id on it: answer with one query, never one per lead."""
+
+
+@hookspec
+def lead_filter_choices(session):
+    """Return a list of :class:`orbitflow.plugins.FilterChoice` for the lead filters the
+    board and the lead list show as choice lists (``param`` one of ``quiz_id``,
+    ``utm_source``, ``utm_campaign``). Called for every board and list page."""
+
+
+@hookspec
+def first_steps(request):
+    """Return a list of :class:`orbitflow.plugins.FirstStep` for the set-up checklist on a
+    new company's dashboard. The checklist shows the steps the user's permissions allow,
+    ticks those whose ``done`` holds (all read in one query) and disappears once all are
+    done or someone dismissed it."""
+
+
+@hookspec
 def lead_created(event):
     """A lead was created (:class:`orbitflow.events.LeadEvent`), after commit."""
 

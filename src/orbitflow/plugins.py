@@ -62,6 +62,39 @@ class Widget:
 
 
 @dataclass(frozen=True)
+class LeadFact:
+    """A short fact about a lead (``label``: ``value``) for its board card and the lead list."""
+
+    lead_id: int
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class FilterChoice:
+    """A choice list for one of the lead filters (``param``, e.g. ``quiz_id``) on the board
+    and the lead list: ``choices`` are (value, label) pairs."""
+
+    param: str
+    label: str
+    choices: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class FirstStep:
+    """A step of a new company's set-up checklist on the dashboard. ``done`` is a SQL
+    boolean expression (such as ``exists().where(...)``): every step's is read in one
+    query. Shown to users with ``permission``; ``route_name`` is where the step is done."""
+
+    key: str
+    label: str
+    route_name: str
+    done: Any
+    permission: str
+    order: int = 100
+
+
+@dataclass(frozen=True)
 class PublicPage:
     """A public page being rendered, for :func:`public_page_scripts`."""
 

@@ -10,6 +10,7 @@ from pluggy import PluginManager
 from pyramid.request import Request
 from sqlalchemy import and_, func, or_, select
 
+from orbitflow.accounts.first_steps import first_steps
 from orbitflow.accounts.models import User
 from orbitflow.audit.describe import load_names, summary, target_label
 from orbitflow.audit.models import AuditEntry
@@ -89,4 +90,5 @@ def dashboard_context(request: Request) -> dict[str, Any]:
         "summary": lambda entry: summary(entry, names),
         "target_label": lambda entry: target_label(entry, names),
         "widgets": widgets,
+        "first_steps": first_steps(request),
     }

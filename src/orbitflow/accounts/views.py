@@ -140,6 +140,7 @@ def includeme(config) -> None:
     config.include(".two_factor_views")
     config.include(".two_factor_signin")
     config.include(".guards")
+    config.include(".first_steps")
     config.include(".users_views")
     config.include(".apikeys_views")
     config.include(".api")

@@ -7,16 +7,26 @@ from pyramid.request import Request
 from pyramid.view import view_config
 
 from orbitflow.leads.models import LEAD_SOURCES, Stage
-from orbitflow.leads.pages import TEMPLATES, company_currency, known_tags, lead_or_404, page_users, viewer
+from orbitflow.leads.pages import (
+    TEMPLATES,
+    company_currency,
+    filter_form,
+    known_tags,
+    lead_facts,
+    lead_or_404,
+    page_users,
+    viewer,
+)
 from orbitflow.leads.queries import BOARD_PAGE, LeadFilters, board, more_cards, parse_cursor
 from orbitflow.web.inputs import path_id
 
 
-def _card_context(request: Request) -> dict:
+def _card_context(request: Request, leads) -> dict:
     users, users_by_id = page_users(request)
     return {
         "users": users,
         "users_by_id": users_by_id,
+        "facts": lead_facts(request, leads),
         "currency": company_currency(request),
         "can_edit": request.has_permission("leads.edit"),
     }
@@ -27,9 +37,10 @@ def board_page(request: Request):
     filters = LeadFilters.from_params(request.GET)
     columns = board(request.dbsession, viewer(request), filters)
     return {
-        **_card_context(request),
+        **_card_context(request, [lead for column in columns for lead in column.leads]),
         "columns": columns,
         "filters": filters,
+        **filter_form(request, filters),
         "sources": LEAD_SOURCES,
         "tags": known_tags(request),
         "can_manage_stages": request.has_permission("stages.manage"),
@@ -48,14 +59,14 @@ def column_cards(request: Request):
         request.dbsession, viewer(request), filters, stage.id, parse_cursor(request.GET.get("after")), BOARD_PAGE + 1
     )
     request.response.headers["X-Has-More"] = "1" if len(leads) > BOARD_PAGE else "0"
-    return {**_card_context(request), "leads": leads[:BOARD_PAGE]}
+    return {**_card_context(request, leads[:BOARD_PAGE]), "leads": leads[:BOARD_PAGE]}
 
 
 @view_config(route_name="pipeline_card", renderer=TEMPLATES + "_cards.jinja2", permission="leads.view")
 def one_card(request: Request):
     """One card as it is now (the board refreshes a card after a conflict)."""
     lead = lead_or_404(request)
-    return {**_card_context(request), "leads": [lead]}
+    return {**_card_context(request, [lead]), "leads": [lead]}
 
 
 def includeme(config) -> None:

@@ -17,7 +17,10 @@ from orbitflow.leads.normalize import FieldError, format_phone, normalise_tags
 from orbitflow.leads.pages import (
     TEMPLATES,
     company_currency,
+    fact_labels,
+    filter_form,
     known_tags,
+    lead_facts,
     owner_choices,
     page_users,
     safe_return,
@@ -62,6 +65,7 @@ def lead_list(request: Request):
     leads = session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
     users, users_by_id = page_users(request)
     stages = stages_of(session)
+    facts = lead_facts(request, leads)
 
     def list_url(**changes) -> str:
         params = {**filters.as_params(), "sort": sort, "per_page": str(per_page), "page": str(page)}
@@ -79,6 +83,9 @@ def lead_list(request: Request):
         "per_page_choices": PER_PAGE_CHOICES,
         "sort": sort,
         "filters": filters,
+        **filter_form(request, filters),
+        "facts": facts,
+        "fact_labels": fact_labels(facts),
         "users": users,
         "users_by_id": users_by_id,
         "assignable": owner_choices(request, users, None),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from pluggy import PluginManager
 from pyramid.httpexceptions import HTTPNotFound
 from pyramid.request import Request
 from sqlalchemy import select
@@ -11,7 +13,9 @@ from sqlalchemy import select
 from orbitflow.accounts.models import User
 from orbitflow.leads.models import Lead, LeadTag
 from orbitflow.leads.normalize import format_phone
-from orbitflow.leads.queries import Viewer, company_users, get_visible_lead
+from orbitflow.leads.queries import LeadFilters, Viewer, company_users, get_visible_lead
+from orbitflow.plugins import FilterChoice, LeadFact, collect
+from orbitflow.shared import shared
 from orbitflow.web.inputs import path_id
 
 TEMPLATES = "orbitflow:leads/templates/"
@@ -45,6 +49,54 @@ def known_tags(request: Request, limit: int = 200) -> list[str]:
             .limit(limit)
         )
     )
+
+
+def lead_facts(request: Request, leads: Iterable[Lead]) -> dict[int, list[LeadFact]]:
+    """The plugins' facts about a page of leads (quiz score and outcome...), by lead id."""
+    ids = [lead.id for lead in leads]
+    if not ids:
+        return {}
+    facts: dict[int, list[LeadFact]] = {}
+    pm = shared(request.registry, PluginManager)
+    for fact in collect(pm, "lead_facts", session=request.dbsession, lead_ids=ids):
+        facts.setdefault(fact.lead_id, []).append(fact)
+    return facts
+
+
+def fact_labels(facts: dict[int, list[LeadFact]]) -> list[str]:
+    """The labels of ``facts`` in the order first seen: the lead list's extra columns."""
+    return list(dict.fromkeys(fact.label for lead_facts in facts.values() for fact in lead_facts))
+
+
+# The filters a plugin (or the core) may offer as a choice list.
+CHOICE_FILTERS = ("quiz_id", "utm_source", "utm_campaign")
+
+
+def filter_form(request: Request, filters: LeadFilters) -> dict[str, Any]:
+    """What the board's and the list's filter forms add to their fields: the choice lists
+    (``filter_choices``) and, as hidden inputs, the filters in use that have no field
+    (``hidden_filters``)."""
+    choices = filter_choices(request, filters)
+    shown = {choice.param for choice in choices}
+    hidden = {key: value for key, value in filters.hidden.items() if key not in shown}
+    return {"filter_choices": choices, "hidden_filters": hidden}
+
+
+def filter_choices(request: Request, filters: LeadFilters) -> list[FilterChoice]:
+    """The choice lists of the board's and the list's filters that have choices; the value
+    in use stays a choice even when no lead has it any more."""
+    pm = shared(request.registry, PluginManager)
+    current = filters.as_params()
+    offered = []
+    for choice in collect(pm, "lead_filter_choices", session=request.dbsession):
+        if choice.param not in CHOICE_FILTERS:
+            raise ValueError(f"lead_filter_choices offered {choice.param!r}; use one of {', '.join(CHOICE_FILTERS)}")
+        value = current.get(choice.param)
+        if value and value not in {key for key, _ in choice.choices}:
+            choice = FilterChoice(choice.param, choice.label, (*choice.choices, (value, value)))
+        if choice.choices:
+            offered.append(choice)
+    return offered
 
 
 def owner_choices(request: Request, users: list[User], lead: Lead | None) -> list[User]:

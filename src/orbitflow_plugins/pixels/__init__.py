@@ -71,3 +71,17 @@ def public_page_scripts(request, page):
 def public_page_tables():
     # What scripts_for reads: a quiz page's pixels change with these rows.
     return ["pixel_settings", "pixel_quiz_off"]
+
+
+@hookimpl
+def first_steps(request):
+    from sqlalchemy import exists, or_
+
+    from orbitflow.plugins import FirstStep
+    from orbitflow_plugins.pixels.models import PixelSettings
+
+    configured = exists().where(
+        PixelSettings.company_id == request.identity.company_id,
+        or_(PixelSettings.facebook_pixel_id.is_not(None), PixelSettings.tiktok_pixel_code.is_not(None)),
+    )
+    return [FirstStep("pixels", "Set up your ad pixels", "pixels_settings", configured, "pixels.manage", order=40)]

@@ -61,6 +61,31 @@ def dashboard_widgets(request):
 
 
 @hookimpl
+def first_steps(request):
+    from sqlalchemy import exists
+
+    from orbitflow.plugins import FirstStep
+    from orbitflow_plugins.quiz.models import Quiz
+
+    published = exists().where(Quiz.company_id == request.identity.company_id, Quiz.published_at.is_not(None))
+    return [FirstStep("quiz", "Build and publish a quiz", "quizzes", published, "quizzes.publish", order=30)]
+
+
+@hookimpl
+def lead_facts(session, lead_ids):
+    from orbitflow_plugins.quiz.cards import latest_results
+
+    return latest_results(session, lead_ids)
+
+
+@hookimpl
+def lead_filter_choices(session):
+    from orbitflow_plugins.quiz.cards import quiz_choices
+
+    return quiz_choices(session)
+
+
+@hookimpl
 def domain_event_in_transaction(session, name, event):
     if name == "quiz_submitted":
         from orbitflow_plugins.quiz.thanks_mail import send_thanks

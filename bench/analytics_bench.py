@@ -4,10 +4,11 @@ Loads ``--events`` funnel events and ``--leads`` leads into one company and as m
 each of ``--others`` other companies (INSERT ... SELECT from MariaDB's SEQUENCE engine,
 one statement per table and quiz), builds the daily counts
 with the rebuild (``orbitflow analytics-rebuild``'s function), then times, through the WSGI
-app (webtest), the dashboard page, the summary API and a quiz's funnel (page and API) for
-the last 90 days: median, p95 and the SQL statements of one request (an engine event),
-beside the targets (p95 <= 100 ms, at most 10 statements). The full size of the issue is
-``--events 1000000 --leads 100000 --others 9`` (the defaults); ``--scale`` shrinks both.
+app (webtest), the dashboard page and the summary API (each also with ``detail=utm``) and
+a quiz's funnel (page and API) for the last 90 days: median, p95 and the SQL statements
+of one request (an engine event), beside the targets (p95 <= 100 ms, at most 10
+statements). The full size of the issue is ``--events 1000000 --leads 100000 --others 9``
+(the defaults); ``--scale`` shrinks both.
 """
 
 from __future__ import annotations
@@ -288,7 +289,9 @@ def main(argv=None) -> int:
         event.listen(engine, "before_cursor_execute", lambda *a: statements.append((a[2], a[3])))
         targets = [
             ("dashboard page /analytics?preset=90", "/analytics?preset=90"),
+            ("dashboard page, UTM medium and content", "/analytics?preset=90&detail=utm"),
             ("summary API (90 days)", "/api/v1/analytics/summary?preset=90"),
+            ("summary API, UTM medium and content", "/api/v1/analytics/summary?preset=90&detail=utm"),
             ("funnel page (90 days)", f"/analytics/quizzes/{quiz_id}?preset=90"),
             ("funnel API (all time)", f"/api/v1/analytics/quizzes/{quiz_id}/funnel"),
         ]

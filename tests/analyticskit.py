@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orbitflow.leads.models import Lead, Stage
-from orbitflow.leads.services import create_lead, lead_event, move_lead
+from orbitflow.accounts.models import User
+from orbitflow.leads.models import Lead, LeadActivity, Stage
+from orbitflow.leads.services import add_note, create_lead, lead_event, move_lead, update_lead
 from orbitflow.plugins import PluginManager, notify_in_transaction
 from orbitflow.shared import shared
 from orbitflow.tenants.models import Company
@@ -44,12 +45,40 @@ class Kit:
         self.db.commit()
         return lead
 
-    def move(self, lead: Lead, company: Company, stage_name: str) -> None:
+    def move(
+        self, lead: Lead, company: Company, stage_name: str, *, by: User | None = None, at: datetime | None = None
+    ) -> None:
+        """Move the lead (by a person when ``by`` is given; its timeline line dated ``at``)."""
         lead = self.db.get(Lead, lead.id)
-        result = move_lead(self.db, lead, stage_id=self.stage(company, stage_name).id, actor_id=None)
-        event = lead_event(result.lead, None, previous_stage_id=result.previous_stage_id)
+        actor = by.id if by is not None else None
+        result = move_lead(self.db, lead, stage_id=self.stage(company, stage_name).id, actor_id=actor)
+        event = lead_event(result.lead, actor, previous_stage_id=result.previous_stage_id)
         notify_in_transaction(self.pm, self.db, "lead_moved", event)
+        self._date_last_line(lead, at)
         self.db.commit()
+
+    def note(self, lead: Lead, by: User, at: datetime, body: str = "Called them") -> None:
+        """A note by ``by``, its timeline line dated ``at``."""
+        add_note(self.db, self.db.get(Lead, lead.id), body, actor_id=by.id)
+        self._date_last_line(lead, at)
+        self.db.commit()
+
+    def edit(self, lead: Lead, by: User, at: datetime, **changes: Any) -> None:
+        """Change fields as ``by``, announced as the app does; the timeline line dated ``at``."""
+        lead = self.db.get(Lead, lead.id)
+        changed = update_lead(self.db, lead, changes, actor_id=by.id)
+        notify_in_transaction(self.pm, self.db, "lead_updated", lead_event(lead, by.id, changes=changed))
+        self._date_last_line(lead, at)
+        self.db.commit()
+
+    def _date_last_line(self, lead: Lead, at: datetime | None) -> None:
+        if at is None:
+            return
+        self.db.flush()
+        line = self.db.scalars(
+            select(LeadActivity).where(LeadActivity.lead_id == lead.id).order_by(LeadActivity.id.desc()).limit(1)
+        ).one()
+        line.created_at = at
 
     def quiz(self, company: Company, title: str = "Find your plan", slug: str | None = None) -> Quiz:
         quiz = quiz_services.create_quiz(

@@ -14,7 +14,7 @@ from orbitflow.api.openapi import api_operation, api_schema, id_schema, int_sche
 from orbitflow.leads import stages as stage_services
 from orbitflow.leads.models import LEAD_SOURCES, STAGE_KINDS, Lead, LeadActivity, LeadNote, Stage
 from orbitflow.leads.normalize import MAX_TAG_LENGTH, MAX_TAGS, MAX_VALUE
-from orbitflow.leads.queries import LeadFilters, Viewer, get_visible_lead, sorted_leads, stages_of
+from orbitflow.leads.queries import UTM_FILTERS, LeadFilters, Viewer, get_visible_lead, sorted_leads, stages_of
 from orbitflow.leads.representation import lead_json
 from orbitflow.leads.rules import actor_id, check_owner_change, phone_region
 from orbitflow.leads.services import (
@@ -205,6 +205,30 @@ def _invalid(error: LeadError) -> APIError:
         {"name": "owner_id", "in": "query", "schema": {"type": "string"}, "description": "A user id, me or none"},
         {"name": "source", "in": "query", "schema": {"type": "string", "enum": list(LEAD_SOURCES)}},
         {"name": "tag", "in": "query", "schema": {"type": "string"}},
+        *(
+            {
+                "name": key,
+                "in": "query",
+                "schema": {"type": "string"},
+                "description": "As stored; none for leads without one",
+            }
+            for key in UTM_FILTERS
+        ),
+        {"name": "quiz_id", "in": "query", "schema": {"type": "integer"}, "description": "Leads this quiz created"},
+        *(
+            {
+                "name": key,
+                "in": "query",
+                "schema": {"type": "string", "format": "date-time"},
+                "description": f"ISO 8601; {what} (UTC when no offset is given)",
+            }
+            for key, what in (
+                ("created_from", "created at or after"),
+                ("created_to", "created before"),
+                ("won_from", "first won at or after (with the analytics plugin)"),
+                ("won_to", "first won before (with the analytics plugin)"),
+            )
+        ),
         {
             "name": "sort",
             "in": "query",

@@ -51,6 +51,10 @@ class Viewer:
         return self.view_all or lead.owner_id is None or lead.owner_id == self.user_id
 
 
+UTM_FILTERS = ("utm_source", "utm_medium", "utm_campaign", "utm_content")
+TIME_FILTERS = ("created_from", "created_to", "won_from", "won_to")
+
+
 @dataclass(frozen=True)
 class LeadFilters:
     """Filters shared by the board, the list, the CSV export and the API."""
@@ -61,14 +65,18 @@ class LeadFilters:
     owner: str = ""
     source: str = ""
     tag: str = ""
-    # UTM source and campaign as stored; "none" for leads without one (the analytics links).
+    # UTM fields as stored; "none" for leads without one (the analytics links).
     utm_source: str = ""
+    utm_medium: str = ""
     utm_campaign: str = ""
-    # Leads a quiz's submission created, and a creation window (UTC, end excluded): what
-    # the analytics dashboard's numbers link to.
+    utm_content: str = ""
+    # Leads a quiz's submission created, a creation window and a window of the first win
+    # (UTC, end excluded): what the analytics dashboard's numbers link to.
     quiz_id: int | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    won_from: datetime | None = None
+    won_to: datetime | None = None
     errors: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -93,11 +101,9 @@ class LeadFilters:
             owner=owner,
             source=source,
             tag=" ".join((params.get("tag") or "").split()).lower()[:50],
-            utm_source=(params.get("utm_source") or "").strip()[:200],
-            utm_campaign=(params.get("utm_campaign") or "").strip()[:200],
+            **{key: (params.get(key) or "").strip()[:200] for key in UTM_FILTERS},
             quiz_id=_id_or_none(params.get("quiz_id"), "quiz_id", errors),
-            created_from=_utc_or_none(params.get("created_from"), "created_from", errors),
-            created_to=_utc_or_none(params.get("created_to"), "created_to", errors),
+            **{key: _utc_or_none(params.get(key), key, errors) for key in TIME_FILTERS},
             errors=errors,
         )
 
@@ -112,17 +118,15 @@ class LeadFilters:
             or self.source
             or self.tag
             or self.stage_id
-            or self.utm_source
-            or self.utm_campaign
+            or any(getattr(self, key) for key in UTM_FILTERS)
             or self.quiz_id
-            or self.created_from
-            or self.created_to
+            or any(getattr(self, key) is not None for key in TIME_FILTERS)
         )
 
     @property
     def hidden(self) -> dict[str, str]:
         """The filters the form has no field for (kept as hidden inputs)."""
-        keys = ("utm_source", "utm_campaign", "quiz_id", "created_from", "created_to")
+        keys = (*UTM_FILTERS, "quiz_id", *TIME_FILTERS)
         return {key: value for key, value in self.as_params().items() if key in keys}
 
     def as_params(self) -> dict[str, str]:
@@ -131,14 +135,13 @@ class LeadFilters:
             "owner": self.owner,
             "source": self.source,
             "tag": self.tag,
-            "utm_source": self.utm_source,
-            "utm_campaign": self.utm_campaign,
+            **{key: getattr(self, key) for key in UTM_FILTERS},
         }
         if self.stage_id is not None:
             params["stage_id"] = str(self.stage_id)
         if self.quiz_id is not None:
             params["quiz_id"] = str(self.quiz_id)
-        for key in ("created_from", "created_to"):
+        for key in TIME_FILTERS:
             moment = getattr(self, key)
             if moment is not None:
                 params[key] = moment.isoformat() + "Z"
@@ -173,6 +176,11 @@ def _utc_or_none(raw: str | None, name: str, errors: dict[str, str]) -> datetime
 _SUBMISSIONS = table(
     "quiz_submissions", column("company_id"), column("quiz_id"), column("lead_id"), column("created_lead")
 )
+
+
+# The analytics plugin's lead facts, by name: a lead's first win (only queried when
+# won_from or won_to is given, so only with the analytics plugin's links).
+_FACTS = table("analytics_lead_facts", column("company_id"), column("lead_id"), column("won_at"))
 
 
 def like_pattern(text: str) -> str:
@@ -215,7 +223,8 @@ def filter_criteria(viewer: Viewer, filters: LeadFilters) -> list[ColumnElement[
                 select(LeadTag.lead_id).where(LeadTag.company_id == viewer.company_id, LeadTag.tag == filters.tag)
             )
         )
-    for utm, wanted in ((Lead.utm_source, filters.utm_source), (Lead.utm_campaign, filters.utm_campaign)):
+    for key in UTM_FILTERS:
+        utm, wanted = getattr(Lead, key), getattr(filters, key)
         if wanted == "none":
             criteria.append(or_(utm.is_(None), utm == ""))
         elif wanted:
@@ -234,6 +243,14 @@ def filter_criteria(viewer: Viewer, filters: LeadFilters) -> list[ColumnElement[
         criteria.append(Lead.created_at >= filters.created_from)
     if filters.created_to is not None:
         criteria.append(Lead.created_at < filters.created_to)
+    if filters.won_from is not None or filters.won_to is not None:
+        # Leads in a won stage now whose first win fell in the window (as the dashboard counts).
+        won = [_FACTS.c.company_id == viewer.company_id, _FACTS.c.won_at.is_not(None)]
+        if filters.won_from is not None:
+            won.append(_FACTS.c.won_at >= filters.won_from)
+        if filters.won_to is not None:
+            won.append(_FACTS.c.won_at < filters.won_to)
+        criteria.append(Lead.id.in_(select(_FACTS.c.lead_id).where(*won)))
     if filters.q:
         criteria.append(search_clause(filters.q))
     return criteria

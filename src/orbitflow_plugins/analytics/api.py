@@ -9,6 +9,7 @@ from orbitflow.api.openapi import api_operation, api_schema
 from orbitflow.web.errors import APIError
 from orbitflow_plugins.analytics import reports
 from orbitflow_plugins.analytics.context import ReportContext, quiz_or_404
+from orbitflow_plugins.analytics.detail import DetailError, parse_detail
 from orbitflow_plugins.analytics.ranges import MAX_DAYS, DayRange, RangeError
 
 JSON = "application/json"
@@ -31,6 +32,22 @@ RANGE_PARAMETERS = [
         "description": f"Last day, included; not before `from`, at most {MAX_DAYS} days after it.",
     },
 ]
+DETAIL_PARAMETER = {
+    "name": "detail",
+    "in": "query",
+    "schema": {"type": "string", "enum": ["utm"]},
+    "description": "`utm` adds `by_utm_medium` and `by_utm_content`; anything else is a 400.",
+}
+
+
+def _by(key: str) -> dict:
+    return {
+        "type": "array",
+        "description": f"only with detail=utm; {key} null for leads without one",
+        "items": {"type": "object", "properties": {key: {"type": "string", "nullable": True}, **_MEASURES}},
+    }
+
+
 SUMMARY_SCHEMA = api_schema(
     "AnalyticsSummary",
     {
@@ -76,6 +93,31 @@ SUMMARY_SCHEMA = api_schema(
                     },
                 },
             },
+            "median_days_to_win": {
+                "type": "number",
+                "nullable": True,
+                "description": "median days from creation to the first win, of the range's won leads",
+            },
+            "by_owner": {
+                "type": "array",
+                "description": "the range's new leads and won leads by their owner now (owner_id null: unassigned)",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "owner_id": {"type": "integer", "nullable": True},
+                        "name": {"type": "string"},
+                        **_MEASURES,
+                        "median_seconds_to_first_activity": {
+                            "type": "number",
+                            "nullable": True,
+                            "description": "of the owner's new leads in the range that a person worked on: "
+                            "median seconds from creation to the first note, stage move or edit by a person",
+                        },
+                    },
+                },
+            },
+            "by_utm_medium": _by("utm_medium"),
+            "by_utm_content": _by("utm_content"),
         },
     },
 )
@@ -108,7 +150,7 @@ FUNNEL_SCHEMA = api_schema(
     },
 )
 ERRORS = {
-    "400": {"description": "A bad from/to"},
+    "400": {"description": "A bad from/to (or detail)"},
     "403": {"description": "Without analytics.view"},
 }
 
@@ -126,17 +168,27 @@ def _range(request: Request, context: ReportContext, *, required: bool = True) -
     "api_analytics_summary",
     "/api/v1/analytics/summary",
     "get",
-    summary="Leads, won leads and won value of a date range, by source, quiz and campaign",
-    description="Days are counted in the company's time zone; both days are included.",
-    parameters=RANGE_PARAMETERS,
+    summary="Leads, won leads and won value of a date range, by source, quiz, campaign and owner",
+    description="Days are counted in the company's time zone; both days are included. "
+    "`detail=utm` adds the breakdowns by UTM medium and by UTM content.",
+    parameters=[*RANGE_PARAMETERS, DETAIL_PARAMETER],
     responses={"200": {"description": "The summary", "content": {JSON: {"schema": SUMMARY_SCHEMA}}}, **ERRORS},
 )
 @view_config(route_name="api_analytics_summary", request_method="GET", renderer="json", permission="analytics.view")
 def api_summary(request: Request):
+    try:
+        detail = parse_detail(request.params)
+    except DetailError as error:
+        raise APIError(400, str(error), error.fields) from None
     context = ReportContext.of(request)
     span = _range(request, context)
-    data = reports.summary(request.dbsession, context.company.id, span).as_json()
-    return {**data, "time_zone": context.zone_name}
+    session, company_id = request.dbsession, context.company.id
+    data = reports.summary(session, company_id, span).as_json()
+    by_owner, median_days = reports.owners(session, company_id, span)
+    data.update(time_zone=context.zone_name, median_days_to_win=median_days, by_owner=by_owner)
+    if detail == "utm":
+        data.update(reports.utm_detail(session, company_id, span))
+    return data
 
 
 @api_operation(

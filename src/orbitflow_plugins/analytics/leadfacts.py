@@ -11,7 +11,10 @@ Counting rules:
 - a lead counts as *new* on the local day it was created;
 - it counts as *won* while it is in a won stage, on the local day it FIRST entered a won
   stage, with the value it had then: won, reopened and won again is one won lead;
-- ``cohort_won`` counts it on the day it came in, for the conversion rate.
+- ``cohort_won`` counts it on the day it came in, for the conversion rate;
+- its *first activity* is the first line a person (a user, or an API key acting for one)
+  wrote on its timeline, other than its creation, an assignment or a merge: a note, a
+  stage move, an edit (``FIRST_ACTIVITY_SKIPPED``); automatic lines have no person.
 
 Concurrency (MariaDB, READ COMMITTED): a refresh first locks the leads' fact rows
 (``SELECT ... FOR UPDATE``), so two refreshes of one lead run one after the other and the
@@ -37,10 +40,11 @@ from sqlalchemy import and_, case, delete, func, insert, select, tuple_
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from orbitflow.leads.models import Lead, Stage
+from orbitflow.leads.models import Lead, LeadActivity, Stage
 from orbitflow.models.meta import utcnow
 from orbitflow_plugins.analytics.days import local_day
 from orbitflow_plugins.analytics.models import (
+    FIRST_ACTIVITY_SKIPPED,
     LEAD_DIMENSIONS,
     LEAD_MEASURES,
     LeadDaily,
@@ -70,7 +74,10 @@ class Fact:
     quiz_id: int
     utm_source: str
     utm_campaign: str
+    utm_medium: str
+    utm_content: str
     owner_id: int
+    first_activity_at: datetime | None
     won_at: datetime | None
     won_day: date | None
     won_value: Decimal
@@ -101,7 +108,8 @@ def make_fact(
     quiz_id: int | None,
     first_won: tuple[datetime, Decimal | None] | None,
 ) -> Fact:
-    """The fact of ``lead`` (a row with the lead's column names)."""
+    """The fact of ``lead`` (a row with the lead's column names and its
+    ``first_activity_at``)."""
     won_at: datetime | None = None
     won_value = ZERO
     if stage_kind == "won":
@@ -118,7 +126,10 @@ def make_fact(
         quiz_id=quiz_id or 0,
         utm_source=lead.utm_source or "",
         utm_campaign=lead.utm_campaign or "",
+        utm_medium=lead.utm_medium or "",
+        utm_content=lead.utm_content or "",
         owner_id=lead.owner_id or 0,
+        first_activity_at=lead.first_activity_at,
         won_at=won_at,
         won_day=local_day(won_at, zone) if won_at is not None else None,
         won_value=won_value,
@@ -172,6 +183,22 @@ def first_won_entries(
     return {lead_id: (entered_at, value) for lead_id, entered_at, value in rows}
 
 
+def first_activity() -> Any:
+    """When a person first worked on the lead of the ``leads`` row the query reads (a
+    correlated subquery, answered from the timeline's lead index)."""
+    activity = LeadActivity.__table__
+    return (
+        select(func.min(activity.c.created_at))
+        .where(
+            activity.c.lead_id == LEADS.c.id,
+            activity.c.company_id == LEADS.c.company_id,
+            activity.c.actor_id.is_not(None),
+            activity.c.kind.not_in(FIRST_ACTIVITY_SKIPPED),
+        )
+        .scalar_subquery()
+    )
+
+
 def facts_of(
     connection: Connection, company_id: int, zone: ZoneInfo, lead_ids: Sequence[int] | None = None
 ) -> dict[int, Fact]:
@@ -185,9 +212,12 @@ def facts_of(
             LEADS.c.source,
             LEADS.c.utm_source,
             LEADS.c.utm_campaign,
+            LEADS.c.utm_medium,
+            LEADS.c.utm_content,
             LEADS.c.owner_id,
             LEADS.c.value,
             Stage.kind,
+            first_activity().label("first_activity_at"),
         )
         .join(Stage, Stage.id == LEADS.c.stage_id)
         .where(LEADS.c.company_id == company_id, *_only(LEADS.c.id, lead_ids))

@@ -3,9 +3,10 @@
 - ``lead_stage_history``: one row each time a lead entered a stage (created into it or
   moved to it), with the stage's kind and the lead's value at that moment.
 - ``analytics_lead_facts``: what the reports need of each lead, derived from the lead, its
-  quiz submission and its history: the day it came in and the day it was first won (in
-  the company's time zone), its dimensions (source, quiz, UTM source and campaign,
-  owner). Kept so a change can take back exactly what the lead counted before.
+  quiz submission, its history and its timeline: the day it came in and the day it was
+  first won (in the company's time zone), its dimensions (source, quiz, UTM source,
+  medium, campaign and content, owner), and when a person first worked on it. Kept so a
+  change can take back exactly what the lead counted before.
 - ``analytics_lead_daily`` and ``analytics_funnel_daily``: the sums the dashboard reads,
   one row per company, day and dimensions. Missing dimensions are stored as ``0``/``""``
   (not NULL) so the unique key holds and an upsert finds the row.
@@ -57,6 +58,25 @@ class LeadFact(Base):
             "won_at",
             "won_value",
         ),
+        # The owners table's median time to first activity, from the index alone.
+        Index(
+            "ix_analytics_lead_facts_company_day_owner_activity",
+            "company_id",
+            "day",
+            "owner_id",
+            "created_at",
+            "first_activity_at",
+        ),
+        # The UTM medium and content breakdowns (on demand): leads that came in, and won ones.
+        Index("ix_analytics_lead_facts_company_day_utm_detail", "company_id", "day", "utm_medium", "utm_content"),
+        Index(
+            "ix_analytics_lead_facts_company_won_day_utm_detail",
+            "company_id",
+            "won_day",
+            "utm_medium",
+            "utm_content",
+            "won_value",
+        ),
     )
 
     # No foreign key: the row outlives its lead's deletion long enough to be taken back.
@@ -68,11 +88,19 @@ class LeadFact(Base):
     quiz_id: Mapped[int] = mapped_column(BigId, default=0, nullable=False)
     utm_source: Mapped[str] = mapped_column(String(200), default="", nullable=False)
     utm_campaign: Mapped[str] = mapped_column(String(200), default="", nullable=False)
+    utm_medium: Mapped[str] = mapped_column(String(200), default="", server_default="", nullable=False)
+    utm_content: Mapped[str] = mapped_column(String(200), default="", server_default="", nullable=False)
     owner_id: Mapped[int] = mapped_column(BigId, default=0, nullable=False)
+    # The first line a person wrote on the lead's timeline (see FIRST_ACTIVITY_SKIPPED).
+    first_activity_at: Mapped[datetime | None] = mapped_column(DateTime)
     won_at: Mapped[datetime | None] = mapped_column(DateTime)
     won_day: Mapped[date | None] = mapped_column(Date)
     won_value: Mapped[Decimal] = mapped_column(Money, default=0, nullable=False)
 
+
+# Timeline lines that are no work on the lead: its creation, routing it to an owner, and
+# folding a duplicate into it. Every other line with a person as its actor is activity.
+FIRST_ACTIVITY_SKIPPED = ("created", "assigned", "merged")
 
 LEAD_DIMENSIONS = ("source", "quiz_id", "utm_source", "utm_campaign")
 LEAD_MEASURES = ("leads", "won", "won_value", "cohort_won")

@@ -254,9 +254,10 @@ def pipeline(session: Session, company_id: int) -> list[dict[str, Any]]:
 
 
 def owners(session: Session, company_id: int, span: DayRange) -> tuple[list[dict[str, Any]], float | None]:
-    """Leads, won and won value by owner, and the median days from lead to won, in one
-    statement: the range's new leads and its won leads counted by owner, and the median
-    computed by the database."""
+    """Leads, won, won value and the median seconds to first activity by owner, and the
+    median days from lead to won, in one statement: the range's new leads and its won
+    leads counted by owner, and both medians computed by the database."""
+    came_in_range = (LeadFact.company_id == company_id, LeadFact.day.between(span.first, span.last))
     came_in = (
         select(
             literal("in").label("part"),
@@ -264,7 +265,7 @@ def owners(session: Session, company_id: int, span: DayRange) -> tuple[list[dict
             func.count().label("count"),
             literal(0).label("amount"),
         )
-        .where(LeadFact.company_id == company_id, LeadFact.day.between(span.first, span.last))
+        .where(*came_in_range)
         .group_by(LeadFact.owner_id)
     )
     won_in_range = (LeadFact.company_id == company_id, LeadFact.won_day.between(span.first, span.last))
@@ -275,7 +276,12 @@ def owners(session: Session, company_id: int, span: DayRange) -> tuple[list[dict
     )
     median = median_select(seconds_between(LeadFact.won_at, LeadFact.created_at), [], *won_in_range).subquery()
     to_win = select(literal("median"), literal(0), literal(0), median.c.median)
-    parts = union_all(came_in, won, to_win).subquery()
+    # Of the range's new leads that a person worked on, by owner.
+    activity = median_select(
+        seconds_between(LeadFact.first_activity_at, LeadFact.created_at), [LeadFact.owner_id], *came_in_range
+    ).subquery()
+    to_activity = select(literal("activity"), activity.c.key_0, literal(0), activity.c.median)
+    parts = union_all(came_in, won, to_win, to_activity).subquery()
     rows = session.execute(
         select(parts, User.name, User.username).outerjoin(
             User, and_(User.id == parts.c.owner_id, User.company_id == company_id)
@@ -295,15 +301,49 @@ def owners(session: Session, company_id: int, span: DayRange) -> tuple[list[dict
                 "leads": 0,
                 "won": 0,
                 "won_value": 0.0,
+                "median_seconds_to_first_activity": None,
             },
         )
         if part == "in":
             entry["leads"] += int(count)
-        else:
+        elif part == "won":
             entry["won"] += int(count)
             entry["won_value"] = money(amount)
+        else:
+            entry["median_seconds_to_first_activity"] = _number(amount)
     result = sorted(table.values(), key=lambda e: (-e["leads"], -e["won"], e["name"] or ""))
     return result, median_days
+
+
+def utm_detail(session: Session, company_id: int, span: DayRange) -> dict[str, list[dict[str, Any]]]:
+    """Leads, won and won value by UTM medium and by UTM content (shown on demand), in one
+    statement read from the facts: the range's new leads and its won leads, grouped by
+    both."""
+    dims = (LeadFact.utm_medium, LeadFact.utm_content)
+    came_in = (
+        select(literal("in").label("part"), *dims, func.count().label("count"), literal(0).label("amount"))
+        .where(LeadFact.company_id == company_id, LeadFact.day.between(span.first, span.last))
+        .group_by(*dims)
+    )
+    won = (
+        select(literal("won"), *dims, func.count(), func.sum(LeadFact.won_value))
+        .where(LeadFact.company_id == company_id, LeadFact.won_day.between(span.first, span.last))
+        .group_by(*dims)
+    )
+    by_medium: dict[str, Totals] = defaultdict(Totals)
+    by_content: dict[str, Totals] = defaultdict(Totals)
+    for part, medium, content, count, amount in session.execute(union_all(came_in, won)):
+        measures = (count, 0, 0, 0) if part == "in" else (0, count, amount, 0)
+        by_medium[medium].add(*measures)
+        by_content[content].add(*measures)
+
+    def rows(name: str, totals: dict[str, Totals]) -> list[dict[str, Any]]:
+        return [
+            {name: key or None, "leads": t.leads, "won": t.won, "won_value": money(t.won_value)}
+            for key, t in sorted(totals.items(), key=lambda item: (-item[1].leads, -item[1].won, item[0]))
+        ]
+
+    return {"by_utm_medium": rows("utm_medium", by_medium), "by_utm_content": rows("utm_content", by_content)}
 
 
 # -- one quiz's funnel ------------------------------------------------------------------
@@ -381,4 +421,4 @@ def quiz_funnel(session: Session, company_id: int, quiz: Quiz, span: DayRange | 
     }
 
 
-__all__ = ["Summary", "Totals", "owners", "pipeline", "quiz_funnel", "summary"]
+__all__ = ["Summary", "Totals", "owners", "pipeline", "quiz_funnel", "summary", "utm_detail"]

@@ -1,12 +1,13 @@
 """The analytics counts of changed leads, kept by a background writer of each process.
 
-A change to a lead (created, edited, moved, deleted) only notes the lead in its session
-(:func:`note_change`, no SQL); when the session commits, the noted leads go to the
-process's :class:`LeadRollups` (a :class:`orbitflow.batches.BatchWriter`), and a rolled
-back session forgets them. The writer's thread refreshes what has gathered at most every
-second, in ONE transaction per flush: the facts of those leads and the daily rows they
-touch, recounted from the facts (:func:`orbitflow_plugins.analytics.leadfacts.refresh`),
-so a lead refreshed twice, by two processes, or after a crash counts once.
+A change to a lead (created, edited, moved, deleted, or a line a person wrote on its
+timeline, such as a note) only notes the lead in its session (:func:`note_change`, no
+SQL); when the session commits, the noted leads go to the process's :class:`LeadRollups`
+(a :class:`orbitflow.batches.BatchWriter`), and a rolled back session forgets them. The
+writer's thread refreshes what has gathered at most every second, in ONE transaction per
+flush: the facts of those leads and the daily rows they touch, recounted from the facts
+(:func:`orbitflow_plugins.analytics.leadfacts.refresh`), so a lead refreshed twice, by two
+processes, or after a crash counts once.
 
 Writers are found by the database engine the session is bound to (:func:`rollups_for`),
 so the app's request sessions and any other session of the same engine (console scripts,
@@ -31,8 +32,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from orbitflow.batches import DEFAULT_INTERVAL, BatchWriter, Buffer
+from orbitflow.leads.models import LeadActivity
 from orbitflow_plugins.analytics import leadfacts
 from orbitflow_plugins.analytics.funnelcounts import zones_of
+from orbitflow_plugins.analytics.models import FIRST_ACTIVITY_SKIPPED
 
 PENDING = "analytics_changed_leads"
 _WRITERS: weakref.WeakKeyDictionary[Engine, LeadRollups] = weakref.WeakKeyDictionary()
@@ -91,6 +94,18 @@ def rollups_for(engine: Engine, buffer: Buffer[LeadChange] | None = None) -> Lea
 def note_change(session: Session, company_id: int, lead_id: int) -> None:
     """Count the lead again once ``session`` commits (no SQL now)."""
     session.info.setdefault(PENDING, set()).add(LeadChange(company_id, lead_id))
+
+
+@event.listens_for(Session, "after_flush")
+def _note_timeline_lines(session: Session, _flush_context) -> None:
+    """A line a person wrote on a lead's timeline may be its first activity: a note has no
+    domain event of its own, so its lead is noted here (where this process keeps the
+    counts of the session's database)."""
+    if session.bind is None or session.bind not in _WRITERS:
+        return
+    for row in session.new:
+        if isinstance(row, LeadActivity) and row.actor_id is not None and row.kind not in FIRST_ACTIVITY_SKIPPED:
+            note_change(session, row.company_id, row.lead_id)
 
 
 @event.listens_for(Session, "after_commit")

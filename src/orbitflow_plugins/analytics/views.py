@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from pyramid.renderers import render_to_response
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
@@ -14,6 +17,7 @@ from pyramid.view import view_config
 from orbitflow_plugins.analytics import reports
 from orbitflow_plugins.analytics.context import ReportContext, quiz_or_404
 from orbitflow_plugins.analytics.days import today, utc_bounds
+from orbitflow_plugins.analytics.detail import DetailError, parse_detail
 from orbitflow_plugins.analytics.ranges import DEFAULT_PRESET, PRESETS, DayRange, RangeError, preset_range
 
 GRAINS = ("day", "week", "month")
@@ -26,9 +30,14 @@ def _span(request: Request, context: ReportContext) -> tuple[DayRange, str | Non
         return preset_range(DEFAULT_PRESET, today(context.zone)), str(error)
 
 
-def _grouped(series: list[dict[str, Any]], grain: str) -> list[dict[str, Any]]:
-    from datetime import date
+def windows(first: date, last: date, zone: ZoneInfo) -> tuple[dict[str, str], dict[str, str]]:
+    """The lead list's filters for the leads that came in, and those first won, during the
+    local days ``first`` to ``last``."""
+    start, end = (moment.isoformat() + "Z" for moment in utc_bounds(first, last, zone))
+    return {"created_from": start, "created_to": end}, {"won_from": start, "won_to": end}
 
+
+def _grouped(series: list[dict[str, Any]], grain: str, zone: ZoneInfo) -> list[dict[str, Any]]:
     buckets: dict[str, dict[str, Any]] = {}
     for point in series:
         day = date.fromisoformat(point["day"])
@@ -38,30 +47,42 @@ def _grouped(series: list[dict[str, Any]], grain: str) -> list[dict[str, Any]]:
             label = day.strftime("%Y-%m")
         else:
             label = point["day"]
-        bucket = buckets.setdefault(label, {"period": label, "leads": 0, "won": 0})
+        bucket = buckets.setdefault(label, {"period": label, "leads": 0, "won": 0, "first": day})
         bucket["leads"] += point["leads"]
         bucket["won"] += point["won"]
+        bucket["last"] = day
+    for bucket in buckets.values():
+        # The days of the bucket that count anything: its links cover exactly its numbers.
+        bucket["came_in"], bucket["won_in"] = windows(bucket.pop("first"), bucket.pop("last"), zone)
     return list(buckets.values())
 
 
 def dashboard_data(request: Request) -> dict[str, Any]:
+    """Raises :class:`~orbitflow_plugins.analytics.detail.DetailError` for a bad ``detail``."""
+    detail = parse_detail(request.params)
     context = ReportContext.of(request)
     span, error = _span(request, context)
     session, company_id = request.dbsession, context.company.id
     summary = reports.summary(session, company_id, span)
     owners, median_days = reports.owners(session, company_id, span)
     grain = request.params.get("grain") if request.params.get("grain") in GRAINS else "day"
-    start, end = utc_bounds(span.first, span.last, context.zone)
+    came_in, won_in = windows(span.first, span.last, context.zone)
+    previous_came_in, previous_won_in = windows(span.previous().first, span.previous().last, context.zone)
     return {
-        # The lead list's filters for "came in during the range".
-        "came_in": {"created_from": start.isoformat() + "Z", "created_to": end.isoformat() + "Z"},
+        # The lead list's filters for "came in during the range" and "first won during it".
+        "came_in": came_in,
+        "won_in": won_in,
+        "previous_came_in": previous_came_in,
+        "previous_won_in": previous_won_in,
         "context": context,
         "span": span,
         "error": error,
+        "detail": detail,
         "summary": summary,
+        "utm": reports.utm_detail(session, company_id, span) if detail == "utm" else None,
         "totals": summary.totals,
         "previous": summary.previous,
-        "series": _grouped(summary.series, grain),
+        "series": _grouped(summary.series, grain, context.zone),
         "grain": grain,
         "pipeline": reports.pipeline(session, company_id),
         "owners": owners,
@@ -111,12 +132,32 @@ def chart_payload(data: dict[str, Any]) -> dict[str, Any]:
             "labels": [row["name"] for row in data["owners"]],
             "series": {"Leads": [r["leads"] for r in data["owners"]], "Won": [r["won"] for r in data["owners"]]},
         },
+        **(_utm_charts(data["utm"]) if data["utm"] is not None else {}),
     }
+
+
+def _utm_charts(utm: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    charts = {}
+    for table, key in (("by_utm_medium", "utm_medium"), ("by_utm_content", "utm_content")):
+        rows = utm[table]
+        charts[table] = {
+            "type": "bar",
+            "labels": [row[key] or "(none)" for row in rows],
+            "series": {"Leads": [r["leads"] for r in rows], "Won": [r["won"] for r in rows]},
+        }
+    return charts
 
 
 @view_config(route_name="analytics", renderer="analytics_dashboard.jinja2", permission="analytics.view")
 def dashboard(request: Request):
-    data = dashboard_data(request)
+    try:
+        data = dashboard_data(request)
+    except DetailError as error:
+        response = render_to_response(
+            "error.jinja2", {"status": 400, "title": "Not a report option", "message": str(error)}, request=request
+        )
+        response.status_int = 400
+        return response
     return {**data, "charts": chart_payload(data)}
 
 
@@ -132,7 +173,10 @@ def _csv(filename: str, header: list[str], rows: list[list[Any]]) -> Response:
 
 @view_config(route_name="analytics_csv", permission="analytics.view")
 def dashboard_csv(request: Request):
-    data = dashboard_data(request)
+    try:
+        data = dashboard_data(request)
+    except DetailError as error:
+        return Response(str(error), status=400, content_type="text/plain", charset="utf-8")
     chart = chart_payload(data).get(request.matchdict["table"])
     if chart is None:
         from pyramid.httpexceptions import HTTPNotFound

@@ -1,5 +1,5 @@
 """Analytics: lead stage history (backfilled from the lead timeline), one fact row per
-lead, daily lead and funnel counts (built from the rows present).
+lead, daily lead and funnel counts (built from the rows present by a0003).
 
 Revision ID: a0001
 Revises:
@@ -119,11 +119,8 @@ def upgrade() -> None:
             "ix_analytics_funnel_daily_company_quiz_day", ["company_id", "quiz_id", "day"], unique=False
         )
 
-    connection = op.get_bind()
-    _history_from_timeline(connection)
-    from orbitflow_plugins.analytics.rebuild import rebuild
-
-    rebuild(connection)
+    # The facts and counts are built by a0003, once the facts have all their columns.
+    _history_from_timeline(op.get_bind())
 
 
 def _history_from_timeline(connection) -> None:

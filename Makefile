@@ -31,7 +31,8 @@ $(VENV)/.installed-test: $(VENV)/.installed setup.cfg
 # server is made once); coverage of lines and branches, child processes included, printed
 # at the end and failing the run under the floor.
 COVERAGE_FLOOR ?= 88
-TEST_OPTIONS ?= -n auto --dist loadfile --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
+TEST_WORKERS ?= auto
+TEST_OPTIONS ?= -n $(TEST_WORKERS) --dist loadfile --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 test:
 	bash tools/system-deps.sh
 	bash tools/ensure-mariadb.sh || echo "!!! MariaDB is not reachable: its tests will be skipped"

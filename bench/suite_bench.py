@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before-tree", type=Path, required=True, help="checkout of the commit before, with its .venv")
     parser.add_argument("--coverage", action="store_true", help="after with coverage, as make test")
+    parser.add_argument("--workers", default="auto", help="pytest-xdist workers after (-n; default auto, as make test)")
     parser.add_argument("--skip-before", type=float, metavar="SECONDS", help="reuse a before time measured earlier")
     args = parser.parse_args(argv)
     before_tree = args.before_tree.resolve()
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         before_seconds = args.skip_before
         print(f"before: {before_seconds:7.1f} s   (measured earlier)")
 
-    options = ["-n", "auto", "--dist", "loadfile"]
+    options = ["-n", args.workers, "--dist", "loadfile"]
     if args.coverage:
         options += ["--cov", "--cov-report="]
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as ids:

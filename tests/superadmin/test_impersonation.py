@@ -190,6 +190,10 @@ def test_while_impersonating_nothing_that_changes_things_is_offered(impersonatin
     # The forms themselves are not offered either: opening one says why.
     refused = impersonating.get("/leads/new", status=403)
     assert "Read-only while impersonating" in refused.text
+    profile = impersonating.get("/settings/profile")
+    assert profile.html.select_one("#profile-form fieldset").has_attr("disabled")
+    assert "Save profile" not in profile.text and "Log out everywhere" not in profile.text
+    assert profile.html.select('form[action*="/settings/sessions/"]') == []
     nav = impersonating.get("/dashboard").html
     assert nav.select_one('a[href$="/settings/api-keys"]') is None
     assert nav.select_one('a[href$="/audit"]') is not None  # reading stays
@@ -201,3 +205,5 @@ def test_the_owner_still_has_the_controls_impersonation_hides(testapp, login_as,
     assert board.html.select_one("#board")["data-can-edit"] == "1"
     assert "New lead" in board.text
     testapp.get("/leads/new", status=200)
+    profile = testapp.get("/settings/profile")
+    assert "Save profile" in profile.text and profile.html.select_one("#profile-form fieldset") is None

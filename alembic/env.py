@@ -26,6 +26,8 @@ def _settings():
 
 
 settings = _settings()
+# Migrations that encrypt or decrypt stored values read ENCRYPTION_KEY from here.
+config.attributes["orbitflow.settings"] = settings
 import_model_modules(make_plugin_manager(settings.plugins))
 target_metadata = Base.metadata
 

@@ -49,6 +49,7 @@ from orbitflow.accounts.models import User
 from orbitflow.accounts.passwords import hash_password
 from orbitflow.app import make_app
 from orbitflow.config import load_settings, parse_database_url
+from orbitflow.crypto import Encryptor
 from orbitflow.db import make_engine, make_session_factory, unscoped
 from orbitflow.deliveries import Delivery, Outgoing, enqueue_many, worker_for
 from orbitflow.lifecycle import shut_down
@@ -275,12 +276,13 @@ def main(argv=None) -> int:
                 User(company_id=company.id, username="owner", name="Owner", role="OWNER", password_hash=password)
             )
         session.flush()
-        hook = webhook_services.create_webhook(
+        hook, _secret = webhook_services.create_webhook(
             session,
             company_id=hooked.id,
             created_by_id=None,
             data={"url": f"http://127.0.0.1:{port}/hook", "events": ["lead.created"]},
             allow_private=True,
+            encryptor=Encryptor(settings.encryption_keys),
         )
         session.commit()
         destination, hooked_id = hook.destination, hooked.id

@@ -42,6 +42,7 @@ from orbitflow.accounts.passwords import hash_password, use_password_hashing
 from orbitflow.app import make_app
 from orbitflow.batches import BatchWriter
 from orbitflow.config import PasswordHashing, load_settings
+from orbitflow.crypto import Encryptor
 from orbitflow.db import make_engine, make_session_factory, unscoped
 from orbitflow.migrations import alembic_config, upgrade_to_heads
 from orbitflow.models.meta import Base
@@ -263,6 +264,13 @@ def _delete_all_rows(engine: Engine) -> None:
                 connection.execute(table.delete())
         connection.execute(text(switch.format("ON" if engine.dialect.name == "sqlite" else 1)))
         connection.commit()
+
+
+@pytest.fixture(scope="session")
+def encryption(backend) -> Encryptor:
+    """The encryptor of every app made from ``backend.ini()`` (ENCRYPTION_KEY unset: the
+    key derived from the tests' AUTH_SECRET)."""
+    return Encryptor(load_settings(backend.ini(), environ={}).encryption_keys)
 
 
 @pytest.fixture(scope="session")

@@ -61,17 +61,18 @@ def _stop(process: subprocess.Popen) -> int:
     return process.returncode
 
 
-def _webhook(db, make_company, receiver: Receiver):
+def _webhook(db, make_company, receiver: Receiver, encryption):
     company = make_company(name="Fleet Co")
-    hook = webhook_services.create_webhook(
+    hook, secret = webhook_services.create_webhook(
         db,
         company_id=company.id,
         created_by_id=None,
         data={"url": receiver.url, "events": ["lead.created"]},
         allow_private=True,
+        encryptor=encryption,
     )
     db.commit()
-    receiver.secret = hook.secret
+    receiver.secret = secret
     return company, hook
 
 
@@ -88,12 +89,12 @@ def _wait(predicate, timeout: float) -> None:
         time.sleep(0.2)
 
 
-def test_two_worker_processes_send_each_of_1000_deliveries_once(backend, db, make_company, tmp_path):
+def test_two_worker_processes_send_each_of_1000_deliveries_once(backend, db, make_company, encryption, tmp_path):
     if backend.name != "mariadb":
         pytest.skip("several workers share the outbox on MariaDB (SQLite runs one)")
     receiver = Receiver().start()
     try:
-        company, hook = _webhook(db, make_company, receiver)
+        company, hook = _webhook(db, make_company, receiver, encryption)
         session = make_session_factory(backend.engine)()
         session.info["tenant_bypass"] = True
         with session.begin():
@@ -121,10 +122,10 @@ def test_two_worker_processes_send_each_of_1000_deliveries_once(backend, db, mak
         receiver.stop()
 
 
-def test_a_killed_workers_claim_is_sent_by_another_after_it_expires(backend, db, make_company, tmp_path):
+def test_a_killed_workers_claim_is_sent_by_another_after_it_expires(backend, db, make_company, encryption, tmp_path):
     receiver = Receiver().start()
     try:
-        company, hook = _webhook(db, make_company, receiver)
+        company, hook = _webhook(db, make_company, receiver, encryption)
         receiver.answers.append(Answer(200, b"too late", delay=20))
         session = make_session_factory(backend.engine)()
         session.info["tenant_bypass"] = True

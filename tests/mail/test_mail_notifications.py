@@ -198,16 +198,17 @@ def test_console_back_end_prints_the_mail(backend, client_of, team, capsys):
     assert "Subject: New lead for you: Printed" in out
 
 
-def test_owners_hear_when_a_webhook_is_disabled(team, send, db):
+def test_owners_hear_when_a_webhook_is_disabled(team, send, db, encryption):
     from orbitflow.mail.notifications import notify_webhook_disabled
     from orbitflow.webhooks import services as webhook_services
 
-    hook = webhook_services.create_webhook(
+    hook, _secret = webhook_services.create_webhook(
         db,
         company_id=team["company"].id,
         created_by_id=None,
         data={"url": "https://hooks.example.com/in", "events": ["lead.created"]},
         allow_private=False,
+        encryptor=encryption,
     )
     hook.is_active = False
     hook.disabled_reason = "Disabled after 20 failed deliveries in a row (last answer: 404 nope)."

@@ -30,18 +30,19 @@ def hooks_app(backend):
     shut_down(app.registry)
 
 
-def test_a_completed_quiz_is_sent_to_the_webhook(hooks_app, receiver, db, company):
+def test_a_completed_quiz_is_sent_to_the_webhook(hooks_app, receiver, db, company, encryption):
     receiver.reset()
     quiz = make_quiz(db, company)
-    hook = webhook_services.create_webhook(
+    _hook, secret = webhook_services.create_webhook(
         db,
         company_id=company.id,
         created_by_id=None,
         data={"url": receiver.url, "events": ["lead.created", "quiz.submitted"]},
         allow_private=True,
+        encryptor=encryption,
     )
     db.commit()
-    receiver.secret = hook.secret
+    receiver.secret = secret
     visitor = webtest.TestApp(hooks_app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.9.9.9"})
     rate_limiter(hooks_app.registry).reset()
     submit(visitor, public_path(company, quiz), good_answers(quiz), status=303)

@@ -12,6 +12,7 @@ from orbitflow.api.helpers import int_param, iso, json_body, paging_parameters
 from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
 from orbitflow.audit.services import audit
 from orbitflow.config import get_settings
+from orbitflow.crypto import encryptor
 from orbitflow.deliveries import Delivery, DeliveryAttempt
 from orbitflow.web.errors import APIError, invalid_fields
 from orbitflow.web.inputs import parse_id
@@ -200,19 +201,20 @@ api_schema("WebhookList", list_of("Webhook"))
 def create_webhook(request: Request):
     body = json_body(request)
     try:
-        webhook = services.create_webhook(
+        webhook, secret = services.create_webhook(
             request.dbsession,
             company_id=request.identity.company_id,
             created_by_id=request.identity.user_id,
             data=body,
             allow_private=allow_private(request),
+            encryptor=encryptor(request.registry),
         )
     except services.WebhookError as error:
         raise invalid_fields(error.fields) from None
     audit(request, "webhook.create", webhook, changes={"url": webhook.url, "events": webhook.events})
     request.response.status_int = 201
     request.response.cache_control = "no-store"
-    return {**webhook_json(webhook), "secret": webhook.secret}
+    return {**webhook_json(webhook), "secret": secret}
 
 
 @api_operation(
@@ -280,7 +282,7 @@ def delete_webhook(request: Request):
 @view_config(route_name="api_webhook_secret", request_method="POST", renderer="json", permission=PERMISSION)
 def rotate_secret(request: Request):
     webhook = webhook_or_404(request)
-    secret = services.rotate_secret(request.dbsession, webhook)
+    secret = services.rotate_secret(request.dbsession, webhook, encryptor(request.registry))
     audit(request, "webhook.rotate_secret", webhook)
     request.response.cache_control = "no-store"
     return {**webhook_json(webhook), "secret": secret}

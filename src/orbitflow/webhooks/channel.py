@@ -18,6 +18,7 @@ from standardwebhooks.webhooks import Webhook as Signer
 
 from orbitflow.audit.services import record
 from orbitflow.config import get_settings
+from orbitflow.crypto import Undecryptable, encryptor
 from orbitflow.db import unscoped
 from orbitflow.deliveries import Delivery, SendResult
 from orbitflow.deliveries.http import post_for_result
@@ -25,17 +26,19 @@ from orbitflow.mail.notifications import notify_webhook_disabled
 from orbitflow.models.meta import utcnow
 from orbitflow.shared import shared
 from orbitflow.webhooks.models import Webhook
-from orbitflow.webhooks.services import CHANNEL, webhook_of_destination
+from orbitflow.webhooks.services import (
+    CHANNEL,
+    reencrypt_secrets,
+    signing_secrets,
+    webhook_of_destination,
+)
 
 DEFAULT_DISABLE_AFTER = 20
 # last_success_at is kept to the minute: a healthy webhook's successes write nothing more.
 SUCCESS_PRECISION = timedelta(minutes=1)
 
 
-def signed_headers(webhook: Webhook, message_id: str, data: str, when: datetime) -> dict[str, str]:
-    secrets = [webhook.secret]
-    if webhook.previous_secret and webhook.previous_secret_until and webhook.previous_secret_until > utcnow():
-        secrets.append(webhook.previous_secret)
+def signed_headers(secrets: Sequence[str], message_id: str, data: str, when: datetime) -> dict[str, str]:
     signatures = " ".join(Signer(secret).sign(message_id, when, data) for secret in secrets)
     return {
         "webhook-id": message_id,
@@ -67,6 +70,12 @@ class WebhookChannel:
         with shared(self.registry, sessionmaker)() as session, unscoped(session):
             webhook = webhook_of_destination(session, destination)
             if webhook is not None:
+                try:
+                    if reencrypt_secrets(webhook, encryptor(self.registry)):
+                        # ENCRYPTION_KEY has a new first key: the secrets move to it now.
+                        session.commit()
+                except Undecryptable:
+                    pass  # send_one answers for it
                 session.expunge(webhook)
         with self._lock:
             self._seen[destination] = (
@@ -84,8 +93,13 @@ class WebhookChannel:
             return SendResult("failed", None, "the webhook was deleted")
         if not webhook.is_active:
             return SendResult("failed", None, "the webhook is disabled")
+        try:
+            secrets = signing_secrets(webhook, encryptor(self.registry))
+        except Undecryptable:
+            # Kept for retries: the operator can put the missing key back in ENCRYPTION_KEY.
+            return SendResult("retry", None, "the signing secret cannot be decrypted: ENCRYPTION_KEY lacks its key")
         data = encode(delivery.payload)
-        headers = signed_headers(webhook, delivery.event_id, data, datetime.now(UTC))
+        headers = signed_headers(secrets, delivery.event_id, data, datetime.now(UTC))
         return post_for_result(
             webhook.url, data.encode(), headers, timeout=self.timeout, allow_private=self.allow_private
         )

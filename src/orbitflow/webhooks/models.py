@@ -17,11 +17,13 @@ class Webhook(TenantOwned, Base):
     url: Mapped[str] = mapped_column(String(2000), nullable=False)
     description: Mapped[str] = mapped_column(String(200), default="", nullable=False)
     events: Mapped[list[str]] = mapped_column(JSON, nullable=False)
-    # The signing key (whsec_ + base64). It must be readable to sign, so it is stored as
-    # is; the API and pages show it only when it is created or rotated.
-    secret: Mapped[str] = mapped_column(String(100), nullable=False)
-    # After a rotation the old secret signs too (a second signature) until this time.
-    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    # The signing key (whsec_ + base64), encrypted with ENCRYPTION_KEY (orbitflow.crypto):
+    # the worker decrypts it to sign; the API and pages show it only when it is created
+    # or rotated.
+    secret_encrypted: Mapped[str] = mapped_column(String(255), nullable=False)
+    # After a rotation the old secret (encrypted too) signs as well, a second signature,
+    # until this time.
+    previous_secret_encrypted: Mapped[str | None] = mapped_column(String(255))
     previous_secret_until: Mapped[datetime | None] = mapped_column(DateTime)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     disabled_reason: Mapped[str | None] = mapped_column(String(300))

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from orbitflow.companycache import CompanyReader
+from orbitflow.crypto import Encryptor, Undecryptable
 from orbitflow.db import unscoped
 from orbitflow.deliveries import Delivery, DeliveryAttempt, Outgoing, enqueue, enqueue_many, resend
 from orbitflow.deliveries.http import BlockedDestination, check_literal_host
@@ -90,23 +91,31 @@ def list_webhooks(session: Session) -> list[Webhook]:
 
 
 def create_webhook(
-    session: Session, *, company_id: int, created_by_id: int | None, data: dict[str, Any], allow_private: bool
-) -> Webhook:
+    session: Session,
+    *,
+    company_id: int,
+    created_by_id: int | None,
+    data: dict[str, Any],
+    allow_private: bool,
+    encryptor: Encryptor,
+) -> tuple[Webhook, str]:
+    """The new webhook and its signing secret (stored encrypted; shown this once)."""
     clean = clean_input(data, allow_private=allow_private)
     count = session.scalar(select(func.count()).select_from(Webhook).where(Webhook.company_id == company_id))
     if count >= MAX_WEBHOOKS_PER_COMPANY:
         raise WebhookError({"url": f"A company can have at most {MAX_WEBHOOKS_PER_COMPANY} webhooks."})
+    secret = new_secret()
     webhook = Webhook(
         company_id=company_id,
         url=clean["url"],
         events=clean["events"],
         description=clean.get("description", ""),
-        secret=new_secret(),
+        secret_encrypted=encryptor.encrypt(secret),
         created_by_id=created_by_id,
     )
     session.add(webhook)
     session.flush()
-    return webhook
+    return webhook, secret
 
 
 def update_webhook(session: Session, webhook: Webhook, data: dict[str, Any], *, allow_private: bool) -> dict:
@@ -131,13 +140,39 @@ def update_webhook(session: Session, webhook: Webhook, data: dict[str, Any], *, 
     return changes
 
 
-def rotate_secret(session: Session, webhook: Webhook) -> str:
-    webhook.previous_secret = webhook.secret
+def rotate_secret(session: Session, webhook: Webhook, encryptor: Encryptor) -> str:
+    """A new signing secret (answered, to show once); the old one signs too for a day."""
+    secret = new_secret()
+    try:
+        webhook.previous_secret_encrypted = encryptor.rotate(webhook.secret_encrypted)
+    except Undecryptable:
+        webhook.previous_secret_encrypted = None  # its key is gone: it cannot sign anyway
     webhook.previous_secret_until = utcnow() + ROTATION_OVERLAP
-    webhook.secret = new_secret()
+    webhook.secret_encrypted = encryptor.encrypt(secret)
     webhook.updated_at = utcnow()
     session.flush()
-    return webhook.secret
+    return secret
+
+
+def signing_secrets(webhook: Webhook, encryptor: Encryptor) -> list[str]:
+    """The secrets that sign its deliveries now: its own, and the one it replaced for a
+    day after a rotation. Raises :class:`orbitflow.crypto.Undecryptable` when
+    ENCRYPTION_KEY no longer lists the key they were encrypted with."""
+    secrets = [encryptor.decrypt(webhook.secret_encrypted)]
+    if webhook.previous_secret_encrypted and webhook.previous_secret_until and webhook.previous_secret_until > utcnow():
+        secrets.append(encryptor.decrypt(webhook.previous_secret_encrypted))
+    return secrets
+
+
+def reencrypt_secrets(webhook: Webhook, encryptor: Encryptor) -> bool:
+    """Move its secrets to ENCRYPTION_KEY's first key; False when they are there already."""
+    moved = False
+    for name in ("secret_encrypted", "previous_secret_encrypted"):
+        value = getattr(webhook, name)
+        if value and not encryptor.is_current(value):
+            setattr(webhook, name, encryptor.rotate(value))
+            moved = True
+    return moved
 
 
 def delete_webhook(session: Session, webhook: Webhook) -> None:

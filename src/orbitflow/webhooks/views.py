@@ -8,6 +8,7 @@ from pyramid.request import Request
 from pyramid.view import view_config
 
 from orbitflow.audit.services import audit
+from orbitflow.crypto import encryptor
 from orbitflow.web.inputs import parse_page, path_id
 from orbitflow.web.layout import flash
 from orbitflow.webhooks import services
@@ -27,13 +28,16 @@ def _form(request: Request) -> dict:
     }
 
 
-def _list_context(request: Request, form: dict | None = None, errors: dict | None = None, created=None) -> dict:
+def _list_context(
+    request: Request, form: dict | None = None, errors: dict | None = None, created=None, secret: str | None = None
+) -> dict:
     return {
         "webhooks": services.list_webhooks(request.dbsession),
         "event_types": EVENT_TYPES,
         "form": form or {"url": "", "description": "", "events": list(EVENT_TYPES)},
         "errors": errors or {},
         "created": created,
+        "secret": secret,
     }
 
 
@@ -74,12 +78,13 @@ def webhooks_page(request: Request):
 def webhook_create(request: Request):
     form = _form(request)
     try:
-        webhook = services.create_webhook(
+        webhook, secret = services.create_webhook(
             request.dbsession,
             company_id=request.identity.company_id,
             created_by_id=request.identity.user_id,
             data=form,
             allow_private=allow_private(request),
+            encryptor=encryptor(request.registry),
         )
     except services.WebhookError as error:
         request.response.status_int = 400
@@ -88,7 +93,7 @@ def webhook_create(request: Request):
     # The secret is shown on this response only. Keep it out of caches.
     request.response.status_int = 201
     request.response.cache_control = "no-store"
-    return _list_context(request, created=webhook)
+    return _list_context(request, created=webhook, secret=secret)
 
 
 @view_config(route_name="webhook", request_method="GET", renderer=DETAIL_TEMPLATE, permission=PERMISSION)
@@ -126,7 +131,7 @@ def webhook_test(request: Request):
 @view_config(route_name="webhook_secret", request_method="POST", renderer=DETAIL_TEMPLATE, permission=PERMISSION)
 def webhook_rotate(request: Request):
     webhook = _webhook_or_404(request)
-    secret = services.rotate_secret(request.dbsession, webhook)
+    secret = services.rotate_secret(request.dbsession, webhook, encryptor(request.registry))
     audit(request, "webhook.rotate_secret", webhook)
     request.response.cache_control = "no-store"
     return _detail_context(request, webhook, secret=secret)

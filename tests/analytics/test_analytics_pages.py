@@ -70,10 +70,46 @@ def test_agents_and_viewers_are_refused(testapp, login_as, make_user, company, r
     assert 'href="/analytics"' not in page.text
 
 
-def test_a_bad_range_on_the_page_says_why(testapp, login_as, owner):
+BAD_RANGES = [
+    pytest.param({"from": "2026-11-30", "to": "2026-11-01"}, "same day as from or later.", id="reversed"),
+    pytest.param({"from": "01.11.2026", "to": "2026-11-30"}, "a date written YYYY-MM-DD.", id="unparseable"),
+    pytest.param({"from": "2026-02-30", "to": "2026-03-01"}, "from is not a calendar date.", id="no-such-day"),
+    pytest.param({"from": "2024-01-01", "to": "2026-01-02"}, "at most 731 days", id="too-long"),
+]
+
+
+@pytest.mark.parametrize("params, message", BAD_RANGES)
+def test_a_bad_range_on_the_page_is_refused_with_why(testapp, login_as, owner, params, message):
     login_as(owner)
-    page = testapp.get("/analytics", {"from": "2026-11-30", "to": "2026-11-01"})
-    assert "to must be the same day as from or later." in page.text
+    page = testapp.get("/analytics", params, status=400)
+    assert message in page.html.select_one("[role=alert]").text
+    # The form keeps what was typed, so it can be corrected.
+    assert page.html.select_one("input[name=from]")["value"] == params["from"]
+    assert page.html.select_one("input[name=to]")["value"] == params["to"]
+
+
+@pytest.mark.parametrize("params, message", BAD_RANGES)
+def test_a_bad_range_for_a_csv_download_is_refused_with_why(testapp, login_as, owner, params, message):
+    login_as(owner)
+    answer = testapp.get("/analytics/by_source.csv", params, status=400)
+    assert message in answer.text
+    assert "attachment" not in answer.headers.get("Content-Disposition", "")
+
+
+@pytest.mark.parametrize("params, message", BAD_RANGES)
+def test_a_bad_range_on_a_quiz_funnel_is_refused_with_why(testapp, login_as, owner, fixture, params, message):  # noqa: F811
+    login_as(owner)
+    url = f"/analytics/quizzes/{fixture['quiz'].id}"
+    page = testapp.get(url, params, status=400)
+    assert message in page.html.select_one("[role=alert]").text
+    assert page.html.select_one("input[name=from]")["value"] == params["from"]
+    assert message in testapp.get(url, {**params, "format": "csv"}, status=400).text
+
+
+def test_a_good_range_still_answers_200(testapp, login_as, owner):
+    login_as(owner)
+    testapp.get("/analytics", {"from": "2026-11-01", "to": "2026-11-30"}, status=200)
+    testapp.get("/analytics/by_source.csv", {"from": "2026-11-01", "to": "2026-11-30"}, status=200)
 
 
 def lead_names(page) -> set[str]:

@@ -24,10 +24,17 @@ GRAINS = ("day", "week", "month")
 
 
 def _span(request: Request, context: ReportContext) -> tuple[DayRange, str | None]:
+    """The report's range, or the default one and why the asked one is refused (the
+    page then answers 400 and shows the default range under the message)."""
     try:
         return context.range(request), None
     except RangeError as error:
         return preset_range(DEFAULT_PRESET, today(context.zone)), str(error)
+
+
+def _typed(request: Request) -> dict[str, str]:
+    """The range as typed, for the form to show again beside its error."""
+    return {key: (request.params.get(key) or "").strip()[:40] for key in ("from", "to")}
 
 
 def windows(first: date, last: date, zone: ZoneInfo) -> tuple[dict[str, str], dict[str, str]]:
@@ -77,6 +84,7 @@ def dashboard_data(request: Request) -> dict[str, Any]:
         "context": context,
         "span": span,
         "error": error,
+        "typed": _typed(request) if error else {},
         "detail": detail,
         "summary": summary,
         "utm": reports.utm_detail(session, company_id, span) if detail == "utm" else None,
@@ -158,6 +166,8 @@ def dashboard(request: Request):
         )
         response.status_int = 400
         return response
+    if data["error"]:
+        request.response.status_int = 400
     return {**data, "charts": chart_payload(data)}
 
 
@@ -177,6 +187,8 @@ def dashboard_csv(request: Request):
         data = dashboard_data(request)
     except DetailError as error:
         return Response(str(error), status=400, content_type="text/plain", charset="utf-8")
+    if data["error"]:
+        return Response(data["error"], status=400, content_type="text/plain", charset="utf-8")
     chart = chart_payload(data).get(request.matchdict["table"])
     if chart is None:
         from pyramid.httpexceptions import HTTPNotFound
@@ -193,6 +205,8 @@ def funnel_page(request: Request):
     context = ReportContext.of(request)
     quiz = quiz_or_404(request, context.company.id)
     span, error = _span(request, context)
+    if error and request.params.get("format") == "csv":
+        return Response(error, status=400, content_type="text/plain", charset="utf-8")
     funnel = reports.quiz_funnel(request.dbsession, context.company.id, quiz, span, context.zone)
     charts = {
         "questions": {
@@ -219,11 +233,14 @@ def funnel_page(request: Request):
         names = list(table["series"])
         rows = [[label, *(table["series"][n][i] for n in names)] for i, label in enumerate(table["labels"])]
         return _csv(f"quiz-{quiz.id}-funnel-{span.first}-{span.last}.csv", ["", *names], rows)
+    if error:
+        request.response.status_int = 400
     return {
         "context": context,
         "quiz": quiz,
         "span": span,
         "error": error,
+        "typed": _typed(request) if error else {},
         "funnel": funnel,
         "charts": charts,
         "presets": PRESETS,

@@ -527,20 +527,42 @@ def _json_error(request: Request, status: int, message: str) -> Response:
     return response
 
 
-@view_config(route_name="quiz_theme", request_method="GET", permission=NO_PERMISSION_REQUIRED, require_csrf=False)
-def theme(request: Request):
-    """The quiz's colours as CSS custom properties: a stylesheet, so the strict CSP holds."""
-    color = request.matchdict["color"].lower()
-    red, green, blue = (int(color[i : i + 2], 16) for i in (0, 2, 4))
+INK = (0x0F, 0x17, 0x2A)
+WHITE = (0xFF, 0xFF, 0xFF)
 
-    # WCAG relative luminance decides whether text on the brand colour is dark or light.
+
+def _luminance(rgb: tuple[int, ...]) -> float:
+    """WCAG relative luminance."""
+
     def channel(value: int) -> float:
         c = value / 255
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
 
-    luminance = 0.2126 * channel(red) + 0.7152 * channel(green) + 0.0722 * channel(blue)
-    ink = "#0f172a" if luminance > 0.35 else "#ffffff"
-    css = f":root {{ --quiz-brand: #{color}; --quiz-on-brand: {ink}; --quiz-brand-soft: #{color}1a; }}\n"
+    red, green, blue = (channel(value) for value in rgb)
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def contrast_ratio(first: tuple[int, ...], second: tuple[int, ...]) -> float:
+    """WCAG contrast ratio of two colours (1 to 21)."""
+    lighter, darker = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+@view_config(route_name="quiz_theme", request_method="GET", permission=NO_PERMISSION_REQUIRED, require_csrf=False)
+def theme(request: Request):
+    """The quiz's colours as CSS custom properties: a stylesheet, so the strict CSP holds.
+    Text on the brand colour is dark or white, whichever reads better; the brand as text on
+    white is darkened until it meets WCAG AA (4.5:1)."""
+    color = request.matchdict["color"].lower()
+    brand = tuple(int(color[i : i + 2], 16) for i in (0, 2, 4))
+    ink = "#0f172a" if contrast_ratio(brand, INK) > contrast_ratio(brand, WHITE) else "#ffffff"
+    text = brand
+    while contrast_ratio(text, WHITE) < 4.5:
+        text = tuple(round(c * 0.9 + d * 0.1) for c, d in zip(text, INK, strict=True))
+    css = (
+        f":root {{ --quiz-brand: #{color}; --quiz-on-brand: {ink}; --quiz-brand-soft: #{color}1a; "
+        f"--quiz-brand-text: #{''.join(f'{c:02x}' for c in text)}; }}\n"
+    )
     response = Response(css, content_type="text/css", charset="utf-8")
     response.cache_control = "public, max-age=31536000, immutable"
     return response

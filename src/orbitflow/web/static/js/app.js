@@ -36,6 +36,35 @@
     });
   }
 
+  // A table wider than the screen scrolls inside its box (.table-scroll). A box that
+  // scrolls takes the keyboard's focus (arrow keys then scroll it) and is named after its
+  // table, so keyboard and screen-reader users can reach the columns off-screen.
+  function tableName(box) {
+    var table = box.querySelector("table");
+    var around = box.closest("figure, section, .card");
+    var heading = around && around.querySelector("h2, h3");
+    var name = (table && (table.getAttribute("aria-label") || (table.caption && table.caption.textContent))) ||
+      (heading && heading.textContent) || document.title.split("·")[0];
+    return name.trim() + " (scrolls sideways)";
+  }
+  function markScrollingTables() {
+    document.querySelectorAll(".table-scroll").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth) {
+        if (!box.hasAttribute("tabindex")) {
+          box.setAttribute("tabindex", "0");
+          box.setAttribute("role", "region");
+          box.setAttribute("aria-label", tableName(box));
+        }
+      } else if (box.getAttribute("role") === "region") {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+      }
+    });
+  }
+  markScrollingTables();
+  window.addEventListener("resize", markScrollingTables);
+
   // <form data-confirm="Delete this?"> asks before submitting.
   document.addEventListener("submit", function (event) {
     var message = event.target.getAttribute("data-confirm");

@@ -86,6 +86,15 @@ def lead_filter_choices(session):
 
 
 @hookspec
+def lead_list_filters():
+    """Return a list of :class:`orbitflow.plugins.LeadListFilter`: query parameters the
+    board, the lead list, its CSV export and ``GET /api/v1/leads`` filter leads by, each
+    with how to parse its value and the criterion it adds to the lead query. Read once,
+    at the first lead query. Without the plugin its parameters are refused (400), like
+    any parameter that is no filter."""
+
+
+@hookspec
 def first_steps(request):
     """Return a list of :class:`orbitflow.plugins.FirstStep` for the set-up checklist on a
     new company's dashboard. The checklist shows the steps the user's permissions allow,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
@@ -17,7 +17,7 @@ from sqlalchemy import Table
 from orbitflow import hookspecs
 from orbitflow.config import ConfigError, get_settings
 from orbitflow.models.meta import Base
-from orbitflow.shared import provide, shared
+from orbitflow.shared import provide, provided, shared
 
 ENTRY_POINT_GROUP = "orbitflow.plugins"
 
@@ -78,6 +78,28 @@ class FilterChoice:
     param: str
     label: str
     choices: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class LeadListFilter:
+    """Query parameters a plugin adds to the lead filters of the board, the lead list, its
+    CSV export and ``GET /api/v1/leads``.
+
+    ``parse`` turns one parameter's non-empty text into its value, raising ``ValueError``
+    with the message to show for a bad one; ``format`` turns a value back into text for
+    links. ``criterion(company_id, values)`` gets the given parameters' values (by name)
+    and returns a SQL boolean expression on ``Lead``, usually
+    ``Lead.id.in_(select(...).where(Table.company_id == company_id, ...))``: lead the
+    subquery with ``company_id``, so it uses the plugin table's company index."""
+
+    params: tuple[str, ...]
+    parse: Callable[[str], Any]
+    criterion: Callable[[int, Mapping[str, Any]], Any]
+    format: Callable[[Any], str] = str
+
+
+class LeadListFilters(tuple[LeadListFilter, ...]):
+    """The enabled plugins' lead filters, merged once per application."""
 
 
 @dataclass(frozen=True)
@@ -215,6 +237,27 @@ def nav_items(request: Request, hook_name: str = "nav_items") -> list[NavItem]:
         if request.has_permission(item.permission):
             visible.append(item)
     return visible
+
+
+def lead_list_filters(registry) -> LeadListFilters:
+    """The enabled plugins' ``lead_list_filters``, read at the first use and kept. A
+    parameter offered twice, or one of the core's own filters, is a plugin's mistake."""
+    kept = provided(registry, LeadListFilters)
+    if kept is not None:
+        return kept
+    from orbitflow.leads.queries import CORE_FILTERS
+
+    taken: set[str] = {*CORE_FILTERS, "owner", "owner_id"}
+    offered = []
+    for offer in collect(shared(registry, PluginManager), "lead_list_filters"):
+        if not isinstance(offer, LeadListFilter):
+            raise TypeError(f"lead_list_filters returned {offer!r}, which is not a LeadListFilter")
+        clash = taken.intersection(offer.params)
+        if clash:
+            raise ConfigError(f"lead_list_filters offers {', '.join(sorted(clash))}, which is already a lead filter")
+        taken.update(offer.params)
+        offered.append(offer)
+    return provide(registry, LeadListFilters(offered))
 
 
 def public_page_scripts(request: Request, page: PublicPage) -> list[PageScript]:

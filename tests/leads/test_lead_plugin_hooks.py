@@ -12,7 +12,7 @@ from orbitflow import hookimpl
 from orbitflow.app import make_app
 from orbitflow.leads.models import Lead
 from orbitflow.lifecycle import shut_down
-from orbitflow.plugins import FilterChoice, FirstStep, LeadFact
+from orbitflow.plugins import FilterChoice, FirstStep, LeadFact, LeadListFilter
 from orbitflow.shared import shared
 from support import sign_in
 
@@ -31,6 +31,18 @@ class Temperature:
     @hookimpl
     def lead_filter_choices(self, session):
         return [FilterChoice("utm_source", "Ad network", (("facebook", "Facebook"), ("tiktok", "TikTok")))]
+
+    @hookimpl
+    def lead_list_filters(self):
+        def temperature(text: str) -> str:
+            if text not in ("hot", "cold"):
+                raise ValueError("Choose hot or cold.")
+            return text
+
+        def criterion(company_id, values):
+            return (Lead.id % 2 == 0) if values["temperature"] == "hot" else (Lead.id % 2 == 1)
+
+        return [LeadListFilter(("temperature",), temperature, criterion)]
 
     @hookimpl
     def first_steps(self, request):
@@ -71,3 +83,20 @@ def test_plugins_add_facts_filters_and_first_steps(plugin_app, db, owner, make_l
     assert first["data-step"] == "hot" and "todo" in first["class"]
     make_lead("Hot lead")
     assert "done" in client.get("/dashboard").html.select("#first-steps li")[0]["class"]
+
+
+def test_a_plugins_lead_filter_filters_the_list_the_board_and_the_api(plugin_app, db, owner, make_lead):
+    client, _ = plugin_app
+    leads = [make_lead(f"Lead {n}") for n in range(4)]
+    hot = {lead.name for lead in leads if lead.id % 2 == 0}
+    sign_in(client, owner)
+    listing = client.get("/leads", {"temperature": "hot"})
+    assert {a.get_text() for a in listing.html.select("table.leads-table tbody td a")} == hot
+    # The filter in use stays in the links (the board view of the same leads).
+    assert "temperature=hot" in listing.html.select_one("a[href*='/pipeline?']")["href"]
+    board = client.get("/pipeline", {"temperature": "hot"})
+    assert {card.select_one("a").get_text(strip=True) for card in board.html.select(".kcard")} == hot
+    api = client.get("/api/v1/leads", {"temperature": "hot"}).json
+    assert {item["name"] for item in api["items"]} == hot
+    error = client.get("/api/v1/leads", {"temperature": "lukewarm"}, status=400).json["error"]
+    assert error["fields"] == {"temperature": "Choose hot or cold."}

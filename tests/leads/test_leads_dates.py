@@ -36,9 +36,9 @@ def test_the_lead_page_shows_times_in_tz(berlin_app, wsgi_app, make_lead, owner)
 
 def test_a_date_near_midnight_is_the_day_of_tz(berlin_app, wsgi_app, make_lead, owner):
     make_lead("Late Larry", created_at=LATE, updated_at=LATE)
-    listing = _browser(berlin_app, owner).get("/leads?view=list").text
+    listing = _browser(berlin_app, owner).get("/leads").text
     assert "2026-01-16" in listing and "2026-01-15" not in listing
-    assert "2026-01-15" in _browser(wsgi_app, owner).get("/leads?view=list").text
+    assert "2026-01-15" in _browser(wsgi_app, owner).get("/leads").text
 
 
 def test_a_company_time_zone_wins_over_tz(berlin_app, db, company, make_lead, owner):

@@ -198,7 +198,10 @@ def _invalid(error: LeadError) -> APIError:
     "/api/v1/leads",
     "get",
     summary="List leads",
-    description="Agents see the leads assigned to them and unassigned ones.",
+    description=(
+        "Agents see the leads assigned to them and unassigned ones. A parameter that is no filter "
+        "(such as a filter of a plugin that is not enabled) is a 400 naming it in the error's fields."
+    ),
     parameters=[
         {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "Name, email, phone or company"},
         {"name": "stage_id", "in": "query", "schema": {"type": "integer"}},
@@ -214,7 +217,12 @@ def _invalid(error: LeadError) -> APIError:
             }
             for key in UTM_FILTERS
         ),
-        {"name": "quiz_id", "in": "query", "schema": {"type": "integer"}, "description": "Leads this quiz created"},
+        {
+            "name": "quiz_id",
+            "in": "query",
+            "schema": {"type": "integer"},
+            "description": "Leads this quiz created (only while the quiz plugin is enabled; 400 otherwise)",
+        },
         *(
             {
                 "name": key,
@@ -225,8 +233,8 @@ def _invalid(error: LeadError) -> APIError:
             for key, what in (
                 ("created_from", "created at or after"),
                 ("created_to", "created before"),
-                ("won_from", "first won at or after (with the analytics plugin)"),
-                ("won_to", "first won before (with the analytics plugin)"),
+                ("won_from", "first won at or after (only while the analytics plugin is enabled; 400 otherwise)"),
+                ("won_to", "first won before (only while the analytics plugin is enabled; 400 otherwise)"),
             )
         ),
         {
@@ -241,7 +249,7 @@ def _invalid(error: LeadError) -> APIError:
 )
 @view_config(route_name="api_leads", request_method="GET", renderer="json", permission="leads.view")
 def list_leads(request: Request):
-    filters = LeadFilters.from_params(request.params, owner_key="owner_id")
+    filters = LeadFilters.from_request(request, owner_key="owner_id", also=("sort", "page", "per_page"))
     if filters.errors:
         raise APIError(400, "Some filters are not valid.", filters.errors)
     query, _ = sorted_leads(Viewer.from_request(request), filters, request.params.get("sort", "-created"))

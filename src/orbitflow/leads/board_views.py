@@ -14,10 +14,11 @@ from orbitflow.leads.pages import (
     known_tags,
     lead_facts,
     lead_or_404,
+    page_filters,
     page_users,
     viewer,
 )
-from orbitflow.leads.queries import BOARD_PAGE, LeadFilters, board, more_cards, parse_cursor
+from orbitflow.leads.queries import BOARD_PAGE, board, more_cards, parse_cursor
 from orbitflow.web.inputs import path_id
 
 
@@ -34,7 +35,7 @@ def _card_context(request: Request, leads) -> dict:
 
 @view_config(route_name="pipeline", renderer=TEMPLATES + "board.jinja2", permission="leads.view")
 def board_page(request: Request):
-    filters = LeadFilters.from_params(request.GET)
+    filters = page_filters(request)
     columns = board(request.dbsession, viewer(request), filters)
     return {
         **_card_context(request, [lead for column in columns for lead in column.leads]),
@@ -54,7 +55,7 @@ def column_cards(request: Request):
     stage = request.dbsession.get(Stage, path_id(request, "stage_id"))
     if stage is None or stage.company_id != request.identity.company_id:
         raise HTTPNotFound("No such stage.")
-    filters = LeadFilters.from_params(request.GET)
+    filters = page_filters(request, also=("after",))
     leads = more_cards(
         request.dbsession, viewer(request), filters, stage.id, parse_cursor(request.GET.get("after")), BOARD_PAGE + 1
     )

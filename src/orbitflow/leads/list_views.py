@@ -22,11 +22,12 @@ from orbitflow.leads.pages import (
     known_tags,
     lead_facts,
     owner_choices,
+    page_filters,
     page_users,
     safe_return,
     viewer,
 )
-from orbitflow.leads.queries import LeadFilters, duplicate_emails, sorted_leads, stages_of
+from orbitflow.leads.queries import duplicate_emails, sorted_leads, stages_of
 from orbitflow.leads.rules import actor_id, owner_change_problem
 from orbitflow.leads.services import (
     LeadError,
@@ -55,7 +56,7 @@ BULK_ACTIONS = {
 @view_config(route_name="leads", renderer=TEMPLATES + "leads.jinja2", permission="leads.view")
 def lead_list(request: Request):
     session = request.dbsession
-    filters = LeadFilters.from_params(request.GET)
+    filters = page_filters(request, also=("sort", "per_page", "page"))
     query, sort = sorted_leads(viewer(request), filters, request.GET.get("sort", "-created"))
     per_page = whole_number(request.GET.get("per_page"))
     per_page = per_page if per_page in PER_PAGE_CHOICES else 50
@@ -224,7 +225,7 @@ def _apply(request: Request, bulk: BulkRequest) -> tuple[int, str | None]:
 @view_config(route_name="leads_export", permission="leads.export")
 def export_csv(request: Request):
     session = request.dbsession
-    filters = LeadFilters.from_params(request.GET)
+    filters = page_filters(request, also=("sort",))
     query, _ = sorted_leads(viewer(request), filters, request.GET.get("sort", "-created"))
     users, _ = page_users(request)
     stages = {stage.id: stage.name for stage in stages_of(session)}

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from pluggy import PluginManager
-from pyramid.httpexceptions import HTTPNotFound
+from pyramid.httpexceptions import HTTPBadRequest, HTTPNotFound
 from pyramid.request import Request
 from sqlalchemy import select
 
 from orbitflow.accounts.models import User
 from orbitflow.leads.models import Lead, LeadTag
 from orbitflow.leads.normalize import format_phone
-from orbitflow.leads.queries import LeadFilters, Viewer, company_users, get_visible_lead
+from orbitflow.leads.queries import NOT_A_FILTER, LeadFilters, Viewer, company_users, get_visible_lead
 from orbitflow.plugins import FilterChoice, LeadFact, collect
 from orbitflow.shared import shared
 from orbitflow.web.inputs import path_id
@@ -23,6 +23,16 @@ TEMPLATES = "orbitflow:leads/templates/"
 
 def viewer(request: Request) -> Viewer:
     return Viewer.from_request(request)
+
+
+def page_filters(request: Request, also: Collection[str] = ()) -> LeadFilters:
+    """The page's lead filters (``also``: its other parameters). A parameter that is no
+    filter, such as a disabled plugin's, is a 400 that names it, not a list that quietly
+    shows every lead."""
+    filters = LeadFilters.from_request(request, also=also)
+    if filters.unknown:
+        raise HTTPBadRequest(f"{', '.join(filters.unknown)}: {NOT_A_FILTER}")
+    return filters
 
 
 def lead_or_404(request: Request, key: str = "id") -> Lead:

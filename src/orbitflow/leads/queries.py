@@ -4,16 +4,18 @@ board's columns in a fixed number of statements whatever the number of leads."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, column, func, or_, select, table, true, union_all
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from orbitflow.accounts.models import User
 from orbitflow.leads.models import LEAD_SOURCES, Lead, LeadTag, Stage
+from orbitflow.plugins import LeadListFilter, lead_list_filters
 from orbitflow.web.inputs import MAX_ID, MAX_INT32, NumberError, bounded_int, parse_id
 
 BOARD_PAGE = 20
@@ -52,7 +54,10 @@ class Viewer:
 
 
 UTM_FILTERS = ("utm_source", "utm_medium", "utm_campaign", "utm_content")
-TIME_FILTERS = ("created_from", "created_to", "won_from", "won_to")
+TIME_FILTERS = ("created_from", "created_to")
+# Every filter the core reads; a plugin's filters (``lead_list_filters``) come on top.
+CORE_FILTERS = ("q", "stage_id", "source", "tag", *UTM_FILTERS, *TIME_FILTERS)
+NOT_A_FILTER = "Not a filter of the lead list (a plugin's filter works only while its plugin is enabled)."
 
 
 @dataclass(frozen=True)
@@ -70,17 +75,33 @@ class LeadFilters:
     utm_medium: str = ""
     utm_campaign: str = ""
     utm_content: str = ""
-    # Leads a quiz's submission created, a creation window and a window of the first win
-    # (UTC, end excluded): what the analytics dashboard's numbers link to.
-    quiz_id: int | None = None
+    # A creation window (UTC, end excluded): what the analytics dashboard's numbers link to.
     created_from: datetime | None = None
     created_to: datetime | None = None
-    won_from: datetime | None = None
-    won_to: datetime | None = None
+    # The enabled plugins' filters in use: parameter -> parsed value, and their definitions.
+    extra: dict[str, Any] = field(default_factory=dict)
+    offered: tuple[LeadListFilter, ...] = field(default=(), compare=False)
     errors: dict[str, str] = field(default_factory=dict, compare=False)
+    # Parameters that are neither a filter nor one of the page's own (sort, page...).
+    unknown: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str], owner_key: str = "owner") -> LeadFilters:
+    def from_request(cls, request, owner_key: str = "owner", also: Collection[str] = ()) -> LeadFilters:
+        """The request's filters, with the enabled plugins' (``also``: the view's other
+        parameters, which are not refused as unknown)."""
+        offered = lead_list_filters(request.registry)
+        return cls.from_params(request.GET, owner_key, offered, also)
+
+    @classmethod
+    def from_params(
+        cls,
+        params: Mapping[str, str],
+        owner_key: str = "owner",
+        offered: Sequence[LeadListFilter] = (),
+        also: Collection[str] = (),
+    ) -> LeadFilters:
+        """A parameter that is no filter (the core's or one ``offered``) and not in ``also``
+        is refused: it is in ``errors`` and ``unknown``."""
         errors: dict[str, str] = {}
         stage_id = _id_or_none(params.get("stage_id"), "stage_id", errors)
         owner = (params.get(owner_key) or "").strip().lower()
@@ -102,9 +123,11 @@ class LeadFilters:
             source=source,
             tag=" ".join((params.get("tag") or "").split()).lower()[:50],
             **{key: (params.get(key) or "").strip()[:200] for key in UTM_FILTERS},
-            quiz_id=_id_or_none(params.get("quiz_id"), "quiz_id", errors),
             **{key: _utc_or_none(params.get(key), key, errors) for key in TIME_FILTERS},
+            extra=_plugin_values(params, offered, errors),
+            offered=tuple(offered),
             errors=errors,
+            unknown=_unknown(params, (owner_key, *CORE_FILTERS), offered, also, errors),
         )
 
     def without_stage(self) -> LeadFilters:
@@ -119,14 +142,14 @@ class LeadFilters:
             or self.tag
             or self.stage_id
             or any(getattr(self, key) for key in UTM_FILTERS)
-            or self.quiz_id
             or any(getattr(self, key) is not None for key in TIME_FILTERS)
+            or self.extra
         )
 
     @property
     def hidden(self) -> dict[str, str]:
         """The filters the form has no field for (kept as hidden inputs)."""
-        keys = (*UTM_FILTERS, "quiz_id", *TIME_FILTERS)
+        keys = (*UTM_FILTERS, *TIME_FILTERS, *self.extra)
         return {key: value for key, value in self.as_params().items() if key in keys}
 
     def as_params(self) -> dict[str, str]:
@@ -139,13 +162,43 @@ class LeadFilters:
         }
         if self.stage_id is not None:
             params["stage_id"] = str(self.stage_id)
-        if self.quiz_id is not None:
-            params["quiz_id"] = str(self.quiz_id)
         for key in TIME_FILTERS:
             moment = getattr(self, key)
             if moment is not None:
-                params[key] = moment.isoformat() + "Z"
+                params[key] = format_utc(moment)
+        for offer in self.offered:
+            for key in offer.params:
+                if key in self.extra:
+                    params[key] = offer.format(self.extra[key])
         return {key: value for key, value in params.items() if value}
+
+
+def _plugin_values(params: Mapping[str, str], offered: Sequence[LeadListFilter], errors: dict[str, str]) -> dict:
+    values: dict[str, Any] = {}
+    for offer in offered:
+        for key in offer.params:
+            raw = (params.get(key) or "").strip()
+            if not raw:
+                continue
+            try:
+                values[key] = offer.parse(raw)
+            except ValueError as error:
+                errors[key] = str(error)
+    return values
+
+
+def _unknown(
+    params: Mapping[str, str],
+    core: Collection[str],
+    offered: Sequence[LeadListFilter],
+    also: Collection[str],
+    errors: dict[str, str],
+) -> tuple[str, ...]:
+    known = {*core, *also, *(key for offer in offered for key in offer.params)}
+    unknown = tuple(dict.fromkeys(key for key in params if key not in known))
+    for key in unknown:
+        errors[key] = NOT_A_FILTER
+    return unknown
 
 
 def _id_or_none(raw: str | None, name: str, errors: dict[str, str]) -> int | None:
@@ -156,31 +209,39 @@ def _id_or_none(raw: str | None, name: str, errors: dict[str, str]) -> int | Non
     return value
 
 
-def _utc_or_none(raw: str | None, name: str, errors: dict[str, str]) -> datetime | None:
-    """An ISO 8601 time (``Z`` or an offset; a date alone is midnight UTC) as naive UTC."""
-    text = (raw or "").strip()
-    if not text:
-        return None
+def parse_utc(text: str) -> datetime:
+    """An ISO 8601 time (``Z`` or an offset; a date alone is midnight UTC) as naive UTC;
+    ``ValueError`` with a message for anything else (plugins' time filters use it too)."""
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        errors[name] = "Use an ISO 8601 time such as 2026-11-01T00:00:00Z."
-        return None
+        raise ValueError("Use an ISO 8601 time such as 2026-11-01T00:00:00Z.") from None
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
 
 
-# The quiz plugin's submissions, by name: the lead list filters on the quiz that created a
-# lead without the core importing the plugin (only queried when quiz_id is given).
-_SUBMISSIONS = table(
-    "quiz_submissions", column("company_id"), column("quiz_id"), column("lead_id"), column("created_lead")
-)
+def format_utc(moment: datetime) -> str:
+    return moment.isoformat() + "Z"
 
 
-# The analytics plugin's lead facts, by name: a lead's first win (only queried when
-# won_from or won_to is given, so only with the analytics plugin's links).
-_FACTS = table("analytics_lead_facts", column("company_id"), column("lead_id"), column("won_at"))
+def parse_filter_id(text: str) -> int:
+    """A filter's row id (one beyond the range is ``NO_ROW`` and matches nothing)."""
+    value = parse_id(text)
+    if value is None:
+        raise ValueError("Must be a whole number.")
+    return value
+
+
+def _utc_or_none(raw: str | None, name: str, errors: dict[str, str]) -> datetime | None:
+    text = (raw or "").strip()
+    if not text:
+        return None
+    try:
+        return parse_utc(text)
+    except ValueError as error:
+        errors[name] = str(error)
+        return None
 
 
 def like_pattern(text: str) -> str:
@@ -229,28 +290,14 @@ def filter_criteria(viewer: Viewer, filters: LeadFilters) -> list[ColumnElement[
             criteria.append(or_(utm.is_(None), utm == ""))
         elif wanted:
             criteria.append(utm == wanted)
-    if filters.quiz_id is not None:
-        criteria.append(
-            Lead.id.in_(
-                select(_SUBMISSIONS.c.lead_id).where(
-                    _SUBMISSIONS.c.company_id == viewer.company_id,
-                    _SUBMISSIONS.c.quiz_id == filters.quiz_id,
-                    _SUBMISSIONS.c.created_lead == true(),
-                )
-            )
-        )
     if filters.created_from is not None:
         criteria.append(Lead.created_at >= filters.created_from)
     if filters.created_to is not None:
         criteria.append(Lead.created_at < filters.created_to)
-    if filters.won_from is not None or filters.won_to is not None:
-        # Leads in a won stage now whose first win fell in the window (as the dashboard counts).
-        won = [_FACTS.c.company_id == viewer.company_id, _FACTS.c.won_at.is_not(None)]
-        if filters.won_from is not None:
-            won.append(_FACTS.c.won_at >= filters.won_from)
-        if filters.won_to is not None:
-            won.append(_FACTS.c.won_at < filters.won_to)
-        criteria.append(Lead.id.in_(select(_FACTS.c.lead_id).where(*won)))
+    for offer in filters.offered:
+        given = {key: filters.extra[key] for key in offer.params if key in filters.extra}
+        if given:
+            criteria.append(offer.criterion(viewer.company_id, given))
     if filters.q:
         criteria.append(search_clause(filters.q))
     return criteria

@@ -48,6 +48,13 @@ def settings_pages(request):
 
 
 @hookimpl
+def lead_list_filters():
+    from orbitflow_plugins.analytics.lead_filters import WON_FILTER
+
+    return [WON_FILTER]
+
+
+@hookimpl
 def domain_event_in_transaction(session, name, event):
     if name not in LEAD_EVENTS:
         return

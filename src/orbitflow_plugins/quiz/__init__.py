@@ -86,6 +86,13 @@ def lead_filter_choices(session):
 
 
 @hookimpl
+def lead_list_filters():
+    from orbitflow_plugins.quiz.cards import QUIZ_FILTER
+
+    return [QUIZ_FILTER]
+
+
+@hookimpl
 def domain_event_in_transaction(session, name, event):
     if name == "quiz_submitted":
         from orbitflow_plugins.quiz.thanks_mail import send_thanks

@@ -3,12 +3,15 @@ lead's latest submission, and the quizzes to filter leads by."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 
-from orbitflow.plugins import FilterChoice, LeadFact
+from orbitflow.leads.models import Lead
+from orbitflow.leads.queries import parse_filter_id
+from orbitflow.plugins import FilterChoice, LeadFact, LeadListFilter
 from orbitflow_plugins.quiz.models import ARCHIVED, Quiz, QuizSubmission
 
 
@@ -33,3 +36,17 @@ def latest_results(session: Session, lead_ids: Sequence[int]) -> list[LeadFact]:
 def quiz_choices(session: Session) -> list[FilterChoice]:
     quizzes = session.execute(select(Quiz.id, Quiz.title).where(Quiz.status != ARCHIVED).order_by(Quiz.title))
     return [FilterChoice("quiz_id", "Quiz", tuple((str(quiz_id), title) for quiz_id, title in quizzes))]
+
+
+def _created_by_quiz(company_id: int, values: Mapping[str, Any]) -> ColumnElement[bool]:
+    """Leads the quiz's submission created (not those it only updated)."""
+    return Lead.id.in_(
+        select(QuizSubmission.lead_id).where(
+            QuizSubmission.company_id == company_id,
+            QuizSubmission.quiz_id == values["quiz_id"],
+            QuizSubmission.created_lead == true(),
+        )
+    )
+
+
+QUIZ_FILTER = LeadListFilter(("quiz_id",), parse_filter_id, _created_by_quiz)

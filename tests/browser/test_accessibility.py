@@ -100,6 +100,13 @@ ROLE_PAGES = {
 CASES = [(role, size) for role in ROLE_PAGES for size in SIZES]
 
 
+@pytest.fixture(scope="session", params=["sqlite"])
+def backend_name(request) -> str:
+    """On SQLite only: the markup axe checks is the same on either database, and the walk
+    of every role's pages at two sizes is the suite's longest browser test."""
+    return request.param
+
+
 @pytest.fixture
 def arranged(db, wsgi_app, make_company, make_user, platform):
     """A company with a user of every role, leads in every stage (one assigned to the agent,

@@ -48,6 +48,16 @@ def users(url: str) -> dict[tuple[str, str], dict]:
         engine.dispose()
 
 
+def scalars(url: str, *queries: str) -> list:
+    settings = load_settings({"sqlalchemy.url": url, "orbitflow.auth_secret": "x" * 32}, environ={})
+    engine = create_engine(settings.database.url)
+    try:
+        with engine.connect() as connection:
+            return [connection.scalar(text(query)) for query in queries]
+    finally:
+        engine.dispose()
+
+
 def table_names(url: str) -> set[str]:
     settings = load_settings({"sqlalchemy.url": url, "orbitflow.auth_secret": "x" * 32}, environ={})
     engine = create_engine(settings.database.url)
@@ -72,6 +82,15 @@ def test_demo_creates_the_seed_accounts_and_is_safe_to_run_twice(database_url, t
     assert admin["must_change_password"]
     assert verify_password(admin["password_hash"], "SuperAdmin@123")
     assert {row["role"] for (company, _), row in accounts.items() if company == "demo"} == ROLES
+    # The dashboard counts every demo lead (the demo writes its leads in bulk).
+    assert "Built the analytics counts of " in said
+    leads, counted = scalars(
+        database_url,
+        "SELECT COUNT(*) FROM leads l JOIN companies c ON c.id = l.company_id WHERE c.subscription_id = 'demo'",
+        "SELECT SUM(d.leads) FROM analytics_lead_daily d JOIN companies c ON c.id = d.company_id "
+        "WHERE c.subscription_id = 'demo'",
+    )
+    assert leads > 0 and counted == leads
 
     second = initializedb(database_url, tmp_path, "--demo")
     assert second.returncode == 0, second.stderr

@@ -54,6 +54,17 @@ def lead_list_filters():
     return [WON_FILTER]
 
 
+@hookimpl(trylast=True)
+def demo_data(session, company):
+    # Last, after the leads, quizzes and submissions of the other plugins' demo data, which
+    # are written in bulk: the counts are built from the rows present, as a rebuild does.
+    from orbitflow_plugins.analytics.rebuild import rebuild
+
+    session.flush()
+    counted = rebuild(session.connection(), company.id)
+    return [f"Built the analytics counts of {counted['leads']} demo leads and {counted['events']} funnel events."]
+
+
 @hookimpl
 def domain_event_in_transaction(session, name, event):
     if name not in LEAD_EVENTS:

@@ -46,6 +46,7 @@ def settings_pages(request):
         NavItem("API keys", "apikeys", "apikeys.manage", order=20),
         NavItem("Webhooks", "webhooks", "webhooks.manage", order=25),
         NavItem("Notifications", "notifications", "users.manage", order=15),
+        NavItem("Region and currency", "company_region", "company.settings", order=35),
     ]
 
 

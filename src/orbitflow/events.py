@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # The domain events that reach ``domain_event_in_transaction`` as well as their own
-# after-commit hook.
+# after-commit hook. ``company_updated`` (a :class:`CompanyEvent`) reaches only
+# ``domain_event_in_transaction``.
 DOMAIN_EVENTS = ("lead_created", "lead_updated", "lead_moved", "lead_deleted", "quiz_submitted")
 
 
@@ -41,3 +42,13 @@ class QuizEvent:
     submission_id: int | None = None
     utm: dict[str, str] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CompanyEvent:
+    """A company's settings changed: ``changes`` is the audited diff
+    (``{"time_zone": {"from": ..., "to": ...}}``)."""
+
+    company_id: int
+    actor_id: int | None
+    changes: dict[str, Any] = field(default_factory=dict)

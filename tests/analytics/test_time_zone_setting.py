@@ -1,5 +1,6 @@
-"""Settings → Reports time zone: an owner moves the company to another zone and the
-numbers follow at once; a bad zone, a missing CSRF token or a manager change nothing."""
+"""The company's time zone moves the analytics days at once, whoever changes it: an owner
+on Settings → Region and currency, or a super admin through the API; a refused change
+recounts nothing."""
 
 from __future__ import annotations
 
@@ -14,14 +15,17 @@ from support import csrf_token
 NOV30 = {"from": "2026-11-30", "to": "2026-11-30"}
 
 
-def test_owner_changes_the_zone_and_the_days_follow(testapp, login_as, owner, kit, company, db):
+def _late_lead(kit, company) -> None:
     # 23:30 UTC on 30 November: 00:30 on 1 December in Berlin, 18:30 on the 30th in New York.
     kit.lead(company, datetime(2026, 11, 30, 23, 30), name="Late")
     kit.flush()
+
+
+def test_owner_changes_the_zone_and_the_days_follow(testapp, login_as, owner, kit, company, db):
+    _late_lead(kit, company)
     login_as(owner)
     assert testapp.get("/api/v1/analytics/summary", NOV30).json["leads"] == 0
-    page = testapp.get("/settings/time-zone")
-    form = next(form for form in page.forms.values() if "time_zone" in form.fields)
+    form = testapp.get("/settings/region").forms["region-form"]
     form["time_zone"] = "America/New_York"
     form.submit(status=303)
     assert testapp.get("/api/v1/analytics/summary", NOV30).json["leads"] == 1
@@ -29,18 +33,33 @@ def test_owner_changes_the_zone_and_the_days_follow(testapp, login_as, owner, ki
     assert db.get(Company, company.id).time_zone == "America/New_York"
     entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "company.update")).one()
     assert entry.changes == {"time_zone": {"from": "Europe/Berlin", "to": "America/New_York"}}
-    assert "Time zone saved" in testapp.get("/settings/time-zone").text
-    form = next(form for form in testapp.get("/settings/time-zone").forms.values() if "time_zone" in form.fields)
-    assert "Nothing changed." in form.submit(status=303).follow().text
-    assert len(db.scalars(select(AuditEntry).where(AuditEntry.action == "company.update")).all()) == 1
 
 
-def test_refusals_change_nothing(testapp, login_as, owner, make_user, company, unchanged):
+def test_a_super_admin_changes_the_zone_and_the_days_follow(
+    testapp, login_as, owner, kit, company, make_user, platform
+):
+    _late_lead(kit, company)
+    root = make_user(platform, "SUPER_ADMIN", username="root")
+    login_as(root)
+    testapp.patch_json(
+        f"/api/v1/admin/companies/{company.id}",
+        {"time_zone": "America/New_York"},
+        headers={"X-CSRF-Token": csrf_token(testapp)},
+        status=200,
+    )
+    login_as(owner)
+    assert testapp.get("/api/v1/analytics/summary", NOV30).json["leads"] == 1
+
+
+def test_a_refused_zone_recounts_nothing(testapp, login_as, owner, kit, company, unchanged):
+    _late_lead(kit, company)
     login_as(owner)
     token = csrf_token(testapp)
     with unchanged():
-        page = testapp.post("/settings/time-zone", {"time_zone": "Mars/Olympus", "csrf_token": token}, status=400)
+        page = testapp.post(
+            "/settings/region",
+            {"phone_region": "", "currency": "USD", "time_zone": "Mars/Olympus", "csrf_token": token},
+            status=400,
+        )
         assert "Choose a time zone from the list" in page.text
-        testapp.post("/settings/time-zone", {"time_zone": "UTC"}, status=400)
-    login_as(make_user(company, "MANAGER"))
-    testapp.get("/settings/time-zone", status=403)
+    assert testapp.get("/api/v1/analytics/summary", NOV30).json["leads"] == 0

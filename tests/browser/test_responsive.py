@@ -109,6 +109,7 @@ def test_no_owner_page_scrolls_sideways(new_page, demo_company, size):
         "/settings/pixels",
         "/settings/quiz-pages",
         "/settings/notifications",
+        "/settings/region",
         "/audit",
     ]
     if question is not None:

@@ -1,5 +1,9 @@
-"""Tenants: companies, plans and quotas."""
+"""Tenants: companies, plans and quotas, and each company's locale and settings pages."""
 
 
 def includeme(config) -> None:
-    pass
+    config.add_request_method("orbitflow.tenants.locale.request_locale", "company_locale", reify=True)
+    config.add_route("company_region", "/settings/region")
+    # The page's earlier address (time zone only), for bookmarks.
+    config.add_route("company_region_old", "/settings/time-zone")
+    config.scan("orbitflow.tenants.region_views")

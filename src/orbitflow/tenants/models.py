@@ -39,8 +39,11 @@ class Company(Base):
     max_users: Mapped[int] = mapped_column(Integer, nullable=False)
     max_quizzes: Mapped[int] = mapped_column(Integer, nullable=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    # The company's locale (orbitflow.tenants.locale): ISO 4217 currency of lead values,
+    # ISO 3166 country its phone numbers are read in (None: orbitflow.default_phone_region),
+    # IANA time zone its dates are shown and its reports count days in (None: TZ).
     currency: Mapped[str] = mapped_column(String(3), default="USD", nullable=False)
-    # IANA name (Europe/Berlin) the company's reports count days in; None: the installation's TZ.
+    phone_region: Mapped[str | None] = mapped_column(String(2))
     time_zone: Mapped[str | None] = mapped_column(String(64))
     privacy_policy_url: Mapped[str | None] = mapped_column(String(500))
     frame_ancestors: Mapped[str | None] = mapped_column(String(500))

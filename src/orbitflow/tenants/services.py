@@ -8,15 +8,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from orbitflow.leads.stages import create_default_stages
+from orbitflow.tenants.locale import LOCALE_FIELDS, check_locale
 from orbitflow.tenants.models import PLAN_QUOTAS, Company, Plan
-from orbitflow.tenants.zones import valid_zone
 from orbitflow.wording import plural
 
 SUBSCRIPTION_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 SUBSCRIPTION_ID_TAKEN = "This subscription ID is taken."
 MAX_QUOTA = 100000
 # The fields a super admin may change; the platform company keeps its subscription ID.
-EDITABLE_FIELDS = ("name", "subscription_id", "plan", "max_users", "max_quizzes")
+EDITABLE_FIELDS = ("name", "subscription_id", "plan", "max_users", "max_quizzes", *LOCALE_FIELDS)
 
 
 class CompanyError(ValueError):
@@ -72,14 +72,16 @@ def create_company(
     max_users: int | None = None,
     max_quizzes: int | None = None,
     currency: str = "USD",
+    phone_region: str | None = None,
     time_zone: str | None = None,
 ) -> Company:
+    """A new company with the default stages; a country or time zone left as ``None``
+    follows the installation's (``orbitflow.default_phone_region``, ``TZ``)."""
     subscription_id = subscription_id.strip().lower()
     errors = validate_company_fields(
         session, name=name, subscription_id=subscription_id, plan=plan, max_users=max_users, max_quizzes=max_quizzes
     )
-    if time_zone is not None and not valid_zone(time_zone):
-        errors["time_zone"] = "Use an IANA time zone such as Europe/Berlin."
+    errors.update(check_locale({"phone_region": phone_region, "currency": currency, "time_zone": time_zone}))
     if errors:
         raise CompanyError(errors)
     quotas = PLAN_QUOTAS[Plan(plan)]
@@ -90,6 +92,7 @@ def create_company(
         max_users=quotas["max_users"] if max_users is None else max_users,
         max_quizzes=quotas["max_quizzes"] if max_quizzes is None else max_quizzes,
         currency=currency,
+        phone_region=phone_region,
         time_zone=time_zone,
     )
     session.add(company)
@@ -130,12 +133,15 @@ def update_company(
     plan: str,
     max_users: int | None = None,
     max_quizzes: int | None = None,
+    locale: dict[str, str | None] | None = None,
 ) -> dict[str, object]:
-    """Change a company; a quota left as ``None`` takes the plan's default.
+    """Change a company; a quota left as ``None`` takes the plan's default. ``locale``
+    holds the locale fields to change (``phone_region``, ``currency``, ``time_zone``).
 
     Returns the fields as they were before, for the audit diff. Raises
     :class:`CompanyError` with messages by field and changes nothing then.
     """
+    locale = locale or {}
     subscription_id = subscription_id.strip().lower()
     errors = validate_company_fields(
         session,
@@ -146,6 +152,7 @@ def update_company(
         max_users=max_users,
         max_quizzes=max_quizzes,
     )
+    errors.update(check_locale(locale))
     if company.is_platform and subscription_id != company.subscription_id:
         errors["subscription_id"] = "The platform company's subscription ID cannot change."
     if "plan" not in errors:
@@ -167,6 +174,8 @@ def update_company(
     company.plan = plan
     company.max_users = max_users
     company.max_quizzes = max_quizzes
+    for key, value in locale.items():
+        setattr(company, key, value)
     session.flush()
     return before
 

@@ -43,11 +43,6 @@ def nav_items(request):
 
 
 @hookimpl
-def settings_pages(request):
-    return [NavItem("Reports time zone", "analytics_time_zone", "company.settings", order=45)]
-
-
-@hookimpl
 def lead_list_filters():
     from orbitflow_plugins.analytics.lead_filters import WON_FILTER
 
@@ -67,6 +62,13 @@ def demo_data(session, company):
 
 @hookimpl
 def domain_event_in_transaction(session, name, event):
+    if name == "company_updated":
+        if "time_zone" in event.changes:
+            from orbitflow_plugins.analytics.rebuild import rebuild
+
+            # The days are counted in the company's zone: count them again in the new one.
+            rebuild(session.connection(), event.company_id)
+        return
     if name not in LEAD_EVENTS:
         return
     from orbitflow.db import unscoped

@@ -42,12 +42,11 @@ def includeme(config) -> None:
     config.add_route("analytics", "/analytics")
     config.add_route("analytics_csv", r"/analytics/{table:[a-z_]+}.csv")
     config.add_route("analytics_quiz", r"/analytics/quizzes/{quiz_id:\d+}")
-    config.add_route("analytics_time_zone", "/settings/time-zone")
     config.add_route("admin_platform_overview", "/admin/overview")
     add_admin_section(config.registry, "overview", "Platform overview", "admin_platform_overview")
     config.add_route("api_analytics_summary", "/api/v1/analytics/summary")
     config.add_route("api_analytics_funnel", r"/api/v1/analytics/quizzes/{quiz_id:\d+}/funnel")
     config.add_static_view("analytics-static", "orbitflow_plugins.analytics:static", cache_max_age=31536000)
     config.add_cache_buster("orbitflow_plugins.analytics:static/", ContentHashCacheBuster())
-    for module in ("api", "views", "platform", "zone_settings"):
+    for module in ("api", "views", "platform"):
         config.scan(f"orbitflow_plugins.analytics.{module}")

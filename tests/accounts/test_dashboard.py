@@ -52,9 +52,9 @@ def test_dashboard_shows_company_counts_pipeline_and_activity(testapp, team, pip
     assert "<h1>Acme Rockets</h1>" in page.text
     assert _stat(page, "users") == "5"
     assert _stat(page, "leads") == "4"  # the other company's lead is not counted
-    assert _stage_row(page, pipeline[0]) == ["New", "3", "USD 300.50"]
-    assert _stage_row(page, pipeline[4]) == ["Won won", "1", "USD 1,000.00"]
-    assert _stage_row(page, pipeline[1]) == ["Contacted", "0", "USD 0.00"]
+    assert _stage_row(page, pipeline[0]) == ["New", "3", "$300.50"]
+    assert _stage_row(page, pipeline[4]) == ["Won won", "1", "$1,000.00"]
+    assert _stage_row(page, pipeline[1]) == ["Contacted", "0", "$0.00"]
     # Recent activity comes from the audit log: the owner's sign-in is there.
     assert "Recent activity" in page.text and "auth.login" in page.text
     assert "Open the audit log" in page.text

@@ -66,7 +66,7 @@ def test_dashboard_and_funnel_draw_their_charts_and_match_the_api(signed_in):
         assert painted(page, name), name
     api = page.evaluate("fetch('/api/v1/analytics/summary?preset=30').then(r => r.json())")
     assert table(page, "#table-by_source") == [
-        [row["source"], str(row["leads"]), str(row["won"]), f"{row['won_value']:.2f}"] for row in api["by_source"]
+        [row["source"], str(row["leads"]), str(row["won"]), f"${row['won_value']:,.2f}"] for row in api["by_source"]
     ]
     assert page.inner_text('[data-kpi="leads"]') == str(api["leads"]) == "3"
 

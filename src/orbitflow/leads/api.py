@@ -67,7 +67,7 @@ PHONE_REGION_SCHEMA = {
     "pattern": "^[A-Za-z]{2}$",
     "example": "GB",
     "writeOnly": True,
-    "description": "ISO 3166 region for a phone number without a country code, e.g. GB",
+    "description": "ISO 3166 region for a phone number without a country code (GB); left out: the company's country",
 }
 api_schema(
     "Lead",

@@ -9,7 +9,6 @@ from pyramid.view import view_config
 from orbitflow.leads.models import LEAD_SOURCES, Stage
 from orbitflow.leads.pages import (
     TEMPLATES,
-    company_currency,
     filter_form,
     known_tags,
     lead_facts,
@@ -28,7 +27,6 @@ def _card_context(request: Request, leads) -> dict:
         "users": users,
         "users_by_id": users_by_id,
         "facts": lead_facts(request, leads),
-        "currency": company_currency(request),
         "can_edit": request.has_permission("leads.edit"),
     }
 

@@ -9,10 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from orbitflow.leads.models import LEAD_SOURCES, LeadActivity, LeadNote
-from orbitflow.leads.normalize import valid_region
 from orbitflow.leads.pages import (
     TEMPLATES,
-    company_currency,
     lead_form,
     lead_or_404,
     owner_choices,
@@ -42,10 +40,6 @@ from orbitflow.web.layout import flash
 TIMELINE_LIMIT = 200
 
 
-def _form_region(request: Request) -> str:
-    return valid_region(request.POST.get("phone_region")) or phone_region(request)
-
-
 def _form_context(request: Request, lead=None, form=None, errors=None) -> dict:
     users, users_by_id = page_users(request)
     return {
@@ -56,8 +50,6 @@ def _form_context(request: Request, lead=None, form=None, errors=None) -> dict:
         "owners": owner_choices(request, users, lead),
         "users_by_id": users_by_id,
         "sources": LEAD_SOURCES,
-        "currency": company_currency(request),
-        "default_region": phone_region(request),
     }
 
 
@@ -89,7 +81,7 @@ def create_lead_submit(request: Request):
             request.dbsession,
             company_id=request.identity.company_id,
             actor_id=actor_id(request),
-            phone_region=_form_region(request),
+            phone_region=phone_region(request),
             audit_info=audit_info_from_request(request),
             **{"name": "", **fields},
         )
@@ -155,7 +147,7 @@ def lead_save(request: Request):
             form,
             actor_id=actor_id(request),
             expected_version=version,
-            phone_region=_form_region(request),
+            phone_region=phone_region(request),
             audit_info=audit_info_from_request(request),
         )
     except StaleLead as stale:

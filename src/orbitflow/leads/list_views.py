@@ -16,7 +16,6 @@ from orbitflow.leads.models import LEAD_SOURCES, Lead
 from orbitflow.leads.normalize import FieldError, format_phone, normalise_tags
 from orbitflow.leads.pages import (
     TEMPLATES,
-    company_currency,
     fact_labels,
     filter_form,
     known_tags,
@@ -95,7 +94,6 @@ def lead_list(request: Request):
         "sources": LEAD_SOURCES,
         "tags": known_tags(request),
         "duplicates": duplicate_emails(session, request.identity.company_id, {lead.email for lead in leads}),
-        "currency": company_currency(request),
         "format_phone": format_phone,
         "bulk_actions": _bulk_actions(request),
         "can_export": request.has_permission("leads.export"),
@@ -231,7 +229,7 @@ def export_csv(request: Request):
     stages = {stage.id: stage.name for stage in stages_of(session)}
     names = {user.id: user.username for user in users}
     leads = session.scalars(query.execution_options(yield_per=500))
-    rows = list(export_rows(leads, stages, names, company_currency(request)))
+    rows = list(export_rows(leads, stages, names, request.company_locale.currency))
     audit(request, "lead.export", target_type="lead", changes={"rows": len(rows) - 1, "filters": filters.as_params()})
     filename = f"leads-{utcnow():%Y%m%d-%H%M}.csv"
     return Response(

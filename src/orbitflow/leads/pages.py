@@ -42,13 +42,6 @@ def lead_or_404(request: Request, key: str = "id") -> Lead:
     return lead
 
 
-def company_currency(request: Request) -> str:
-    from orbitflow.tenants.models import Company
-
-    company = request.dbsession.get(Company, request.identity.company_id)
-    return company.currency if company else "USD"
-
-
 def known_tags(request: Request, limit: int = 200) -> list[str]:
     return list(
         request.dbsession.scalars(

@@ -6,7 +6,6 @@ from typing import Any
 
 from pyramid.request import Request
 
-from orbitflow.config import get_settings
 from orbitflow.web.errors import APIError
 from orbitflow.web.inputs import NO_ROW, parse_id
 
@@ -19,8 +18,9 @@ def actor_id(request: Request) -> int | None:
 
 
 def phone_region(request: Request) -> str:
-    """Where numbers without a country code are read: INI ``orbitflow.default_phone_region``."""
-    return get_settings(request.registry).default_phone_region
+    """Where numbers without a country code are read: the company's country (else the
+    installation's ``orbitflow.default_phone_region``)."""
+    return request.company_locale.phone_region
 
 
 def _as_owner(value: Any) -> int | None:

@@ -17,7 +17,7 @@ from orbitflow.config import Settings, get_settings
 from orbitflow.plugins import collect
 from orbitflow.shared import shared
 from orbitflow.signing import RotatingSerializer
-from orbitflow.web.dates import format_datetime
+from orbitflow.web.dates import format_datetime, format_money
 from orbitflow.wording import plural
 
 
@@ -71,7 +71,7 @@ def includeme(config) -> None:
     env = config.get_jinja2_environment(".jinja2")
     env.autoescape = True
     env.filters["datetime"] = format_datetime
-    env.filters["money"] = _format_money
+    env.filters["money"] = format_money
     env.filters["plural"] = plural
 
     config.set_session_factory(
@@ -98,9 +98,3 @@ def includeme(config) -> None:
     config.include(".errors")
     config.include(".decoding")
     config.include(".favicon")
-
-
-def _format_money(value, currency: str = "USD") -> str:
-    if value is None:
-        return "—"
-    return f"{currency} {value:,.2f}"

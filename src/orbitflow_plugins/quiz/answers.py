@@ -52,7 +52,9 @@ def _number_text(value: Decimal) -> str:
     return text
 
 
-def read_answers(quiz: Quiz, form: MultiForm) -> Result:
+def read_answers(quiz: Quiz, form: MultiForm, *, phone_region: str) -> Result:
+    """The visitor's answers and contact fields; a phone number without a country code is
+    read as one of ``phone_region`` (the company's country)."""
     result = Result()
     for question in quiz.questions:
         name = question.field_name
@@ -66,7 +68,7 @@ def read_answers(quiz: Quiz, form: MultiForm) -> Result:
         if answer is not None:
             result.answers.append(answer)
             result.score += answer["score"]
-    _read_contact(quiz, form, result)
+    _read_contact(quiz, form, result, phone_region)
     if not result.errors:
         result.outcome = next((outcome for outcome in quiz.outcomes if outcome.matches(result.score)), None)
     return result
@@ -129,7 +131,7 @@ def _answer(question, raw_values: list[str], errors: dict[str, str]) -> dict[str
     return {**base, "answer": _number_text(number), "score": score}
 
 
-def _read_contact(quiz: Quiz, form: MultiForm, result: Result) -> None:
+def _read_contact(quiz: Quiz, form: MultiForm, result: Result, phone_region: str) -> None:
     labels = {"name": "your name", "email": "your email address", "phone": "your phone number"}
     for field_name in ("name", "email", "phone"):
         mode = quiz.contact_mode(field_name)
@@ -147,7 +149,7 @@ def _read_contact(quiz: Quiz, form: MultiForm, result: Result) -> None:
             elif field_name == "email":
                 value = norm.normalise_email(raw)
             else:
-                value = norm.normalise_phone(raw)
+                value = norm.normalise_phone(raw, phone_region)
         except norm.FieldError as error:
             result.errors[field_name] = str(error)
             continue

@@ -533,7 +533,7 @@ def quiz_preview(request: Request):
 def quiz_preview_submit(request: Request):
     """Validate and score the answers exactly as the public page would; store nothing."""
     quiz = quiz_or_404(request)
-    result = answers_module.read_answers(quiz, request.POST)
+    result = answers_module.read_answers(quiz, request.POST, phone_region=request.company_locale.phone_region)
     request.tm.doom()
     if not result.ok:
         request.response.status_int = 400

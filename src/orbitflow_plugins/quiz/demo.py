@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 from webob.multidict import MultiDict
 
+from orbitflow.config import DEFAULT_PHONE_REGION
 from orbitflow.leads.services import AuditInfo
 from orbitflow.models.meta import utcnow
 from orbitflow.tenants.models import Company
@@ -164,6 +165,7 @@ def create_demo_quizzes(session: Session, company: Company) -> list[str]:
         company.privacy_policy_url = "https://www.example.com/privacy"
     rng = random.Random(42)
     now = utcnow()
+    region = company.phone_region or DEFAULT_PHONE_REGION  # the demo's numbers carry +1 anyway
     lines = []
     for spec, submissions in ((PLAN_QUIZ, 12), (SOLAR_QUIZ, 8)):
         quiz = _create(session, company, spec)
@@ -181,7 +183,7 @@ def create_demo_quizzes(session: Session, company: Company) -> list[str]:
                 continue
             # Every fifth visitor answers a second time with the same address.
             person = number - 1 if number % 5 == 4 else number
-            result = read_answers(quiz, _answers(quiz, rng, person))
+            result = read_answers(quiz, _answers(quiz, rng, person), phone_region=region)
             draft = Draft.of(
                 quiz,
                 nonce,

@@ -28,6 +28,7 @@ from orbitflow.events import QuizEvent
 from orbitflow.leads.services import AuditInfo, announce, lead_event
 from orbitflow.plugins import PublicPage, notify_after_commit, public_page_scripts
 from orbitflow.shared import shared
+from orbitflow.tenants.locale import locale_of
 from orbitflow.tenants.models import PLATFORM_SUBSCRIPTION_ID, Company
 from orbitflow.web.inputs import parse_id
 from orbitflow_plugins.quiz import answers as answers_module
@@ -343,7 +344,8 @@ def submit_quiz(request: Request):
         if existing is not None:
             # The same thank-you, nothing new stored.
             return _see_thanks(request, public, token.nonce)
-    result = answers_module.read_answers(quiz, form)
+    region = locale_of(public.company, get_settings(request.registry)).phone_region
+    result = answers_module.read_answers(quiz, form, phone_region=region)
 
     def again(message: str | None, status: int, *, fresh: bool = False, errors=None) -> Response:
         current = form.get("token", "") if token is not None and not fresh else issue_token(secret(request), quiz.id)

@@ -5,11 +5,12 @@
   var board = document.getElementById("board");
   if (!board) { return; }
   var canEdit = board.getAttribute("data-can-edit") === "1";
-  var currency = board.getAttribute("data-currency") || "";
+  var currency = board.getAttribute("data-currency") || "USD";
   var api = board.getAttribute("data-api");
   var cardUrl = board.getAttribute("data-card-url");
   var statusBox = document.getElementById("board-status");
-  var money = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  // As the page's own amounts (the company's currency, its country's number layout).
+  var money = new Intl.NumberFormat(board.getAttribute("data-locale") || "en", { style: "currency", currency: currency });
   var grabbed = null;
 
   function paint(root) {
@@ -46,7 +47,7 @@
     count.setAttribute("aria-label", n + (n === 1 ? " lead" : " leads"));
     var t = parseFloat(total.getAttribute("data-total")) + valueDelta;
     total.setAttribute("data-total", t.toFixed(2));
-    total.textContent = currency + " " + money.format(t);
+    total.textContent = money.format(t);
   }
 
   function valueOf(card) { return parseFloat(card.getAttribute("data-value")) || 0; }

@@ -57,6 +57,9 @@ def test_me_describes_the_user_and_company(browser, team):
         "max_users": 50,
         "max_quizzes": 25,
         "is_active": True,
+        "phone_region": None,
+        "currency": "USD",
+        "time_zone": None,
     }
     assert "users.view" in me["permissions"] and "users.manage" not in me["permissions"]
     assert "password_hash" not in me

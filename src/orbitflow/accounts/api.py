@@ -20,6 +20,7 @@ from orbitflow.accounts.users import create_user, reset_password, update_user, u
 from orbitflow.api.helpers import iso, json_body, paginate, paging_parameters
 from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
 from orbitflow.security import COMPANY_ROLES, ROLES
+from orbitflow.tenants.locale import LOCALE_SCHEMA, locale_json
 from orbitflow.tenants.models import Company
 from orbitflow.web.errors import APIError
 from orbitflow.web.inputs import path_id
@@ -135,6 +136,7 @@ api_schema(
                     "max_users": {"type": "integer"},
                     "max_quizzes": {"type": "integer"},
                     "is_active": {"type": "boolean"},
+                    **LOCALE_SCHEMA,
                 },
             },
         },
@@ -187,6 +189,7 @@ def company_json(company: Company) -> dict[str, Any]:
         "max_users": company.max_users,
         "max_quizzes": company.max_quizzes,
         "is_active": company.is_active,
+        **locale_json(company),
     }
 
 

@@ -22,6 +22,7 @@ from orbitflow.audit.services import audit, diff
 from orbitflow.db import unscoped
 from orbitflow.security import ROLES
 from orbitflow.superadmin.services import NewUser, UserError, create_company_user
+from orbitflow.tenants.locale import LOCALE_FIELDS, LOCALE_SCHEMA, locale_json
 from orbitflow.tenants.models import PLAN_QUOTAS, Company, Plan
 from orbitflow.tenants.services import (
     SUBSCRIPTION_ID_RE,
@@ -32,6 +33,7 @@ from orbitflow.tenants.services import (
     set_company_active,
     update_company,
 )
+from orbitflow.tenants.settings_page import record_company_update
 from orbitflow.web.errors import APIError
 from orbitflow.web.inputs import path_id
 
@@ -50,6 +52,7 @@ _COMPANY_FIELDS = {
     "plan": {"type": "string", "enum": PLANS},
     "max_users": int_schema(nullable=True, description="null: the plan's default"),
     "max_quizzes": int_schema(nullable=True, description="null: the plan's default"),
+    **LOCALE_SCHEMA,
 }
 api_schema(
     "Company",
@@ -150,6 +153,7 @@ def company_json(company: Company, counts: dict[str, int] | None = None) -> dict
         "max_users": company.max_users,
         "max_quizzes": company.max_quizzes,
         "is_active": company.is_active,
+        **locale_json(company),
         "created_at": iso(company.created_at),
         "updated_at": iso(company.updated_at),
     }
@@ -238,7 +242,10 @@ def list_companies(request: Request):
     "/api/v1/admin/companies",
     "post",
     summary="Create a company",
-    description="Quotas left out take the plan's defaults. The company gets the default pipeline stages.",
+    description=(
+        "Quotas left out take the plan's defaults; a country or time zone left out (or null) follows the "
+        "installation's, the currency left out is USD. The company gets the default pipeline stages."
+    ),
     tags=["admin"],
     requestBody={"required": True, "content": _json(ref("CompanyInput"))},
     responses={**_ok("The new company", ref("Company"), "201"), **_ERRORS, **_INVALID},
@@ -256,6 +263,7 @@ def create_company_view(request: Request):
                 plan=body.get("plan") or Plan.FREE.value,
                 max_users=body.get("max_users"),
                 max_quizzes=body.get("max_quizzes"),
+                **{key: body[key] for key in LOCALE_FIELDS if key in body},
             )
     except CompanyError as error:
         raise _company_error(error) from None
@@ -319,12 +327,13 @@ def patch_company(request: Request):
                 subscription_id=body.get("subscription_id", company.subscription_id),
                 plan=plan,
                 **quotas,
+                locale={key: body[key] for key in LOCALE_FIELDS if key in body},
             )
     except CompanyError as error:
         raise _company_error(error) from None
     changes = diff(before, company_snapshot(company))
     if changes:
-        audit(request, "company.update", company, changes=changes, company_id=company.id)
+        record_company_update(request, company, changes)
     if "is_active" in body and body["is_active"] != company.is_active:
         _set_active(request, company, body["is_active"])
     return company_json(company, _counts(request, company))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from orbitflow.tenants.locale import LOCALE_FIELDS
 from orbitflow.tenants.services import MAX_QUOTA
 from orbitflow.web.inputs import NumberError, bounded_int
 
-COMPANY_FORM_FIELDS = ("name", "subscription_id", "plan", "max_users", "max_quizzes")
+COMPANY_FORM_FIELDS = ("name", "subscription_id", "plan", "max_users", "max_quizzes", *LOCALE_FIELDS)
 USER_FORM_FIELDS = ("username", "name", "email", "role", "password", "confirm_password")
 
 

@@ -20,9 +20,11 @@ from orbitflow.accounts.models import User
 from orbitflow.accounts.two_factor import enrolled_user_ids
 from orbitflow.audit.paging import paged
 from orbitflow.audit.services import audit, diff
+from orbitflow.config import get_settings
 from orbitflow.db import unscoped
 from orbitflow.superadmin.forms import COMPANY_FORM_FIELDS, optional_quota, text_fields
 from orbitflow.superadmin.services import roles_for
+from orbitflow.tenants.locale import LOCALE_FIELDS, clean_locale, locale_choices, locale_form, locale_of
 from orbitflow.tenants.models import PLAN_QUOTAS, Company, Plan
 from orbitflow.tenants.services import (
     CompanyError,
@@ -32,6 +34,7 @@ from orbitflow.tenants.services import (
     set_company_active,
     update_company,
 )
+from orbitflow.tenants.settings_page import record_company_update
 from orbitflow.web.inputs import path_id
 from orbitflow.web.layout import flash
 
@@ -58,11 +61,12 @@ def _form_context(request: Request, form: dict, errors: dict, company: Company |
         "errors": errors,
         "plans": list(Plan),
         "plan_quotas": PLAN_QUOTAS,
+        "locale_choices": locale_choices(get_settings(request.registry)),
     }
 
 
-def _read_company_form(request: Request) -> tuple[dict, dict, dict]:
-    """(form as typed, parsed values, errors by field)."""
+def _read_company_form(request: Request) -> tuple[dict, dict, dict, dict]:
+    """(form as typed, parsed values, locale values, errors by field)."""
     form = text_fields(request.POST, COMPANY_FORM_FIELDS)
     errors: dict[str, str] = {}
     values = {
@@ -72,7 +76,9 @@ def _read_company_form(request: Request) -> tuple[dict, dict, dict]:
         "max_users": optional_quota(form["max_users"], errors, "max_users"),
         "max_quizzes": optional_quota(form["max_quizzes"], errors, "max_quizzes"),
     }
-    return form, values, errors
+    # A locale field left out of the post keeps its value (a new company: the default).
+    locale = clean_locale({key: form[key] for key in LOCALE_FIELDS if key in request.POST})
+    return form, values, locale, errors
 
 
 def _checked_save(session: Session, form_errors: dict[str, str], save: Callable[[], T]) -> tuple[T | None, dict]:
@@ -123,14 +129,15 @@ def companies(request: Request):
 def company_new_form(request: Request):
     form = dict.fromkeys(COMPANY_FORM_FIELDS, "")
     form["plan"] = Plan.STARTER.value
+    form["currency"] = "USD"
     return _form_context(request, form, {})
 
 
 @view_config(route_name="admin_company_new", request_method="POST", renderer=FORM_TEMPLATE, permission="platform.admin")
 def company_create(request: Request):
-    form, values, errors = _read_company_form(request)
+    form, values, locale, errors = _read_company_form(request)
     session = request.dbsession
-    company, errors = _checked_save(session, errors, lambda: create_company(session, **values))
+    company, errors = _checked_save(session, errors, lambda: create_company(session, **values, **locale))
     if errors:
         request.response.status_int = 400
         return _form_context(request, form, errors)
@@ -159,6 +166,7 @@ def company_page(request: Request):
         "counts": counts,
         "q": q,
         "can_add_roles": roles_for(company),
+        "target_locale": locale_of(company, get_settings(request.registry)),
         "me": request.identity.user_id,
         "two_factor_users": enrolled_user_ids(session, company.id, [user.id for user in users]),
     }
@@ -175,6 +183,7 @@ def company_edit_form(request: Request):
         # Empty means "the plan's default", so a plan change brings the new plan's quotas.
         "max_users": "" if company.max_users == defaults["max_users"] else str(company.max_users),
         "max_quizzes": "" if company.max_quizzes == defaults["max_quizzes"] else str(company.max_quizzes),
+        **locale_form(company),
     }
     return _form_context(request, form, {}, company)
 
@@ -184,15 +193,15 @@ def company_edit_form(request: Request):
 )
 def company_update(request: Request):
     company = get_company(request)
-    form, values, errors = _read_company_form(request)
+    form, values, locale, errors = _read_company_form(request)
     session = request.dbsession
-    before, errors = _checked_save(session, errors, lambda: update_company(session, company, **values))
+    before, errors = _checked_save(session, errors, lambda: update_company(session, company, **values, locale=locale))
     if errors:
         request.response.status_int = 400
         return _form_context(request, form, errors, company)
     changes = diff(before, company_snapshot(company))
     if changes:
-        audit(request, "company.update", company, changes=changes, company_id=company.id)
+        record_company_update(request, company, changes)
         flash(request, f"{company.name} saved.")
     else:
         flash(request, "Nothing changed.", "info")

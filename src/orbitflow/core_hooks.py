@@ -74,6 +74,7 @@ def first_steps(request):
     from orbitflow.accounts.models import User
     from orbitflow.audit.models import AuditEntry
     from orbitflow.plugins import FirstStep
+    from orbitflow.tenants.models import Company
     from orbitflow.webhooks.models import Webhook
 
     company_id = request.identity.company_id
@@ -86,6 +87,15 @@ def first_steps(request):
             exists().where(AuditEntry.company_id == company_id, AuditEntry.action.like("stage.%")),
             "stages.manage",
             order=10,
+        ),
+        FirstStep(
+            "region",
+            "Choose your country, currency and time zone",
+            "company_region",
+            # Chosen once the company has a country of its own (phone numbers follow it).
+            exists().where(Company.id == company_id, Company.phone_region.is_not(None)),
+            "company.settings",
+            order=15,
         ),
         FirstStep("users", "Invite a teammate", "users", users > 1, "users.manage", order=20),
         FirstStep(

@@ -13,7 +13,7 @@ from orbitflow_plugins.quiz.models import Quiz
 from statements import Statements
 from support import csrf_token
 
-STEPS = ["stages", "users", "quiz", "pixels", "webhooks"]
+STEPS = ["stages", "region", "users", "quiz", "pixels", "webhooks"]
 
 
 @pytest.fixture
@@ -36,13 +36,23 @@ def test_the_checklist_ticks_what_is_done(testapp, db, fresh, founder, login_as,
     assert steps(page) == dict.fromkeys(STEPS, False)
     links = {li["data-step"]: li.a["href"] for li in page.html.select("#first-steps li")}
     assert links["users"].endswith("/settings/users") and links["quiz"].endswith("/quizzes")
+    assert links["region"].endswith("/settings/region")
     make_user(fresh, "AGENT", username="teammate")
     db.add(Webhook(company_id=fresh.id, url="https://hooks.example/x", events=["lead.created"], secret="whsec_x"))
     db.add(PixelSettings(company_id=fresh.id, facebook_pixel_id="1234567890"))
+    fresh.phone_region = "DE"
+    db.merge(fresh)
     db.commit()
     page = testapp.get("/dashboard")
-    assert steps(page) == {"stages": False, "users": True, "quiz": False, "pixels": True, "webhooks": True}
-    assert "3 of 5 done." in page.text
+    assert steps(page) == {
+        "stages": False,
+        "region": True,
+        "users": True,
+        "quiz": False,
+        "pixels": True,
+        "webhooks": True,
+    }
+    assert "4 of 6 done." in page.text
 
 
 def test_the_checklist_costs_one_query(backend, testapp, fresh, founder, login_as):
@@ -60,6 +70,8 @@ def test_it_goes_away_when_every_step_is_done(testapp, db, fresh, founder, login
     db.add(PixelSettings(company_id=fresh.id, tiktok_pixel_code="CODE123"))
     db.add(Quiz(company_id=fresh.id, title="Live", slug="live", status="unpublished", published_at=fresh.created_at))
     db.add(AuditEntry(company_id=fresh.id, action="stage.update", actor_name="founder"))
+    fresh.phone_region = "US"
+    db.merge(fresh)
     db.commit()
     login_as(founder)
     assert testapp.get("/dashboard").html.select_one("#first-steps") is None

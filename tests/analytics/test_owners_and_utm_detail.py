@@ -63,16 +63,16 @@ def test_the_page_shows_the_owners_and_the_utm_detail(testapp, login_as, owner, 
     page = testapp.get(toggle)
     cells = [[td.text for td in tr.select("td")] for tr in page.html.select("#table-by_owner tbody tr")]
     assert cells == [
-        ["Olga Owner", "3", "1", "300.00", "45 min"],
-        ["Anna Agent", "1", "0", "0.00", "2.0 h"],
-        ["Unassigned", "1", "0", "0.00", "2.0 days"],
+        ["Olga Owner", "3", "1", "$300.00", "45 min"],
+        ["Anna Agent", "1", "0", "$0.00", "2.0 h"],
+        ["Unassigned", "1", "0", "$0.00", "2.0 days"],
     ]
     mediums = [[td.text for td in tr.select("td")] for tr in page.html.select("#table-by_utm_medium tbody tr")]
     assert mediums == [
-        ["cpc", "2", "1", "300.00"],
-        ["(none)", "1", "0", "0.00"],
-        ["email", "1", "0", "0.00"],
-        ["social", "1", "0", "0.00"],
+        ["cpc", "2", "1", "$300.00"],
+        ["(none)", "1", "0", "$0.00"],
+        ["email", "1", "0", "$0.00"],
+        ["social", "1", "0", "$0.00"],
     ]
     contents = [[td.text for td in tr.select("td")] for tr in page.html.select("#table-by_utm_content tbody tr")]
     assert [row[0] for row in contents] == ["(none)", "video", "carousel"]

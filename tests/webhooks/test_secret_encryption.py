@@ -13,10 +13,9 @@ from sqlalchemy import select, text
 from orbitflow.app import make_app
 from orbitflow.config import load_settings
 from orbitflow.crypto import Encryptor
-from orbitflow.db import make_engine, make_session_factory
+from orbitflow.db import make_engine
 from orbitflow.deliveries import worker_for
 from orbitflow.migrations import alembic_config, upgrade_to_heads
-from orbitflow.tenants.services import create_company
 from orbitflow.webhooks import services
 from orbitflow.webhooks.models import Webhook
 from webhooks.hookkit import deliveries
@@ -127,12 +126,19 @@ def test_the_migration_encrypts_stored_secrets_and_the_downgrade_decrypts_them(d
         before = ScriptDirectory.from_config(cfg).get_revision(REVISION).down_revision
         upgrade_to_heads(cfg)
         command.downgrade(cfg, before)
-        session = make_session_factory(engine)()
-        session.info["tenant_bypass"] = True
-        company = create_company(session, name="Old Hooks", subscription_id="old-hooks", plan="FREE")
-        session.commit()
-        company_id = company.id
-        session.close()
+        # Rows as the schema was then: by SQL, not through today's models (later revisions
+        # add columns of their own).
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO companies (name, subscription_id, plan, max_users, max_quizzes, is_active,"
+                    " currency, require_two_factor, created_at, updated_at) VALUES ('Old Hooks', 'old-hooks',"
+                    " 'FREE', 3, 1, 1, 'USD', 0, '2026-12-01 10:00:00', '2026-12-01 10:00:00')"
+                )
+            )
+            company_id = connection.execute(
+                text("SELECT id FROM companies WHERE subscription_id = 'old-hooks'")
+            ).scalar_one()
         insert = text(
             "INSERT INTO webhooks (company_id, url, description, events, secret, previous_secret, is_active,"
             " consecutive_failures, created_at, updated_at) VALUES (:company, :url, '', '[\"lead.created\"]',"

@@ -1,8 +1,8 @@
 """Companies have a country: the region their phone numbers are read in when typed
 without a country code; empty means the installation's ``orbitflow.default_phone_region``.
 
-Revision ID: 0016_company_locale
-Revises: 0015_company_time_zone
+Revision ID: 0018_company_locale
+Revises: 0017_webhook_secrets_encrypted
 Create Date: 2026-12-03 12:00:00
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision = "0016_company_locale"
-down_revision = "0015_company_time_zone"
+revision = "0018_company_locale"
+down_revision = "0017_webhook_secrets_encrypted"
 branch_labels = None
 depends_on = None
 
@@ -24,5 +24,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("companies", schema=None) as batch_op:
-        batch_op.drop_column("phone_region")
+    # A plain DROP COLUMN (SQLite 3.35+, MariaDB): batch mode would rebuild the table on
+    # SQLite, and dropping the old companies table cascades to every company's rows.
+    op.drop_column("companies", "phone_region")

@@ -38,7 +38,7 @@ def test_the_checklist_ticks_what_is_done(testapp, db, fresh, founder, login_as,
     assert links["users"].endswith("/settings/users") and links["quiz"].endswith("/quizzes")
     assert links["region"].endswith("/settings/region")
     make_user(fresh, "AGENT", username="teammate")
-    db.add(Webhook(company_id=fresh.id, url="https://hooks.example/x", events=["lead.created"], secret="whsec_x"))
+    db.add(Webhook(company_id=fresh.id, url="https://hooks.example/x", events=["lead.created"], secret_encrypted="x"))
     db.add(PixelSettings(company_id=fresh.id, facebook_pixel_id="1234567890"))
     fresh.phone_region = "DE"
     db.merge(fresh)
@@ -66,7 +66,7 @@ def test_the_checklist_costs_one_query(backend, testapp, fresh, founder, login_a
 
 def test_it_goes_away_when_every_step_is_done(testapp, db, fresh, founder, login_as, make_user):
     make_user(fresh, "AGENT")
-    db.add(Webhook(company_id=fresh.id, url="https://hooks.example/x", events=["lead.created"], secret="whsec_x"))
+    db.add(Webhook(company_id=fresh.id, url="https://hooks.example/x", events=["lead.created"], secret_encrypted="x"))
     db.add(PixelSettings(company_id=fresh.id, tiktok_pixel_code="CODE123"))
     db.add(Quiz(company_id=fresh.id, title="Live", slug="live", status="unpublished", published_at=fresh.created_at))
     db.add(AuditEntry(company_id=fresh.id, action="stage.update", actor_name="founder"))
@@ -98,7 +98,7 @@ def test_one_companys_progress_is_not_anothers(testapp, db, fresh, founder, logi
     other = make_company(name="Busy Co")
     make_user(other, "AGENT")
     make_user(other, "OWNER")
-    db.add(Webhook(company_id=other.id, url="https://hooks.example/y", events=["lead.created"], secret="whsec_y"))
+    db.add(Webhook(company_id=other.id, url="https://hooks.example/y", events=["lead.created"], secret_encrypted="x"))
     db.add(AuditEntry(company_id=other.id, action="dashboard.first_steps_dismiss", actor_name="x"))
     db.commit()
     login_as(founder)

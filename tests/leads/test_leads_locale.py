@@ -100,7 +100,7 @@ def test_values_are_shown_in_the_company_currency(signed_in, make_lead, stages, 
     assert "1.250,50\xa0€" in board and "2.250,50\xa0€" in board  # the card and the column total
     assert 'data-currency="EUR" data-locale="en-DE"' in board
     assert "USD" not in board
-    listing = signed_in.get("/leads?view=list").text
+    listing = signed_in.get("/leads").text
     assert "1.250,50\xa0€" in listing and "1.000,00\xa0€" in listing
     page = signed_in.get(f"/leads/{lead.id}").text
     assert "1.250,50\xa0€" in page and "Value (EUR)" in page
@@ -114,7 +114,7 @@ def test_dates_are_shown_in_the_company_zone_across_midnight(
     signed_in, make_lead, db, login_as, make_company, make_user
 ):
     lead = make_lead("Late Lena", created_at=LATE, updated_at=LATE)
-    listing = signed_in.get("/leads?view=list").text
+    listing = signed_in.get("/leads").text
     assert "2026-01-16" in listing and "2026-01-15" not in listing
     page = signed_in.get(f"/leads/{lead.id}").text
     assert "Created 2026-01-16 00:30 CET" in page and "23:30" not in page

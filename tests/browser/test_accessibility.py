@@ -58,6 +58,7 @@ PAGES = {
     "analytics funnel": "/analytics/quizzes/{quiz}",
     "webhooks": "/settings/webhooks",
     "pixels": "/settings/pixels",
+    "region and currency": "/settings/region",
     "companies": "/admin/companies",
     "new company": "/admin/companies/new",
     "company": "/admin/companies/{company}",
@@ -74,7 +75,7 @@ PAGES = {
 _EVERY_COMPANY_ROLE = ("dashboard", "board", "leads list", "lead page", "profile", "password", "quiz list")
 _SELLER = (*_EVERY_COMPANY_ROLE, "new lead", "quiz builder")
 _MANAGER = (*_SELLER, "users", "question editor", "quiz submissions", "analytics", "analytics funnel")
-_ADMIN = (*_MANAGER, "new user", "stages", "audit log", "webhooks", "pixels")
+_ADMIN = (*_MANAGER, "new user", "stages", "audit log", "webhooks", "pixels", "region and currency")
 # What each role opens (the pages its navigation and permissions offer it).
 ROLE_PAGES = {
     "owner": _ADMIN,

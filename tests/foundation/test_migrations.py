@@ -10,6 +10,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from orbitflow.config import load_settings
@@ -59,6 +60,39 @@ def test_every_migration_downgrades_and_upgrades_again(empty_database):
         assert current_heads(connection) == heads
     assert _tables(engine) == set(Base.metadata.tables)
     assert _differences(engine) == []
+
+
+def _schema(engine) -> dict[str, tuple]:
+    """Each table's columns (name, type, nullable; in any order: a column added back on a
+    downgrade comes last) and indexes (name, columns, unique)."""
+    inspector = inspect(engine)
+    return {
+        table: (
+            sorted((c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)),
+            sorted((i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in inspector.get_indexes(table)),
+        )
+        for table in sorted(set(inspector.get_table_names()) - {"alembic_version"})
+    }
+
+
+@pytest.mark.slow
+def test_each_downgrade_undoes_exactly_its_upgrade(empty_database):
+    """One revision at a time, base first: the schema after a revision's downgrade is the
+    schema before its upgrade (a downgrade that leaves its column behind, or drops too much,
+    fails here, which the round trip through base cannot see)."""
+    cfg, engine = empty_database
+    script = ScriptDirectory.from_config(cfg)
+    order = list(reversed(list(script.walk_revisions("base", "heads"))))
+    steps = []
+    for revision in order:
+        before = _schema(engine)
+        command.upgrade(cfg, revision.revision)
+        steps.append((revision, before))
+    for revision, before in reversed(steps):
+        target = revision.down_revision or f"{revision.branch_labels and next(iter(revision.branch_labels))}@base"
+        command.downgrade(cfg, target)
+        assert _schema(engine) == before, f"the downgrade of {revision.revision} does not undo its upgrade"
+    assert _tables(engine) == set()
 
 
 def test_the_models_match_the_migrations_for_every_table(backend):

@@ -168,9 +168,46 @@ def test_each_company_sees_and_changes_only_its_own(api, client_for, make_compan
 
 
 def test_the_openapi_document_lists_the_pixel_operations(api):
-    paths = api.get("/api/v1/openapi.json").json["paths"]
+    document = api.get("/api/v1/openapi.json").json
+    paths = document["paths"]
     assert {"get", "put"} <= set(paths["/api/v1/pixels"])
     assert "post" in paths["/api/v1/pixels/test"] and "get" in paths["/api/v1/pixels/deliveries"]
+    # The input lists every name a PUT accepts: the settings, the write-only tokens, and
+    # the read-only fields of a GET (accepted back and ignored); nothing else.
+    schemas = document["components"]["schemas"]
+    given = schemas["PixelSettingsInput"]["properties"]
+    answered = set(api.get("/api/v1/pixels").json)
+    assert set(given) == answered | {"facebook_access_token", "tiktok_access_token"}
+    assert schemas["PixelSettingsInput"]["additionalProperties"] is False
+    read_only = {name for name, schema in given.items() if schema.get("readOnly")}
+    assert read_only == {
+        "facebook_access_token_set",
+        "tiktok_access_token_set",
+        "default_facebook_pixel_id",
+        "default_tiktok_pixel_code",
+    }
+    assert set(schemas["PixelSettings"]["properties"]) == answered
+
+
+def test_what_get_answers_can_be_edited_and_put_back(api, db, company):
+    api.put("/api/v1/pixels", {"facebook_pixel_id": META_PIXEL, "facebook_access_token": META_TOKEN})
+    token_before = stored(db, company).facebook_access_token
+    body = api.get("/api/v1/pixels").json
+    body["test_event_code"] = "EDITED1"
+    # Read-only values sent back are ignored, whatever they say.
+    body["facebook_access_token_set"] = False
+    body["default_facebook_pixel_id"] = "111111111111111"
+    answer = api.put("/api/v1/pixels", body).json
+    assert answer["test_event_code"] == "EDITED1"
+    assert answer["facebook_access_token_set"] is True
+    assert answer["default_facebook_pixel_id"] == "999999999999999"
+    row = stored(db, company)
+    assert row.facebook_access_token == token_before and row.facebook_pixel_id == META_PIXEL
+    [*_, entry] = db.scalars(select(AuditEntry).where(AuditEntry.action == "pixels.update").order_by(AuditEntry.id))
+    assert entry.changes == {"test_event_code": {"from": None, "to": "EDITED1"}}
+    # Unknown names are still refused.
+    refused = api.put("/api/v1/pixels", {**body, "facebook_token_set": True}, status=422)
+    assert set(refused.json["error"]["fields"]) == {"facebook_token_set"}
 
 
 def test_the_settings_page_saves_and_keeps_what_was_typed_on_errors(api, db, company):

@@ -32,6 +32,13 @@ _SETTINGS_PROPERTIES: dict[str, Any] = {
     "tiktok_won_event": {"type": "string", "maxLength": 40},
     "disabled_quiz_ids": {"type": "array", "items": {"type": "integer"}},
 }
+# Answered by GET; a PUT may send them back, and they are ignored.
+_READ_ONLY_PROPERTIES: dict[str, Any] = {
+    "facebook_access_token_set": {"type": "boolean", "readOnly": True},
+    "tiktok_access_token_set": {"type": "boolean", "readOnly": True},
+    "default_facebook_pixel_id": {"type": "string", "nullable": True, "readOnly": True},
+    "default_tiktok_pixel_code": {"type": "string", "nullable": True, "readOnly": True},
+}
 api_schema(
     "PixelSettings",
     {
@@ -46,10 +53,7 @@ api_schema(
         ],
         "properties": {
             **_SETTINGS_PROPERTIES,
-            "facebook_access_token_set": {"type": "boolean"},
-            "tiktok_access_token_set": {"type": "boolean"},
-            "default_facebook_pixel_id": {"type": "string", "nullable": True},
-            "default_tiktok_pixel_code": {"type": "string", "nullable": True},
+            **_READ_ONLY_PROPERTIES,
         },
     },
 )
@@ -58,9 +62,12 @@ api_schema(
     {
         "type": "object",
         "description": "Only the fields sent change. The tokens are write-only: send a new one to replace it, "
-        "null or an empty string to remove it.",
+        "null or an empty string to remove it. The read-only fields of a GET may be sent back and are ignored; "
+        "any other name is refused.",
+        "additionalProperties": False,
         "properties": {
             **_SETTINGS_PROPERTIES,
+            **_READ_ONLY_PROPERTIES,
             "facebook_access_token": {"type": "string", "nullable": True, "maxLength": 512, "writeOnly": True},
             "tiktok_access_token": {"type": "string", "nullable": True, "maxLength": 512, "writeOnly": True},
         },

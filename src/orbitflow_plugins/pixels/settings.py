@@ -44,6 +44,14 @@ FIELDS = (
     "disabled_quiz_ids",
 )
 TOKEN_FIELDS = ("facebook_access_token", "tiktok_access_token")
+# What GET answers besides the settings: a PUT may send them back (GET, edit, PUT) and
+# they are ignored.
+READ_ONLY_FIELDS = (
+    "facebook_access_token_set",
+    "tiktok_access_token_set",
+    "default_facebook_pixel_id",
+    "default_tiktok_pixel_code",
+)
 
 
 class PixelSettingsError(ValueError):
@@ -188,7 +196,7 @@ def _check(data: dict[str, Any], session: Session, company_id: int) -> tuple[dic
     """The given fields, cleaned, and a message per bad one."""
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    unknown = sorted(set(data) - set(FIELDS))
+    unknown = sorted(set(data) - set(FIELDS) - set(READ_ONLY_FIELDS))
     for name in unknown:
         errors[name] = "This field is not a pixel setting."
 

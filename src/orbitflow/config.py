@@ -8,6 +8,7 @@ that names the variable and the rule; secrets never appear in that line.
 from __future__ import annotations
 
 import os
+import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from argon2.profiles import get_default_parameters
 from sqlalchemy.engine import URL, make_url
 
+from orbitflow.pixel_ids import META_PIXEL_ID, META_PIXEL_ID_RULE, TIKTOK_PIXEL_CODE, TIKTOK_PIXEL_CODE_RULE
 from orbitflow.shared import shared
 
 MIN_SECRET_LENGTH = 32
@@ -304,6 +306,19 @@ def parse_region(name: str, value: str | None, default: str) -> str:
     return region
 
 
+def parse_pixel_id(candidates: list[tuple[str, object]], pattern: re.Pattern[str], rule: str) -> str | None:
+    """An installation's default pixel: the first of ``(name, value)`` that is set,
+    checked by the rule of the company settings; the message names where it came from."""
+    for name, raw in candidates:
+        if raw is None or not str(raw).strip():
+            continue
+        value = str(raw).strip()
+        if not pattern.match(value):
+            raise ConfigError(f"{name} must be {rule}, got {raw!r}")
+        return value
+    return None
+
+
 def validate_auth_url(value: str, production: bool) -> str:
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
@@ -513,12 +528,18 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
         production=production,
         plugins=plugins,
         timezone=tz.lstrip(":"),
-        facebook_pixel_id=_first(env, "FACEBOOK_PIXEL_ID", "NEXT_PUBLIC_FACEBOOK_PIXEL_ID")
-        or ini.get("orbitflow.facebook_pixel_id")
-        or None,
-        tiktok_pixel_id=_first(env, "TIKTOK_PIXEL_ID", "NEXT_PUBLIC_TIKTOK_PIXEL_ID")
-        or ini.get("orbitflow.tiktok_pixel_id")
-        or None,
+        facebook_pixel_id=parse_pixel_id(
+            [(name, env.get(name)) for name in ("FACEBOOK_PIXEL_ID", "NEXT_PUBLIC_FACEBOOK_PIXEL_ID")]
+            + [("orbitflow.facebook_pixel_id", ini.get("orbitflow.facebook_pixel_id"))],
+            META_PIXEL_ID,
+            f"a Meta pixel id ({META_PIXEL_ID_RULE})",
+        ),
+        tiktok_pixel_id=parse_pixel_id(
+            [(name, env.get(name)) for name in ("TIKTOK_PIXEL_ID", "NEXT_PUBLIC_TIKTOK_PIXEL_ID")]
+            + [("orbitflow.tiktok_pixel_id", ini.get("orbitflow.tiktok_pixel_id"))],
+            TIKTOK_PIXEL_CODE,
+            f"a TikTok pixel code ({TIKTOK_PIXEL_CODE_RULE})",
+        ),
         max_body_bytes=parse_int(
             "orbitflow.max_body_bytes", ini.get("orbitflow.max_body_bytes"), 10 * 1024 * 1024, 1024
         ),

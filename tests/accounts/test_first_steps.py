@@ -39,7 +39,7 @@ def test_the_checklist_ticks_what_is_done(testapp, db, fresh, founder, login_as,
     assert links["region"].endswith("/settings/region")
     make_user(fresh, "AGENT", username="teammate")
     db.add(Webhook(company_id=fresh.id, url="https://hooks.example/x", events=["lead.created"], secret_encrypted="x"))
-    db.add(PixelSettings(company_id=fresh.id, facebook_pixel_id="1234567890"))
+    db.add(PixelSettings(company_id=fresh.id, facebook_pixel_id="123456789012345"))
     fresh.phone_region = "DE"
     db.merge(fresh)
     db.commit()

@@ -204,22 +204,45 @@ def test_the_secret_is_not_in_the_settings_repr():
 
 def test_environment_overrides_the_ini_and_seed_aliases_are_read():
     config = settings(
-        NEXT_PUBLIC_FACEBOOK_PIXEL_ID="1234567890",
-        TIKTOK_PIXEL_ID="C0TIKTOK",
+        NEXT_PUBLIC_FACEBOOK_PIXEL_ID="123456789012345",
+        TIKTOK_PIXEL_ID="C0TIKTOKPIXEL12345",
         ORBITFLOW_PLUGINS="pixels, quiz",
         AUTH_TRUST_HOST="true",
         DB_POOL_SIZE="",
     )
-    assert config.facebook_pixel_id == "1234567890"
-    assert config.tiktok_pixel_id == "C0TIKTOK"
+    assert config.facebook_pixel_id == "123456789012345"
+    assert config.tiktok_pixel_id == "C0TIKTOKPIXEL12345"
     assert config.plugins == ("pixels", "quiz")
     assert config.trust_host is True
     assert config.database.pool_size == 20
 
 
+def test_the_seed_name_of_the_tiktok_pixel_is_read_and_the_plain_name_wins():
+    assert settings(NEXT_PUBLIC_TIKTOK_PIXEL_ID="C4ABCDEFGHIJ12345678").tiktok_pixel_id == "C4ABCDEFGHIJ12345678"
+    both = settings(TIKTOK_PIXEL_ID="C4PLAINNAME000000001", NEXT_PUBLIC_TIKTOK_PIXEL_ID="C4ABCDEFGHIJ12345678")
+    assert both.tiktok_pixel_id == "C4PLAINNAME000000001"
+    assert settings(FACEBOOK_PIXEL_ID="", NEXT_PUBLIC_FACEBOOK_PIXEL_ID=" 1234567890123456 ").facebook_pixel_id == (
+        "1234567890123456"
+    )
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
+        # The rules of Settings → Pixels (one definition, orbitflow.pixel_ids).
+        ({"FACEBOOK_PIXEL_ID": "1234567890"}, "FACEBOOK_PIXEL_ID must be a Meta pixel id (15 or 16 digits)"),
+        (
+            {"NEXT_PUBLIC_FACEBOOK_PIXEL_ID": "12345678901234a"},
+            "NEXT_PUBLIC_FACEBOOK_PIXEL_ID must be a Meta pixel id (15 or 16 digits)",
+        ),
+        (
+            {"TIKTOK_PIXEL_ID": "c4abcdefghij12345678"},
+            "TIKTOK_PIXEL_ID must be a TikTok pixel code (15 to 30 capital letters and digits)",
+        ),
+        (
+            {"NEXT_PUBLIC_TIKTOK_PIXEL_ID": "C0TIKTOK"},
+            "NEXT_PUBLIC_TIKTOK_PIXEL_ID must be a TikTok pixel code (15 to 30 capital letters and digits)",
+        ),
         ({"DB_POOL_SIZE": "0"}, "DB_POOL_SIZE must be at least 1"),
         ({"AUTH_TRUST_HOST": "maybe"}, "AUTH_TRUST_HOST must be true or false"),
         ({"DATABASE_URL": "mysql://u:p@h:port/db"}, "DATABASE_URL has a port that is not a number"),

@@ -14,6 +14,7 @@ from orbitflow.api.openapi import api_operation, api_schema, list_of, ref
 from orbitflow.audit.services import audit
 from orbitflow.crypto import encryptor
 from orbitflow.deliveries import Delivery, DeliveryAttempt
+from orbitflow.pixel_ids import META_PIXEL_ID, TIKTOK_PIXEL_CODE
 from orbitflow.web.errors import APIError, invalid_fields
 from orbitflow_plugins.pixels import settings as pixel_settings
 from orbitflow_plugins.pixels.channel import defaults_of
@@ -24,8 +25,8 @@ PERMISSION = "pixels.manage"
 JSON = "application/json"
 
 _SETTINGS_PROPERTIES: dict[str, Any] = {
-    "facebook_pixel_id": {"type": "string", "nullable": True, "pattern": "^[0-9]{15,16}$"},
-    "tiktok_pixel_code": {"type": "string", "nullable": True, "pattern": "^[A-Z0-9]{15,30}$"},
+    "facebook_pixel_id": {"type": "string", "nullable": True, "pattern": META_PIXEL_ID.pattern},
+    "tiktok_pixel_code": {"type": "string", "nullable": True, "pattern": TIKTOK_PIXEL_CODE.pattern},
     "test_event_code": {"type": "string", "nullable": True, "maxLength": 40},
     "require_consent": {"type": "boolean"},
     "meta_won_event": {"type": "string", "maxLength": 40},

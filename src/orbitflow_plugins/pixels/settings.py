@@ -14,6 +14,14 @@ from zope.sqlalchemy import mark_changed
 from orbitflow.companycache import CompanyReader
 from orbitflow.crypto import Encryptor, Undecryptable
 from orbitflow.models.meta import utcnow
+from orbitflow.pixel_ids import (
+    META_PIXEL_ID,
+    META_PIXEL_ID_MAX,
+    META_PIXEL_ID_RULE,
+    TIKTOK_PIXEL_CODE,
+    TIKTOK_PIXEL_CODE_MAX,
+    TIKTOK_PIXEL_CODE_RULE,
+)
 from orbitflow.web.inputs import NO_ROW, parse_id
 from orbitflow_plugins.pixels.models import (
     DEFAULT_META_WON_EVENT,
@@ -23,10 +31,6 @@ from orbitflow_plugins.pixels.models import (
 )
 from orbitflow_plugins.quiz.models import Quiz
 
-# Meta pixel (dataset) ids are 15 or 16 digits; TikTok pixel codes about 20 upper-case
-# letters and digits (C4A1B2C3D4E5F6G7H8I9).
-META_PIXEL_ID = re.compile(r"^[0-9]{15,16}$")
-TIKTOK_PIXEL_CODE = re.compile(r"^[A-Z0-9]{15,30}$")
 ACCESS_TOKEN = re.compile(r"^[A-Za-z0-9._\-|]+$")
 MAX_TOKEN_LENGTH = 512
 TEST_EVENT_CODE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -213,9 +217,12 @@ def _check(data: dict[str, Any], session: Session, company_id: int) -> tuple[dic
             return
         values[name] = value
 
-    text_field("facebook_pixel_id", META_PIXEL_ID, "A Meta pixel id is 15 or 16 digits.", 16)
+    text_field("facebook_pixel_id", META_PIXEL_ID, f"A Meta pixel id is {META_PIXEL_ID_RULE}.", META_PIXEL_ID_MAX)
     text_field(
-        "tiktok_pixel_code", TIKTOK_PIXEL_CODE, "A TikTok pixel code is 15 to 30 capital letters and digits.", 30
+        "tiktok_pixel_code",
+        TIKTOK_PIXEL_CODE,
+        f"A TikTok pixel code is {TIKTOK_PIXEL_CODE_RULE}.",
+        TIKTOK_PIXEL_CODE_MAX,
     )
     text_field("test_event_code", TEST_EVENT_CODE, "A test event code is up to 40 letters, digits, '-' or '_'.", 40)
     for name in TOKEN_FIELDS:

@@ -109,6 +109,35 @@ def test_bad_input_is_refused_by_field_and_changes_nothing(api, db, company, bod
     assert after.test_event_code is None
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"facebook_access_token": META_TOKEN}, "facebook_pixel_id"),
+        ({"facebook_pixel_id": None, "facebook_access_token": META_TOKEN}, "facebook_pixel_id"),
+        ({"tiktok_access_token": TIKTOK_TOKEN}, "tiktok_pixel_code"),
+    ],
+)
+def test_a_token_needs_the_companys_own_pixel(api, db, company, body, field, unchanged):
+    # The installation's FACEBOOK_PIXEL_ID is set, but a company's token goes only with
+    # the company's own pixel.
+    with unchanged():
+        answer = api.put("/api/v1/pixels", body, status=422)
+    assert set(answer.json["error"]["fields"]) == {field}
+    assert "this access token belongs to" in answer.json["error"]["fields"][field]
+    assert stored(db, company) is None
+
+
+def test_the_pixel_id_cannot_be_cleared_while_its_token_is_kept(api, db, company, unchanged):
+    api.put("/api/v1/pixels", {"facebook_pixel_id": META_PIXEL, "facebook_access_token": META_TOKEN})
+    with unchanged():
+        answer = api.put("/api/v1/pixels", {"facebook_pixel_id": None}, status=422)
+    assert set(answer.json["error"]["fields"]) == {"facebook_pixel_id"}
+    assert stored(db, company).facebook_pixel_id == META_PIXEL
+    # Both at once is fine.
+    body = api.put("/api/v1/pixels", {"facebook_pixel_id": None, "facebook_access_token": None}).json
+    assert body["facebook_pixel_id"] is None and body["facebook_access_token_set"] is False
+
+
 def test_not_json_is_a_400(api, unchanged):
     with unchanged():
         answer = api.client.put(

@@ -22,10 +22,12 @@ from pixelkit import (
 from sqlalchemy import select, update
 
 from orbitflow.audit.models import AuditEntry
+from orbitflow.crypto import Encryptor
 from orbitflow.deliveries import Delivery
 from orbitflow.models.meta import utcnow
+from orbitflow.shared import shared
 from orbitflow.syslog.models import SystemLogEntry
-from orbitflow_plugins.pixels.models import PixelAttribution
+from orbitflow_plugins.pixels.models import PixelAttribution, PixelSettings
 from orbitflow_plugins.quiz.models import QuizSubmission
 from quiz.quizkit import FULL_QUIZ, make_quiz
 from webhooks.hookkit import Answer
@@ -137,6 +139,30 @@ def test_a_quiz_switched_off_sends_nothing(api, db, company, visitor, meta, work
     answer_as_ad_visitor(visitor, company, quiz)
     worker.run_until_idle()
     assert pixel_deliveries(db) == [] and meta.received == []
+
+
+def test_a_token_without_the_companys_own_pixel_sends_nothing(
+    api, db, company, visitor, meta, worker, pixels_app, unchanged
+):
+    # Saved before a token needed its pixel: only the installation's FACEBOOK_PIXEL_ID
+    # (999999999999999) would apply, and the company's token must never go with it.
+    db.add(
+        PixelSettings(
+            company_id=company.id,
+            facebook_access_token=shared(pixels_app.registry, Encryptor).encrypt(META_TOKEN),
+            require_consent=True,
+            meta_won_event="Purchase",
+            tiktok_won_event="CompletePayment",
+            consecutive_failures=0,
+        )
+    )
+    db.commit()
+    quiz = make_quiz(db, company)
+    answer_as_ad_visitor(visitor, company, quiz)
+    worker.run_until_idle()
+    assert pixel_deliveries(db) == [] and meta.received == []
+    with unchanged():
+        api.post("/api/v1/pixels/test", status=409)
 
 
 def _due_now(db) -> None:

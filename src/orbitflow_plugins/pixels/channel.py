@@ -28,7 +28,7 @@ from orbitflow.models.meta import utcnow
 from orbitflow.shared import shared
 from orbitflow_plugins.pixels import payloads
 from orbitflow_plugins.pixels.events import META_CHANNEL, TIKTOK_CHANNEL, company_of_destination
-from orbitflow_plugins.pixels.settings import Defaults, Effective, effective, settings_row
+from orbitflow_plugins.pixels.settings import Defaults, ServerConfig, server_config, settings_row
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,9 @@ class PixelChannel:
         self.meta_api_url = settings.pixels_meta_api_url
         self.tiktok_api_url = settings.pixels_tiktok_api_url
 
-    def _settings(self, company_id: int) -> Effective:
+    def _settings(self, company_id: int) -> ServerConfig:
         with shared(self.registry, sessionmaker)() as session, unscoped(session):
-            return effective(session, company_id, defaults_of(self.registry), encryptor(self.registry))
+            return server_config(session, company_id, encryptor(self.registry))
 
     def send(self, deliveries: Sequence[Delivery]) -> list[SendResult]:
         company_id = company_of_destination(deliveries[0].destination)
@@ -87,7 +87,7 @@ class PixelChannel:
                 results[index] = answer
         return [result for result in results if result is not None]
 
-    def post(self, config: Effective, events: list[dict]) -> SendResult:
+    def post(self, config: ServerConfig, events: list[dict]) -> SendResult:
         raise NotImplementedError
 
     def settled(self, session, delivery: Delivery, status: str, result: SendResult) -> None:
@@ -134,7 +134,7 @@ class MetaChannel(PixelChannel):
     name = META_CHANNEL
     platform = "Meta"
 
-    def post(self, config: Effective, events: list[dict]) -> SendResult:
+    def post(self, config: ServerConfig, events: list[dict]) -> SendResult:
         if not config.facebook_pixel_id or not config.facebook_access_token:
             return SendResult("failed", None, "no Meta pixel id or access token is set")
         body: dict = {"data": events, "access_token": config.facebook_access_token}
@@ -148,7 +148,7 @@ class TikTokChannel(PixelChannel):
     name = TIKTOK_CHANNEL
     platform = "TikTok"
 
-    def post(self, config: Effective, events: list[dict]) -> SendResult:
+    def post(self, config: ServerConfig, events: list[dict]) -> SendResult:
         if not config.tiktok_pixel_code or not config.tiktok_access_token:
             return SendResult("failed", None, "no TikTok pixel code or access token is set")
         body: dict = {"event_source": "web", "event_source_id": config.tiktok_pixel_code, "data": events}

@@ -3,7 +3,8 @@
 A completed quiz whose visitor allowed tracking (consent given, or not required) keeps
 its attribution row and queues Meta ``Lead`` / TikTok ``SubmitForm``; its lead's first
 arrival in a won stage queues the configured won events (``Purchase`` /
-``CompletePayment``) once, ever. Only companies with an access token get server events.
+``CompletePayment``) once, ever. Only a pixel the company set itself, with its access
+token, gets server events.
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ def on_lead_moved(session: Session, event: LeadEvent) -> None:
     event_id = won_event_id(lead.id)
     when = payloads.epoch_seconds(first.won_reported_at)
     seen = attribution_dict(first)
-    if settings.facebook_access_token:
+    if settings.meta_server_events:
         _enqueue(
             session,
             event.company_id,
@@ -213,7 +214,7 @@ def on_lead_moved(session: Session, event: LeadEvent) -> None:
             ),
             "won",
         )
-    if settings.tiktok_access_token:
+    if settings.tiktok_server_events:
         _enqueue(
             session,
             event.company_id,

@@ -38,6 +38,16 @@ class PixelSettings(TenantOwned, Base):
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 
+    # Server events go only to a pixel the company set itself, with its own token (never
+    # to the installation's default pixel, which is for browser events).
+    @property
+    def meta_server_events(self) -> bool:
+        return bool(self.facebook_pixel_id and self.facebook_access_token)
+
+    @property
+    def tiktok_server_events(self) -> bool:
+        return bool(self.tiktok_pixel_code and self.tiktok_access_token)
+
 
 class PixelQuizOff(TenantOwned, Base):
     """A quiz whose visitors the pixels do not hear about (every quiz is on by default)."""

@@ -73,8 +73,9 @@ class Defaults:
 
 
 @dataclass(frozen=True)
-class Effective:
-    """What applies to a company now (its own values, else the installation's)."""
+class ServerConfig:
+    """What a company's server events go with: the pixel ids it set itself and its
+    tokens, never the installation's defaults (those are for browser events)."""
 
     company_id: int
     facebook_pixel_id: str | None
@@ -82,13 +83,6 @@ class Effective:
     tiktok_pixel_code: str | None
     tiktok_access_token: str | None
     test_event_code: str | None
-    require_consent: bool
-    meta_won_event: str
-    tiktok_won_event: str
-
-    @property
-    def any_pixel(self) -> bool:
-        return bool(self.facebook_pixel_id or self.tiktok_pixel_code)
 
 
 def settings_row(session: Session, company_id: int) -> PixelSettings | None:
@@ -105,20 +99,14 @@ class ServerEvents:
 
 
 def _load_server_events(session: Session, company_id: int) -> ServerEvents | None:
-    row = session.execute(
-        select(
-            PixelSettings.facebook_access_token.is_not(None) & (PixelSettings.facebook_access_token != ""),
-            PixelSettings.tiktok_access_token.is_not(None) & (PixelSettings.tiktok_access_token != ""),
-            PixelSettings.require_consent,
-        ).where(PixelSettings.company_id == company_id)
-    ).first()
-    if row is None or not (row[0] or row[1]):
+    row = settings_row(session, company_id)
+    if row is None or not (row.meta_server_events or row.tiktok_server_events):
         return None
-    return ServerEvents(bool(row[0]), bool(row[1]), bool(row[2]))
+    return ServerEvents(row.meta_server_events, row.tiktok_server_events, row.require_consent)
 
 
 # Read by every quiz submission: cached per process (see orbitflow.companycache for how fresh).
-# None when the company has no access token (no server events).
+# None when the company has no pixel of its own with an access token (no server events).
 server_events = CompanyReader("pixels.server_events", [PixelSettings.__table__], _load_server_events)
 
 
@@ -145,30 +133,17 @@ def _decrypt(encryptor: Encryptor, value: str | None) -> str | None:
         return None
 
 
-def effective(session: Session, company_id: int, defaults: Defaults, encryptor: Encryptor) -> Effective:
+def server_config(session: Session, company_id: int, encryptor: Encryptor) -> ServerConfig:
     row = settings_row(session, company_id)
     if row is None:
-        return Effective(
-            company_id,
-            defaults.facebook_pixel_id,
-            None,
-            defaults.tiktok_pixel_code,
-            None,
-            None,
-            True,
-            DEFAULT_META_WON_EVENT,
-            DEFAULT_TIKTOK_WON_EVENT,
-        )
-    return Effective(
+        return ServerConfig(company_id, None, None, None, None, None)
+    return ServerConfig(
         company_id,
-        row.facebook_pixel_id or defaults.facebook_pixel_id,
+        row.facebook_pixel_id,
         _decrypt(encryptor, row.facebook_access_token),
-        row.tiktok_pixel_code or defaults.tiktok_pixel_code,
+        row.tiktok_pixel_code,
         _decrypt(encryptor, row.tiktok_access_token),
         row.test_event_code,
-        row.require_consent,
-        row.meta_won_event,
-        row.tiktok_won_event,
     )
 
 
@@ -261,6 +236,16 @@ def _check(data: dict[str, Any], session: Session, company_id: int) -> tuple[dic
                 errors["disabled_quiz_ids"] = "Choose quizzes of this company."
             else:
                 values["disabled_quiz_ids"] = sorted(wanted)
+    row = settings_row(session, company_id)
+    for token, pixel, message in (
+        ("facebook_access_token", "facebook_pixel_id", "Enter the Meta pixel id this access token belongs to."),
+        ("tiktok_access_token", "tiktok_pixel_code", "Enter the TikTok pixel code this access token belongs to."),
+    ):
+        # As it would be after this change: server events go only to the company's own pixel.
+        has_token = values[token] if token in values else (row is not None and getattr(row, token))
+        has_pixel = values[pixel] if pixel in values else (row is not None and getattr(row, pixel))
+        if has_token and not has_pixel and pixel not in errors and token not in errors:
+            errors[pixel] = message
     return values, errors
 
 

@@ -1,6 +1,6 @@
-"""The "send test event" button: a PageView (Meta) or ViewContent (TikTok) to each platform the company has a token for,
-through the outbox like every other event (with the test event code, when set, so it
-shows in the platforms' Test Events tabs)."""
+"""The "send test event" button: a PageView (Meta) or ViewContent (TikTok) to each platform
+the company set a pixel and token for, through the outbox like every other event (with
+the test event code, when set, so it shows in the platforms' Test Events tabs)."""
 
 from __future__ import annotations
 
@@ -29,11 +29,11 @@ def send_test_events(request: Request) -> list[Delivery]:
     }
     now = int(time.time())
     outgoing = []
-    for channel, token, build in (
-        (META_CHANNEL, row.facebook_access_token, payloads.meta_event),
-        (TIKTOK_CHANNEL, row.tiktok_access_token, payloads.tiktok_event),
+    for channel, sends, build in (
+        (META_CHANNEL, row.meta_server_events, payloads.meta_event),
+        (TIKTOK_CHANNEL, row.tiktok_server_events, payloads.tiktok_event),
     ):
-        if not token:
+        if not sends:
             continue
         event_id = new_event_id()
         event = build(

@@ -45,7 +45,8 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: URL
-    replica_url: URL | None = None
+    # DATABASE_REPLICA_URL's own settings (its options, TLS demand and pool), or None.
+    replica: DatabaseSettings | None = None
     pool_size: int = DEFAULT_POOL_SIZE
     connect_args: dict = field(default_factory=dict)
     # Seconds a request waits for a free pooled connection before giving up (503).
@@ -53,6 +54,8 @@ class DatabaseSettings:
     # The URL option that demands an encrypted connection (``sslmode=require``), if any:
     # a connection the server answers in plain text is then refused.
     tls_required_by: str | None = None
+    # The setting these came from, named in the messages about them.
+    variable: str = "DATABASE_URL"
 
     @property
     def is_sqlite(self) -> bool:
@@ -284,6 +287,23 @@ def pool_options(name: str, raw: str) -> dict[str, int]:
     return options
 
 
+def replica_settings(raw: str, pool_size: int, pool_timeout: int) -> DatabaseSettings:
+    """DATABASE_REPLICA_URL read as DATABASE_URL is: its own options (time-outs, TLS and
+    the demand for it, Prisma's pool options), the primary's pool where it names none."""
+    name = "DATABASE_REPLICA_URL"
+    url, connect_args = parse_database_url(name, raw)
+    options = pool_options(name, raw)
+    return DatabaseSettings(
+        url,
+        None,
+        options.get("pool_size", pool_size),
+        connect_args,
+        options.get("pool_timeout", pool_timeout),
+        tls_required_by=tls_required_by(raw),
+        variable=name,
+    )
+
+
 def parse_redis_url(value: str | None) -> str | None:
     """REDIS_URL: where every app process and replica shares its rate-limit counters."""
     if value is None:
@@ -471,8 +491,6 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
     if not raw_db:
         raise ConfigError("DATABASE_URL is required (or sqlalchemy.url in the INI file)")
     url, connect_args = parse_database_url("DATABASE_URL", raw_db)
-    replica_raw = _first(env, "DATABASE_REPLICA_URL") or ini.get("sqlalchemy.replica_url")
-    replica = parse_database_url("DATABASE_REPLICA_URL", replica_raw)[0] if replica_raw else None
     from_url = pool_options("DATABASE_URL", raw_db)
     # DB_POOL_SIZE when set, else Prisma's connection_limit in the URL, else the INI's value.
     explicit_pool_size = _first(env, "DB_POOL_SIZE")
@@ -482,6 +500,10 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
         pool_size = parse_int(
             "DB_POOL_SIZE", explicit_pool_size or ini.get("orbitflow.db_pool_size"), DEFAULT_POOL_SIZE, minimum=1
         )
+
+    pool_timeout = from_url.get("pool_timeout", DEFAULT_POOL_TIMEOUT)
+    replica_raw = _first(env, "DATABASE_REPLICA_URL") or ini.get("sqlalchemy.replica_url")
+    replica = replica_settings(replica_raw, pool_size, pool_timeout) if replica_raw else None
 
     secret = _first(env, "AUTH_SECRET") or ini.get("orbitflow.auth_secret")
     if not secret:
@@ -513,12 +535,7 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
 
     return Settings(
         database=DatabaseSettings(
-            url,
-            replica,
-            pool_size,
-            connect_args,
-            from_url.get("pool_timeout", DEFAULT_POOL_TIMEOUT),
-            tls_required_by=tls_required_by(raw_db),
+            url, replica, pool_size, connect_args, pool_timeout, tls_required_by=tls_required_by(raw_db)
         ),
         auth_secret=secret,
         auth_url=auth_url,

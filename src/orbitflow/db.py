@@ -64,7 +64,7 @@ def _sqlite_error_is_retryable(error: BaseException) -> bool:
 
 
 class UnencryptedDatabaseConnection(ConfigError):
-    """DATABASE_URL demands TLS and the server answered without it."""
+    """DATABASE_URL (or DATABASE_REPLICA_URL) demands TLS and the server answered without it."""
 
 
 class TenantScopeError(RuntimeError):
@@ -116,7 +116,7 @@ def _refuse_plain_text(settings: DatabaseSettings):
     text when the server offers no TLS, so ask the server what the session uses."""
     where = f"{settings.url.host}:{settings.url.port or 3306}"
     message = (
-        f"DATABASE_URL asks for an encrypted connection ({settings.tls_required_by}) but the server at "
+        f"{settings.variable} asks for an encrypted connection ({settings.tls_required_by}) but the server at "
         f"{where} answered without TLS; enable TLS on the server, or use sslmode=prefer to accept plain text"
     )
 

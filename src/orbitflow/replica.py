@@ -6,25 +6,29 @@ the replica only when all of these hold: the request is safe (GET, HEAD, OPTIONS
 browser did not write in the last few seconds (the read-your-writes cookie), the session
 has not written (no flush, no INSERT/UPDATE/DELETE, no ``FOR UPDATE``), and the replica is
 healthy: reachable and at most ``orbitflow.replica_max_lag_seconds`` behind (MariaDB's
-``Seconds_Behind_Master``, checked at most every ``orbitflow.replica_check_seconds``).
-Otherwise the primary answers, so a stopped or lagging replica costs nothing but its load.
+``Seconds_Behind_Master``, checked at most every ``orbitflow.replica_check_seconds`` in a
+thread of its own). Otherwise the primary answers, so a stopped or lagging replica costs
+nothing but its load; a replica that stops between two checks costs the read that finds
+it gone one failed connection attempt, and that read goes to the primary.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from pyramid.request import Request
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import Select
 
-from orbitflow.config import Settings, parse_int, parse_seconds
+from orbitflow.config import ConfigError, Settings, parse_int, parse_seconds
 from orbitflow.shared import shared
 
 log = logging.getLogger(__name__)
@@ -59,7 +63,11 @@ def load_replica_settings(settings: Settings) -> ReplicaSettings:
 
 
 class Replica:
-    """The replica's engine and its last known state ("ok", "lagging" or "error")."""
+    """The replica's engine and its last known state ("ok", "lagging" or "error").
+
+    A due check runs in a thread of its own: no request waits for a replica that is slow
+    to answer (or drops packets); requests keep the last known state meanwhile, and read
+    from the primary until the first check has found the replica usable."""
 
     def __init__(self, engine: Engine, settings: ReplicaSettings) -> None:
         self.engine = engine
@@ -67,24 +75,44 @@ class Replica:
         self._lock = threading.Lock()
         self._checked_at = float("-inf")
         self._state = "error"
+        # The process whose thread is checking now: a forked worker starts its own.
+        self._checking_in: int | None = None
 
     def state(self) -> str:
-        now = time.monotonic()
-        if now - self._checked_at < self.settings.check_seconds:
-            return self._state
-        with self._lock:
-            if now - self._checked_at >= self.settings.check_seconds:
-                self._state = self._check()
-                self._checked_at = time.monotonic()
+        if time.monotonic() - self._checked_at >= self.settings.check_seconds:
+            self._start_check()
         return self._state
 
     def usable(self) -> bool:
         return self.state() == "ok"
 
+    def mark_down(self) -> None:
+        """A request could not connect: skip the replica until the next check."""
+        self._state = "error"
+        self._checked_at = time.monotonic()
+
+    def _start_check(self) -> None:
+        pid = os.getpid()
+        with self._lock:
+            if self._checking_in == pid:
+                return
+            self._checking_in = pid
+        threading.Thread(target=self._run_check, name="orbitflow-replica-check", daemon=True).start()
+
+    def _run_check(self) -> None:
+        try:
+            self._state = self._check()
+        finally:
+            self._checked_at = time.monotonic()
+            self._checking_in = None
+
     def _check(self) -> str:
         try:
             with self.engine.connect() as connection:
                 row = connection.execute(text("SHOW SLAVE STATUS")).mappings().first()
+        except ConfigError as error:
+            log.warning("read replica refused: %s", error)  # e.g. TLS demanded, none offered
+            return "error"
         except Exception as error:
             log.warning("read replica unreachable: %s", error.__class__.__name__)
             return "error"
@@ -117,7 +145,17 @@ class RoutingSession(Session):
             return primary
         if self.replica is None or not self.info.get(ALLOWED_KEY) or self.info.get(WROTE_KEY):
             return primary
-        return self.replica.engine if self.replica.usable() else primary
+        if not self.replica.usable():
+            return primary
+        try:
+            # Connect now (or reuse this transaction's connection to it): a replica that
+            # went away since its last check sends this read, and the next, to the primary.
+            self.connection(bind_arguments={"bind": self.replica.engine})
+        except (DBAPIError, ConfigError) as error:
+            log.warning("read replica unreachable, reading from the primary: %s", error.__class__.__name__)
+            self.replica.mark_down()
+            return primary
+        return self.replica.engine
 
 
 def allow_replica(request: Request, session: Session) -> None:
@@ -138,10 +176,9 @@ def _remember_writes(session: Session):
 
 
 def make_replica(settings: Settings) -> Replica | None:
-    """The replica of DATABASE_REPLICA_URL (same pool options as the primary), or None."""
-    if settings.database.replica_url is None:
+    """The replica of DATABASE_REPLICA_URL (its own options and TLS demand), or None."""
+    if settings.database.replica is None:
         return None
     from orbitflow.db import make_engine
 
-    replica_settings = replace(settings.database, url=settings.database.replica_url, replica_url=None)
-    return Replica(make_engine(replica_settings), load_replica_settings(settings))
+    return Replica(make_engine(settings.database.replica), load_replica_settings(settings))

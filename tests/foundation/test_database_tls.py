@@ -141,3 +141,48 @@ def test_require_connects_encrypted_where_the_server_offers_tls(tls_mariadb, que
     finally:
         engine.dispose()
     assert cipher  # e.g. TLS_AES_256_GCM_SHA384
+
+
+def test_the_replica_url_keeps_its_own_options_and_tls_demand():
+    settings = load_settings(
+        {"orbitflow.auth_secret": TEST_SECRET},
+        environ={
+            "DATABASE_URL": "mysql://u:p@primary.example.com/crm?connect_timeout=7",
+            "DATABASE_REPLICA_URL": "mysql://r:p@replica.example.com/crm?connect_timeout=2&sslmode=require"
+            "&connection_limit=4",
+        },
+    ).database
+    assert settings.connect_args == {"connect_timeout": 7} and settings.tls_required_by is None
+    replica = settings.replica
+    assert replica.url.host == "replica.example.com" and replica.url.username == "r"
+    assert replica.connect_args == {"connect_timeout": 2, "ssl": True}
+    assert replica.tls_required_by == "sslmode=require" and replica.variable == "DATABASE_REPLICA_URL"
+    assert replica.pool_size == 4 and settings.pool_size != 4
+    # The other way round: the primary's demand for TLS is not the replica's.
+    settings = load_settings(
+        {"orbitflow.auth_secret": TEST_SECRET},
+        environ={
+            "DATABASE_URL": "mysql://u:p@primary.example.com/crm?sslmode=require",
+            "DATABASE_REPLICA_URL": "mysql://r:p@replica.example.com/crm",
+        },
+    ).database
+    assert settings.tls_required_by == "sslmode=require"
+    assert settings.replica.tls_required_by is None and settings.replica.connect_args == {}
+    assert settings.replica.pool_size == settings.pool_size
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("?sslmode=sometimes", "DATABASE_REPLICA_URL sslmode must be disable, prefer, require"),
+        ("?timeout=3", "DATABASE_REPLICA_URL has an unknown option 'timeout'"),
+        ("?connect_timeout=soon", "DATABASE_REPLICA_URL connect_timeout must be"),
+        ("?connection_limit=0", "DATABASE_REPLICA_URL connection_limit must be"),
+    ],
+)
+def test_a_bad_replica_url_option_stops_start_up(query, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(
+            {"orbitflow.auth_secret": TEST_SECRET},
+            environ={"DATABASE_URL": "mysql://u:p@db/crm", "DATABASE_REPLICA_URL": f"mysql://r:p@replica/crm{query}"},
+        )

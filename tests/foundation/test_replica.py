@@ -1,10 +1,15 @@
 """DATABASE_REPLICA_URL against two real MariaDB servers in replication (GTID), started by
 the test: safe requests read from the replica, writes and a browser's reads right after
-its own write go to the primary, and a lagging or stopped replica is skipped."""
+its own write go to the primary, and a lagging (numerically or stopped), unreachable,
+silent or plain-text replica is skipped without holding up requests."""
 
 from __future__ import annotations
 
+import logging
+import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import mariadb
 import pytest
@@ -73,19 +78,20 @@ def pair(tmp_path_factory):
         primary.stop()
 
 
-@pytest.fixture
-def app(pair):
-    primary, replica, _owner = pair
-    ini = settings_for(
+def _make_app(primary: PrivateMariaDB, replica_url: str, **ini: str):
+    settings = settings_for(
         f"{primary.server_url}/orbitflow",
         **{
             "orbitflow.replica_check_seconds": str(CHECK_SECONDS),
             "orbitflow.replica_read_your_writes_seconds": str(READ_YOUR_WRITES),
             "orbitflow.replica_max_lag_seconds": "1",
+            **ini,
         },
     )
-    application = make_app(ini, environ={"DATABASE_REPLICA_URL": f"{replica.server_url}/orbitflow?connect_timeout=1"})
-    yield application
+    return make_app(settings, environ={"DATABASE_REPLICA_URL": replica_url})
+
+
+def _dispose(application) -> None:
     from sqlalchemy.engine import Engine
 
     from orbitflow.replica import Replica
@@ -93,6 +99,25 @@ def app(pair):
 
     shared(application.registry, Replica).engine.dispose()
     shared(application.registry, Engine).dispose()
+
+
+@pytest.fixture
+def make_replica_app(pair):
+    made = []
+
+    def make(replica_url: str | None = None, **ini: str):
+        primary, replica, _owner = pair
+        made.append(_make_app(primary, replica_url or f"{replica.server_url}/orbitflow?connect_timeout=1", **ini))
+        return made[-1]
+
+    yield make
+    for application in made:
+        _dispose(application)
+
+
+@pytest.fixture
+def app(make_replica_app):
+    return make_replica_app()
 
 
 @pytest.fixture
@@ -119,6 +144,16 @@ def _browser(app) -> webtest.TestApp:
 
 def _names(client) -> list[str]:
     return [lead["name"] for lead in client.get("/api/v1/leads", status=200).json["items"]]
+
+
+def _replica_state(app, expected: str, timeout: float = 8.0) -> str:
+    """/api/health's replica state once it is ``expected`` (checks run in the background)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = _browser(app).get("/api/health", status=200).json["replica"]
+        if state == expected or time.monotonic() > deadline:
+            return state
+        time.sleep(0.1)
 
 
 def _signed_in(app, owner) -> webtest.TestApp:
@@ -167,8 +202,7 @@ def test_a_lagging_replica_is_skipped(app, pair, replica_only_lead):
     replica.execute("STOP SLAVE SQL_THREAD")
     try:
         primary.execute(f"UPDATE orbitflow.companies SET name = name WHERE id = {owner.company_id}")
-        time.sleep(CHECK_SECONDS + 0.2)
-        assert _browser(app).get("/api/health", status=200).json["replica"] == "lagging"
+        assert _replica_state(app, "lagging") == "lagging"
         # Reads now come from the primary: the replica's own row is not seen.
         assert replica_only_lead not in _names(client)
         assert client.get("/dashboard", status=200)
@@ -179,16 +213,73 @@ def test_a_lagging_replica_is_skipped(app, pair, replica_only_lead):
     assert replica_only_lead in _names(client)
 
 
-def test_a_stopped_replica_is_skipped_and_pages_still_work(app, pair):
+def _lag(replica: PrivateMariaDB) -> int | None:
+    connection = mariadb.connect(host="127.0.0.1", port=replica.port, user="root", autocommit=True)
+    try:
+        cursor = connection.cursor(dictionary=True)
+        cursor.execute("SHOW SLAVE STATUS")
+        return cursor.fetchone()["Seconds_Behind_Master"]
+    finally:
+        connection.close()
+
+
+def test_a_replica_behind_by_more_than_the_limit_is_skipped_and_one_within_it_is_used(
+    app, make_replica_app, pair, replica_only_lead
+):
     primary, replica, owner = pair
+    tolerant = make_replica_app(**{"orbitflow.replica_max_lag_seconds": "60"})
+    strict_client, tolerant_client = _signed_in(app, owner), _signed_in(tolerant, owner)
+    replica.execute("STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY=30", "START SLAVE")
+    try:
+        # Replicated 30 s late: the replica's lag grows from the moment the primary writes.
+        primary.execute("CREATE DATABASE IF NOT EXISTS lag_probe", "DROP DATABASE lag_probe")
+        deadline = time.monotonic() + 15
+        while (_lag(replica) or 0) < 3:
+            assert time.monotonic() < deadline, f"no lag on the replica: {_lag(replica)}"
+            time.sleep(0.2)
+        assert _replica_state(app, "lagging") == "lagging"  # 3 s or more behind, the limit 1 s
+        assert replica_only_lead not in _names(strict_client)
+        assert _replica_state(tolerant, "ok") == "ok"  # the same lag under its limit of 60 s
+        assert replica_only_lead in _names(tolerant_client)
+    finally:
+        replica.execute("STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY=0", "START SLAVE")
+    _caught_up(primary, replica)
+
+
+def test_a_replica_that_stops_between_checks_sends_reads_to_the_primary(make_replica_app, pair, replica_only_lead):
+    primary, replica, owner = pair
+    app = make_replica_app(**{"orbitflow.replica_check_seconds": "600"})
     client = _signed_in(app, owner)
+    assert _replica_state(app, "ok") == "ok"
+    assert replica_only_lead in _names(client)
     replica.stop()
     try:
-        time.sleep(CHECK_SECONDS + 0.2)
+        # The replica's last check said "ok" and the next one is minutes away: the read
+        # that fails to connect goes to the primary, and so do the reads after it.
+        started = time.monotonic()
+        assert replica_only_lead not in _names(client)
+        assert time.monotonic() - started < 5
+        assert _browser(app).get("/api/health", status=200).json["replica"] == "error"
+        client.get("/dashboard", status=200)
+        client.get("/leads", status=200)
+        client.get(f"/leads/{REPLICA_ONLY_ID}", status=404)
+    finally:
+        replica.start()
+        replica.execute("START SLAVE")
+    _caught_up(primary, replica)
+
+
+def test_a_stopped_replica_is_found_by_its_check_and_pages_still_work(app, pair):
+    primary, replica, owner = pair
+    client = _signed_in(app, owner)
+    assert _replica_state(app, "ok") == "ok"
+    replica.stop()
+    try:
         started = time.monotonic()
         health = _browser(app).get("/api/health", status=200).json
-        assert health["replica"] == "error" and health["status"] == "ok" and health["database"] == "ok"
+        assert health["status"] == "ok" and health["database"] == "ok"
         assert time.monotonic() - started < 5
+        assert _replica_state(app, "error") == "error"
         client.get("/dashboard", status=200)
         client.get("/leads", status=200)
         assert isinstance(_names(client), list)
@@ -196,3 +287,69 @@ def test_a_stopped_replica_is_skipped_and_pages_still_work(app, pair):
         replica.start()
         replica.execute("START SLAVE")
     _caught_up(primary, replica)
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP port that accepts connections and never says a word, as a replica behind a
+    network that drops its packets looks to a client until its time-out."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+    held: list[socket.socket] = []
+    stopping = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stopping.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stopping.set()
+    thread.join(timeout=5)
+    for connection in held:
+        connection.close()
+    listener.close()
+
+
+def test_a_silent_replica_holds_up_no_request_and_times_out_on_its_own_connect_timeout(
+    make_replica_app, pair, silent_server
+):
+    _primary, _replica, owner = pair
+    app = make_replica_app(f"mysql://root@127.0.0.1:{silent_server}/orbitflow?connect_timeout=2")
+    client = _browser(app)
+    login(client, owner)
+
+    def timed(path: str) -> float:
+        started = time.monotonic()
+        (client if path != "/api/health" else _browser(app)).get(path, status=200)
+        return time.monotonic() - started
+
+    # The first requests start the replica's check; none of them waits for its answer.
+    with ThreadPoolExecutor(4) as pool:
+        took = list(pool.map(timed, ["/api/health", "/api/v1/leads", "/leads", "/api/health"]))
+    assert max(took) < 1.5, took
+    started = time.monotonic()
+    # DATABASE_REPLICA_URL's own connect_timeout (2 s), not the primary's (5 s).
+    assert _replica_state(app, "error", timeout=10) == "error"
+    assert time.monotonic() - started < 4
+
+
+def test_a_replica_url_that_demands_tls_is_refused_by_a_plain_text_replica(
+    make_replica_app, pair, replica_only_lead, caplog
+):
+    _primary, replica, owner = pair
+    app = make_replica_app(f"{replica.server_url}/orbitflow?sslmode=require&connect_timeout=2")
+    with caplog.at_level(logging.WARNING, logger="orbitflow.replica"):
+        client = _signed_in(app, owner)
+        assert replica_only_lead not in _names(client)
+        assert _replica_state(app, "ok", timeout=1.5) == "error"
+    assert any(
+        "DATABASE_REPLICA_URL asks for an encrypted connection (sslmode=require)" in record.getMessage()
+        for record in caplog.records
+    ), [record.getMessage() for record in caplog.records]

@@ -46,20 +46,41 @@ def tiktok(_vendors) -> Receiver:
     return _vendors["tiktok"]
 
 
-@pytest.fixture(scope="session")
-def pixels_app(backend, _vendors):
-    app = make_app(
+def _make_pixels_app(backend, vendors, **environ: str):
+    return make_app(
         backend.ini(**{"orbitflow.deliveries.http_timeout_seconds": "1"}),
         environ={
             "WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "true",
-            "PIXELS_META_API_URL": base_url(_vendors["meta"]),
-            "PIXELS_TIKTOK_API_URL": base_url(_vendors["tiktok"]),
+            "PIXELS_META_API_URL": base_url(vendors["meta"]),
+            "PIXELS_TIKTOK_API_URL": base_url(vendors["tiktok"]),
             "FACEBOOK_PIXEL_ID": "999999999999999",
+            **environ,
         },
         engine=backend.engine,
     )
+
+
+@pytest.fixture(scope="session")
+def pixels_app(backend, _vendors):
+    app = _make_pixels_app(backend, _vendors)
     yield app
     shut_down(app.registry)
+
+
+@pytest.fixture
+def app_with_keys(backend, _vendors, fresh):
+    """The same installation started with another ENCRYPTION_KEY (``pixels_app`` uses the
+    key derived from AUTH_SECRET)."""
+    started = []
+
+    def make(keys: str):
+        app = _make_pixels_app(backend, _vendors, ENCRYPTION_KEY=keys)
+        started.append(app)
+        return app
+
+    yield make
+    for app in started:
+        shut_down(app.registry)
 
 
 @pytest.fixture

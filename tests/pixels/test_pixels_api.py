@@ -211,7 +211,9 @@ def test_the_openapi_document_lists_the_pixel_operations(api):
     read_only = {name for name, schema in given.items() if schema.get("readOnly")}
     assert read_only == {
         "facebook_access_token_set",
+        "facebook_access_token_unreadable",
         "tiktok_access_token_set",
+        "tiktok_access_token_unreadable",
         "default_facebook_pixel_id",
         "default_tiktok_pixel_code",
     }

@@ -36,7 +36,14 @@ _SETTINGS_PROPERTIES: dict[str, Any] = {
 # Answered by GET; a PUT may send them back, and they are ignored.
 _READ_ONLY_PROPERTIES: dict[str, Any] = {
     "facebook_access_token_set": {"type": "boolean", "readOnly": True},
+    "facebook_access_token_unreadable": {
+        "type": "boolean",
+        "readOnly": True,
+        "description": "A token is stored but ENCRYPTION_KEY no longer lists the key it was encrypted with: "
+        "server events fail until it is entered again.",
+    },
     "tiktok_access_token_set": {"type": "boolean", "readOnly": True},
+    "tiktok_access_token_unreadable": {"type": "boolean", "readOnly": True},
     "default_facebook_pixel_id": {"type": "string", "nullable": True, "readOnly": True},
     "default_tiktok_pixel_code": {"type": "string", "nullable": True, "readOnly": True},
 }
@@ -103,7 +110,9 @@ def _ok(name: str, description: str = "OK") -> dict[str, Any]:
 
 
 def settings_json(request: Request) -> dict[str, Any]:
-    return pixel_settings.public_json(request.dbsession, request.identity.company_id, defaults_of(request.registry))
+    return pixel_settings.public_json(
+        request.dbsession, request.identity.company_id, defaults_of(request.registry), encryptor(request.registry)
+    )
 
 
 def delivery_json(delivery: Delivery, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
@@ -175,7 +184,8 @@ def get_pixels(request: Request):
     "/api/v1/pixels",
     "put",
     summary="Change the company's pixel settings",
-    description="Access tokens are stored encrypted and never returned (`*_access_token_set` says whether one is).",
+    description="Access tokens are stored encrypted and never returned (`*_access_token_set` says whether a usable "
+    "one is, `*_access_token_unreadable` whether one is stored that can no longer be decrypted).",
     requestBody={"required": True, "content": {JSON: {"schema": ref("PixelSettingsInput")}}},
     responses={"200": _ok("PixelSettings"), "422": {"description": "Invalid fields"}},
 )

@@ -36,6 +36,10 @@ WARN_AFTER_FAILURES = 3
 WARN_EVERY = timedelta(hours=6)
 # TikTok's body codes that mean "try again later": rate limited, internal errors.
 TIKTOK_RETRY_CODES = frozenset({40100, 50000, 50001, 50002})
+UNREADABLE = (
+    "the {platform} access token cannot be decrypted: ENCRYPTION_KEY no longer lists the key it was encrypted "
+    "with. Enter the token again in Settings → Pixels (or put the old key back behind the new one)"
+)
 
 
 def defaults_of(registry) -> Defaults:
@@ -135,6 +139,8 @@ class MetaChannel(PixelChannel):
     platform = "Meta"
 
     def post(self, config: ServerConfig, events: list[dict]) -> SendResult:
+        if config.facebook_token_unreadable:
+            return SendResult("failed", None, UNREADABLE.format(platform="Meta"))
         if not config.facebook_pixel_id or not config.facebook_access_token:
             return SendResult("failed", None, "no Meta pixel id or access token is set")
         body: dict = {"data": events, "access_token": config.facebook_access_token}
@@ -149,6 +155,8 @@ class TikTokChannel(PixelChannel):
     platform = "TikTok"
 
     def post(self, config: ServerConfig, events: list[dict]) -> SendResult:
+        if config.tiktok_token_unreadable:
+            return SendResult("failed", None, UNREADABLE.format(platform="TikTok"))
         if not config.tiktok_pixel_code or not config.tiktok_access_token:
             return SendResult("failed", None, "no TikTok pixel code or access token is set")
         body: dict = {"event_source": "web", "event_source_id": config.tiktok_pixel_code, "data": events}

@@ -52,7 +52,9 @@ TOKEN_FIELDS = ("facebook_access_token", "tiktok_access_token")
 # they are ignored.
 READ_ONLY_FIELDS = (
     "facebook_access_token_set",
+    "facebook_access_token_unreadable",
     "tiktok_access_token_set",
+    "tiktok_access_token_unreadable",
     "default_facebook_pixel_id",
     "default_tiktok_pixel_code",
 )
@@ -75,13 +77,16 @@ class Defaults:
 @dataclass(frozen=True)
 class ServerConfig:
     """What a company's server events go with: the pixel ids it set itself and its
-    tokens, never the installation's defaults (those are for browser events)."""
+    tokens, never the installation's defaults (those are for browser events). A token
+    that is stored but cannot be decrypted is ``None`` with its ``*_unreadable`` flag."""
 
     company_id: int
     facebook_pixel_id: str | None
     facebook_access_token: str | None
+    facebook_token_unreadable: bool
     tiktok_pixel_code: str | None
     tiktok_access_token: str | None
+    tiktok_token_unreadable: bool
     test_event_code: str | None
 
 
@@ -124,37 +129,69 @@ def quiz_enabled(session: Session, company_id: int, quiz_id: int) -> bool:
 
 
 def _decrypt(encryptor: Encryptor, value: str | None) -> str | None:
+    """The token, or None when none is stored or it cannot be decrypted (see ``_unreadable``)."""
     if not value:
         return None
     try:
         return encryptor.decrypt(value)
     except Undecryptable:
-        # A token encrypted with a key ENCRYPTION_KEY no longer lists: as if unset.
         return None
 
 
+def _unreadable(encryptor: Encryptor, value: str | None) -> bool:
+    """A token is stored but encrypted with a key that ENCRYPTION_KEY no longer lists."""
+    return bool(value) and _decrypt(encryptor, value) is None
+
+
+def reencrypt_tokens(row: PixelSettings, encryptor: Encryptor) -> bool:
+    """Move the company's tokens to ENCRYPTION_KEY's first key; False when nothing moved
+    (they are there already, or cannot be decrypted at all)."""
+    moved = False
+    for name in TOKEN_FIELDS:
+        value = getattr(row, name)
+        if value and not encryptor.is_current(value):
+            try:
+                setattr(row, name, encryptor.rotate(value))
+            except Undecryptable:
+                continue  # its key is gone: the delivery log and the settings page say so
+            moved = True
+    return moved
+
+
 def server_config(session: Session, company_id: int, encryptor: Encryptor) -> ServerConfig:
+    """The company's server-event settings, its tokens moved to ENCRYPTION_KEY's first
+    key on the way (committed here: after one use the old key can go)."""
     row = settings_row(session, company_id)
     if row is None:
-        return ServerConfig(company_id, None, None, None, None, None)
+        return ServerConfig(company_id, None, None, False, None, None, False, None)
+    if reencrypt_tokens(row, encryptor):
+        session.commit()
     return ServerConfig(
         company_id,
         row.facebook_pixel_id,
         _decrypt(encryptor, row.facebook_access_token),
+        _unreadable(encryptor, row.facebook_access_token),
         row.tiktok_pixel_code,
         _decrypt(encryptor, row.tiktok_access_token),
+        _unreadable(encryptor, row.tiktok_access_token),
         row.test_event_code,
     )
 
 
-def public_json(session: Session, company_id: int, defaults: Defaults) -> dict[str, Any]:
-    """The API's representation: the tokens only as ``*_set`` booleans."""
+def public_json(session: Session, company_id: int, defaults: Defaults, encryptor: Encryptor) -> dict[str, Any]:
+    """The API's representation: the tokens only as booleans. ``*_set`` is true for a
+    token that can be used; ``*_unreadable`` for one stored with a key that
+    ENCRYPTION_KEY no longer lists (enter it again)."""
     row = settings_row(session, company_id)
+    meta_token = row.facebook_access_token if row else None
+    tiktok_token = row.tiktok_access_token if row else None
     return {
         "facebook_pixel_id": row.facebook_pixel_id if row else None,
-        "facebook_access_token_set": bool(row and row.facebook_access_token),
+        "facebook_access_token_set": _decrypt(encryptor, meta_token) is not None,
+        "facebook_access_token_unreadable": _unreadable(encryptor, meta_token),
         "tiktok_pixel_code": row.tiktok_pixel_code if row else None,
-        "tiktok_access_token_set": bool(row and row.tiktok_access_token),
+        "tiktok_access_token_set": _decrypt(encryptor, tiktok_token) is not None,
+        "tiktok_access_token_unreadable": _unreadable(encryptor, tiktok_token),
         "test_event_code": row.test_event_code if row else None,
         "require_consent": row.require_consent if row else True,
         "meta_won_event": row.meta_won_event if row else DEFAULT_META_WON_EVENT,
@@ -276,17 +313,19 @@ def update_settings(session: Session, company_id: int, data: dict[str, Any], enc
                     session.add(PixelQuizOff(company_id=company_id, quiz_id=quiz_id))
                 changes[name] = {"from": before, "to": value}
         elif name in TOKEN_FIELDS:
-            current = _decrypt(encryptor, getattr(row, name))
-            if value == current:
+            stored = getattr(row, name)
+            if value == _decrypt(encryptor, stored):
                 continue
             setattr(row, name, encryptor.encrypt(value) if value else None)
-            changes[name] = {"from": "set" if current else None, "to": "set" if value else "removed"}
+            changes[name] = {"from": "set" if stored else None, "to": "set" if value else "removed"}
             if value:
                 # A new token: give its deliveries a fresh count.
                 row.consecutive_failures = 0
         elif getattr(row, name) != value:
             changes[name] = {"from": getattr(row, name), "to": value}
             setattr(row, name, value)
+    # A save uses the tokens too: those left alone move to ENCRYPTION_KEY's first key.
+    reencrypt_tokens(row, encryptor)
     row.updated_at = utcnow()
     session.flush()
     return changes

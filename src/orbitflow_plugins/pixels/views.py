@@ -23,7 +23,9 @@ PER_PAGE = 25
 
 
 def _context(request: Request, form: dict | None = None, errors: dict | None = None) -> dict:
-    current = pixel_settings.public_json(request.dbsession, request.identity.company_id, defaults_of(request.registry))
+    current = pixel_settings.public_json(
+        request.dbsession, request.identity.company_id, defaults_of(request.registry), encryptor(request.registry)
+    )
     page = parse_page(request.params.get("page"), maximum=100_000)
     items, attempts, total = pixel_deliveries(request.dbsession, page=page, per_page=PER_PAGE)
     return {

@@ -1,0 +1,113 @@
+"""Rotating ENCRYPTION_KEY: a company's pixel tokens move to the new first key when they
+are used, so the old key can go after that; a token whose key is gone is reported as
+unreadable on the page and in the API, and its server events fail saying why."""
+
+from __future__ import annotations
+
+import webtest
+from cryptography.fernet import Fernet
+from pixelkit import META_PIXEL, META_TOKEN, TIKTOK_CODE, TIKTOK_TOKEN, answer_as_ad_visitor, pixel_deliveries
+from sqlalchemy import select
+
+from orbitflow.config import load_settings
+from orbitflow.crypto import Encryptor
+from orbitflow.deliveries import worker_for
+from orbitflow_plugins.pixels.models import PixelSettings
+from quiz.quizkit import make_quiz
+from support import login
+from webhooks.hookkit import Api
+
+NEW_KEY = Fernet.generate_key().decode()
+
+
+def configure(api) -> None:
+    api.put(
+        "/api/v1/pixels",
+        {
+            "facebook_pixel_id": META_PIXEL,
+            "facebook_access_token": META_TOKEN,
+            "tiktok_pixel_code": TIKTOK_CODE,
+            "tiktok_access_token": TIKTOK_TOKEN,
+        },
+    )
+
+
+def old_key(backend) -> str:
+    # pixels_app has no ENCRYPTION_KEY: its key is derived from AUTH_SECRET.
+    return load_settings(backend.ini(), environ={}).encryption_keys[0]
+
+
+def stored(db, company) -> PixelSettings:
+    db.expire_all()
+    return db.scalars(select(PixelSettings).where(PixelSettings.company_id == company.id)).one()
+
+
+def signed_in(app, user) -> webtest.TestApp:
+    client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.0.0.1"})
+    login(client, user)
+    return client
+
+
+def test_tokens_move_to_the_new_key_at_their_next_use_and_the_old_key_can_go(
+    api, db, company, owner, visitor, meta, tiktok, backend, app_with_keys
+):
+    configure(api)
+    quiz = make_quiz(db, company)
+    answer_as_ad_visitor(visitor, company, quiz, email="first@example.com")
+    # The new key first, the old one behind it: the worker sends the queued events.
+    rotated = app_with_keys(f"{NEW_KEY},{old_key(backend)}")
+    worker_for(rotated.registry).run_until_idle()
+    assert [r.json["access_token"] for r in meta.received] == [META_TOKEN]
+    assert [r.headers["access-token"] for r in tiktok.received] == [TIKTOK_TOKEN]
+    row = stored(db, company)
+    new_only = Encryptor([NEW_KEY])
+    assert new_only.decrypt(row.facebook_access_token) == META_TOKEN
+    assert new_only.decrypt(row.tiktok_access_token) == TIKTOK_TOKEN
+
+    # The old key removed: everything still works.
+    meta.reset()
+    tiktok.reset()
+    after = app_with_keys(NEW_KEY)
+    client = signed_in(after, owner)
+    body = client.get("/api/v1/pixels").json
+    assert body["facebook_access_token_set"] is True and body["facebook_access_token_unreadable"] is False
+    answer_as_ad_visitor(webtest.TestApp(after, extra_environ=visitor.extra_environ), company, quiz, email="b@x.io")
+    worker_for(after.registry).run_until_idle()
+    assert [r.json["access_token"] for r in meta.received] == [META_TOKEN]
+    assert {row.status for row in pixel_deliveries(db)} == {"delivered"}
+
+
+def test_a_token_whose_key_is_gone_says_so_and_its_events_fail_with_the_reason(
+    api, db, company, owner, visitor, meta, tiktok, app_with_keys
+):
+    configure(api)
+    quiz = make_quiz(db, company)
+    before = stored(db, company).facebook_access_token
+    # ENCRYPTION_KEY replaced without keeping the key the tokens were encrypted with.
+    lost = app_with_keys(NEW_KEY)
+    client = signed_in(lost, owner)
+    body = client.get("/api/v1/pixels").json
+    assert body["facebook_access_token_set"] is False and body["facebook_access_token_unreadable"] is True
+    assert body["tiktok_access_token_set"] is False and body["tiktok_access_token_unreadable"] is True
+    page = client.get("/settings/pixels")
+    assert page.text.count("data-token-unreadable") == 2
+    assert "The stored Meta token can no longer be read" in page.text
+    assert "Remove the stored Meta token" in page.text
+
+    answer_as_ad_visitor(webtest.TestApp(lost, extra_environ=visitor.extra_environ), company, quiz)
+    worker_for(lost.registry).run_until_idle()
+    assert meta.received == [] and tiktok.received == []
+    rows = pixel_deliveries(db)
+    assert {(row.channel, row.status) for row in rows} == {("pixels.meta", "failed"), ("pixels.tiktok", "failed")}
+    for row in rows:
+        assert "access token cannot be decrypted" in row.last_excerpt
+        assert "no Meta pixel id or access token is set" not in row.last_excerpt
+    log = client.get("/api/v1/pixels/deliveries").json["items"]
+    assert all("ENCRYPTION_KEY" in item["last_excerpt"] for item in log)
+    # Nothing was overwritten: putting the old key back would make it readable again.
+    assert stored(db, company).facebook_access_token == before
+
+    # Entering the token again stores it with the new key.
+    body = client.put_json("/api/v1/pixels", {"facebook_access_token": META_TOKEN}, headers=Api(client)._headers()).json
+    assert body["facebook_access_token_set"] is True and body["facebook_access_token_unreadable"] is False
+    assert Encryptor([NEW_KEY]).decrypt(stored(db, company).facebook_access_token) == META_TOKEN

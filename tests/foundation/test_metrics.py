@@ -4,8 +4,10 @@ real server processes summed by one scrape."""
 
 from __future__ import annotations
 
+import json
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -92,19 +94,48 @@ def test_counters_and_histograms_move_after_requests(client):
         == 3
     )
     assert (
-        value(after, "http_request_duration_seconds_count", route="health")
-        - value(before, "http_request_duration_seconds_count", route="health")
+        value(after, "http_request_duration_seconds_count", route="health", method="GET", status="2xx")
+        - value(before, "http_request_duration_seconds_count", route="health", method="GET", status="2xx")
         == 3
     )
-    assert value(after, "http_request_duration_seconds_bucket", route="health", le="+Inf") >= 3
+    assert (
+        value(after, "http_request_duration_seconds_bucket", route="health", method="GET", status="2xx", le="+Inf") >= 3
+    )
     assert value(after, "http_requests_total", route="login", method="GET", status="2xx") > value(
         before, "http_requests_total", route="login", method="GET", status="2xx"
     )
-    assert (
-        value(after, "http_requests_total", route="unmatched", method="GET", status="4xx")
-        - value(before, "http_requests_total", route="unmatched", method="GET", status="4xx")
-        == 1
-    )
+    for name in ("http_requests_total", "http_request_duration_seconds_count"):
+        assert (
+            value(after, name, route="unmatched", method="GET", status="4xx")
+            - value(before, name, route="unmatched", method="GET", status="4xx")
+            == 1
+        ), name
+
+
+def test_server_errors_are_counted_when_the_database_goes_away(backend, tmp_path):
+    """An app whose database cannot be reached: its pages answer 5xx, and each one counts in
+    http_request_errors_total and under the 5xx class of the request series."""
+    if backend.name == "sqlite":
+        gone = f"sqlite:///{tmp_path / 'removed-folder' / 'orbitflow.sqlite'}"
+    else:
+        gone = f"mysql://root@127.0.0.1:{free_port()}/orbitflow?connect_timeout=2"
+    app = make_app(backend.ini(**{"sqlalchemy.url": gone}), environ={"METRICS_TOKEN": TOKEN})
+    client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.0.0.5"})
+    before = scrape(client)
+    client.get("/api/health", status=503)
+    for _ in range(2):
+        # 503 on MariaDB (unavailable), 500 on SQLite (the file cannot be opened).
+        assert client.get("/q/no-such-company/no-such-quiz", expect_errors=True).status_int in (500, 503)
+    after = scrape(client)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("http_request_errors_total", route="health") == 1
+    assert moved("http_request_errors_total", route="quiz_public") == 2
+    assert moved("http_requests_total", route="quiz_public", method="GET", status="5xx") == 2
+    assert moved("http_request_duration_seconds_count", route="quiz_public", method="GET", status="5xx") == 2
+    assert moved("http_request_duration_seconds_count", route="quiz_public", method="GET", status="2xx") == 0
 
 
 def test_pool_and_outbox_gauges(client, db, make_company):
@@ -233,7 +264,7 @@ def test_two_server_processes_are_summed_by_one_scrape(tmp_path):
         for url in (first, second):
             text = scraped(url)
             assert value(text, "http_requests_total", route="health", method="GET", status="2xx") == 8
-            assert value(text, "http_request_duration_seconds_count", route="health") == 8
+            assert value(text, "http_request_duration_seconds_count", route="health", method="GET", status="2xx") == 8
             # Each worker has a pool of its own; the gauge sums the live ones.
             assert value(text, "db_pool_size") == 2 * one_pool
         # One worker process of each server wrote counters.
@@ -246,6 +277,55 @@ def test_two_server_processes_are_summed_by_one_scrape(tmp_path):
     finally:
         for server in servers:
             stop(server)
+
+
+@pytest.mark.slow
+def test_one_scrape_sums_both_workers_of_one_server(tmp_path):
+    """production.ini with WEB_CONCURRENCY=2 and no PROMETHEUS_MULTIPROC_DIR, as the image
+    runs it: the workers share the directory the server made, and a scrape answered by
+    either worker counts the requests of both."""
+    database = f"sqlite:///{tmp_path / 'metrics.sqlite'}"
+    port = free_port()
+    env = base_env(
+        tmp_path,
+        DATABASE_URL=database,
+        AUTH_SECRET=TEST_SECRET,
+        AUTH_URL="http://localhost",
+        METRICS_TOKEN=TOKEN,
+        WEB_CONCURRENCY="2",
+        PORT=str(port),
+        LOG_FORMAT="json",
+        TMPDIR=str(tmp_path),  # where the default directory is made, to look at it
+    )
+    assert "PROMETHEUS_MULTIPROC_DIR" not in env
+    migrated = run(["orbitflow", "migrate", ROOT / "production.ini"], env, cwd=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    server = start_server(["pserve", ROOT / "production.ini"], env, tmp_path)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/api/health", server)
+        before = _get(f"{url}/metrics", BEARER)[1]
+
+        def health(_number: int) -> None:
+            for _ in range(6):
+                assert _get(f"{url}/api/health")[0] == 200
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(health, range(8)))
+        status, after = _get(f"{url}/metrics", BEARER)
+        assert status == 200, after
+        labels = {"route": "health", "method": "GET", "status": "2xx"}
+        assert value(after, "http_requests_total", **labels) - value(before, "http_requests_total", **labels) == 48
+        [directory] = tmp_path.glob("orbitflow-metrics-*")
+        assert len(list(directory.glob("counter_*.db"))) == 2
+    finally:
+        output = stop(server)
+    answered_by = {
+        json.loads(line)["pid"]
+        for line in output.splitlines()
+        if line.startswith("{") and json.loads(line)["logger"] == "orbitflow.access"
+    }
+    assert len(answered_by) == 2, answered_by
 
 
 def test_the_redis_funnel_backlog_is_read_at_the_scrape(backend, redis_url, make_company):

@@ -35,12 +35,11 @@ class Metrics:
         self.scrape_gauges: list[ScrapeGauge] = []
 
     def observe_request(self, route: str | None, method: str, status: int, seconds: float) -> None:
-        name = route or "unmatched"
-        status_class = f"{status // 100}xx"
-        self.instruments.REQUESTS.labels(name, method if method in KNOWN_METHODS else "OTHER", status_class).inc()
-        self.instruments.DURATION.labels(name).observe(seconds)
+        labels = (route or "unmatched", method if method in KNOWN_METHODS else "OTHER", f"{status // 100}xx")
+        self.instruments.REQUESTS.labels(*labels).inc()
+        self.instruments.DURATION.labels(*labels).observe(seconds)
         if status >= 500:
-            self.instruments.ERRORS.labels(name).inc()
+            self.instruments.ERRORS.labels(labels[0]).inc()
 
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -15,7 +15,7 @@ REQUESTS = Counter("http_requests_total", "HTTP requests answered.", ["route", "
 DURATION = Histogram(
     "http_request_duration_seconds",
     "Time from the request reaching the app to the answer leaving it.",
-    ["route"],
+    ["route", "method", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 ERRORS = Counter("http_request_errors_total", "Requests answered with a server error (5xx).", ["route"])

@@ -8,6 +8,7 @@ from pixelkit import META_PIXEL, META_TOKEN, TIKTOK_CODE, TIKTOK_TOKEN, answer_a
 from sqlalchemy import select
 
 from orbitflow.leads.models import Lead, Stage
+from orbitflow_plugins.pixels.models import PixelAttribution
 from quiz.quizkit import FULL_QUIZ, make_quiz
 
 
@@ -104,3 +105,31 @@ def test_leads_without_a_consented_quiz_submission_are_not_reported(api, db, com
     move(api, quiz_lead(db, company).id, won)
     worker.run_until_idle()
     assert pixel_deliveries(db) == [] and meta.received == []
+
+
+def test_a_win_while_no_token_is_set_is_reported_at_the_next_win_once(api, db, company, visitor, meta, tiktok, worker):
+    configure(api)
+    quiz = make_quiz(db, company)
+    answer_as_ad_visitor(visitor, company, quiz)
+    worker.run_until_idle()
+    meta.reset()
+    tiktok.reset()
+    # The tokens removed (the pixels stay): the win cannot be sent.
+    api.put("/api/v1/pixels", {"facebook_access_token": None, "tiktok_access_token": None})
+    lead = quiz_lead(db, company)
+    won, first_open = stage_of_kind(db, company, "won"), stage_of_kind(db, company, "open")
+    move(api, lead.id, won)
+    worker.run_until_idle()
+    assert [row for row in pixel_deliveries(db) if row.payload["kind"] == "won"] == []
+    assert db.scalars(select(PixelAttribution.won_reported_at)).one() is None
+    # A token again, and the lead won again: reported now, and only this once.
+    api.put("/api/v1/pixels", {"facebook_access_token": META_TOKEN})
+    move(api, lead.id, first_open)
+    move(api, lead.id, won)
+    move(api, lead.id, first_open)
+    move(api, lead.id, won)
+    worker.run_until_idle()
+    [graph] = meta.received
+    assert [e["event_name"] for e in graph.json["data"]] == ["Purchase"]
+    assert tiktok.received == []
+    assert [row.channel for row in pixel_deliveries(db) if row.payload["kind"] == "won"] == ["pixels.meta"]

@@ -2,8 +2,8 @@
 
 A completed quiz whose visitor allowed tracking (consent given, or not required) keeps
 its attribution row and queues Meta ``Lead`` / TikTok ``SubmitForm``; its lead's first
-arrival in a won stage queues the configured won events (``Purchase`` /
-``CompletePayment``) once, ever. Only a pixel the company set itself, with its access
+arrival in a won stage while a token is set queues the configured won events
+(``Purchase`` / ``CompletePayment``) once, ever. Only a pixel the company set itself, with its access
 token, gets server events.
 """
 
@@ -182,7 +182,9 @@ def on_lead_moved(session: Session, event: LeadEvent) -> None:
     if not rows or any(row.won_reported_at is not None for row in rows):
         return
     settings = settings_row(session, event.company_id)
-    if settings is None:
+    if settings is None or not (settings.meta_server_events or settings.tiktok_server_events):
+        # Nothing can be sent now: the win stays unreported, and is reported when the lead
+        # reaches a won stage again once a token is set.
         return
     first = rows[0]
     # Under the consent given at submission, as it stands with today's settings.

@@ -63,7 +63,8 @@ class PixelQuizOff(TenantOwned, Base):
 class PixelAttribution(TenantOwned, Base):
     """What the visitor's browser told us on landing and submission, kept with the
     submission and its lead, only when tracking was allowed (consent given or not
-    required). ``won_reported_at`` makes the won-stage conversion once per lead."""
+    required). ``won_reported_at`` makes the won-stage conversion once per lead: set when
+    it is queued, so a win while no token was set is reported at a later one."""
 
     __tablename__ = "pixel_attributions"
     __table_args__ = (UniqueConstraint("submission_id", name="uq_pixel_attributions_submission"),)

@@ -1,4 +1,5 @@
-""".env.example names every environment variable the code reads, and nothing else."""
+""".env.example names every environment variable the code reads, and nothing else; after
+it, a separate compose-only part names the variables only docker-compose.yml reads."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ QUOTED = re.compile(r'"([A-Z][A-Z0-9_]*)"')
 SHELL_READ = re.compile(r"\$\{?([A-Z][A-Z0-9_]*)")
 # An assignment in .env.example, commented out or not.
 EXAMPLE_NAME = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=", re.MULTILINE)
+# The heading of .env.example's compose-only part.
+COMPOSE_ONLY = "# ---- Compose only"
+# docker-compose.yml's interpolations: ${NAME}, ${NAME:-default}, ${NAME:?message}.
+COMPOSE_READ = re.compile(r"\$\{([A-Z][A-Z0-9_]*)")
 
 
 def names_read_by_the_code() -> set[str]:
@@ -33,8 +38,20 @@ def names_read_by_the_code() -> set[str]:
     return names
 
 
+def example_parts() -> tuple[str, str]:
+    """.env.example's app part and its compose-only part."""
+    text = (ROOT / ".env.example").read_text()
+    assert text.count(COMPOSE_ONLY) == 1, f".env.example needs one {COMPOSE_ONLY!r} heading"
+    app, compose = text.split(COMPOSE_ONLY)
+    return app, compose
+
+
 def names_in_the_example() -> set[str]:
-    return set(EXAMPLE_NAME.findall((ROOT / ".env.example").read_text()))
+    return set(EXAMPLE_NAME.findall(example_parts()[0]))
+
+
+def names_read_by_compose() -> set[str]:
+    return set(COMPOSE_READ.findall((ROOT / "docker-compose.yml").read_text()))
 
 
 def test_the_scan_finds_the_reads_it_must_find():
@@ -52,3 +69,14 @@ def test_env_example_lists_every_variable_the_code_reads():
 def test_env_example_lists_nothing_the_code_does_not_read():
     unread = names_in_the_example() - names_read_by_the_code()
     assert not unread, f".env.example names variables nothing reads: {sorted(unread)}"
+
+
+def test_env_example_has_a_compose_only_part_with_exactly_what_only_compose_reads():
+    assert {"DB_PASSWORD", "APP_BIND", "AUTH_SECRET"} <= names_read_by_compose()
+    compose_only = set(EXAMPLE_NAME.findall(example_parts()[1]))
+    expected = names_read_by_compose() - names_read_by_the_code()
+    assert compose_only == expected, (
+        f"the compose-only part of .env.example lacks {sorted(expected - compose_only)} "
+        f"and names {sorted(compose_only - expected)} that compose does not read or the app reads"
+    )
+    assert names_read_by_compose() <= names_in_the_example() | compose_only

@@ -36,6 +36,9 @@ ENV PATH=/opt/orbitflow/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 P
 RUN pip check
 WORKDIR /app
 COPY production.ini deploy/docker-entrypoint.sh ./
+# Where `orbitflow backup` writes in the container: a volume in docker-compose.yml, owned by
+# the app user so that the volume created from it is writable.
+RUN mkdir /app/backups && chown orbitflow:orbitflow /app/backups
 USER orbitflow
 EXPOSE 3000
 # No curl in the image: the standard library asks /api/health (200 when the database is

@@ -94,6 +94,27 @@ def test_image_refuses_a_bad_setting_with_one_line(app_image):
 
 def test_image_holds_no_secrets_or_checkout_state(app_image):
     listing = podman("run", "--rm", "--network", "none", app_image, "sh", "-c", "ls -A /app").stdout.split()
-    assert sorted(listing) == ["docker-entrypoint.sh", "production.ini"]
+    assert sorted(listing) == ["backups", "docker-entrypoint.sh", "production.ini"]
     tools = podman("run", "--rm", "--network", "none", app_image, "sh", "-c", "command -v curl gcc || true").stdout
     assert tools.strip() == ""
+
+
+def test_migrate_on_start_migrates_before_the_server_only(app_image):
+    # A one-off command (orbitflow restore, which needs an empty database) runs as it is:
+    # no migration first, so no database is needed to run it here.
+    result = podman(
+        "run", "--rm", "--network", "none", "-e", "MIGRATE_ON_START=true", "-e", "MIGRATE_WAIT_SECONDS=1",
+        "-e", "DATABASE_URL=mysql://u:p@db:3306/x", "-e", f"AUTH_SECRET={SECRET}", "-e", "AUTH_URL=http://localhost:3000",
+        app_image, "sh", "-c", "echo one-off command ran",
+        check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "one-off command ran"
+    assert "migrat" not in result.stderr.lower() and "database" not in result.stderr.lower()
+
+
+def test_backups_folder_is_writable_by_the_app_user(app_image):
+    listing = podman("run", "--rm", "--network", "none", app_image, "sh", "-c", "touch /app/backups/x && ls -ln /app")
+    assert listing.returncode == 0
+    owner = [line.split()[2] for line in listing.stdout.splitlines() if line.endswith(" backups")]
+    assert owner == ["10001"]

@@ -1,13 +1,16 @@
-"""Medians computed by the database, on MariaDB and SQLite alike: the rows of each group
-ranked by a window function, and the middle one (or the mean of the middle two) kept.
-So a report fetches one number per group, not every lead's or submission's duration."""
+"""Medians computed by the database, so a report fetches one number per group, not every
+lead's or submission's duration: MariaDB's ``MEDIAN()`` window function, and on SQLite
+(which has none) the rows of each group ranked by ``ROW_NUMBER()`` with the middle one (or
+the mean of the middle two) kept. Both give the mean of the middle two of an even count.
+(``MEDIAN()`` takes about half the time of ranking and counting the rows: one window, one
+sort.)"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Float, Select, func, select
+from sqlalchemy import Dialect, Float, Select, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -37,14 +40,19 @@ def _seconds_between_sqlite(element: seconds_between, compiler: Any, **kw: Any) 
 
 
 def median_select(
-    value: ColumnElement[Any], keys: Sequence[ColumnElement[Any]], *where: ColumnElement[bool]
+    dialect: Dialect, value: ColumnElement[Any], keys: Sequence[ColumnElement[Any]], *where: ColumnElement[bool]
 ) -> Select[Any]:
     """``SELECT key..., median`` of ``value`` over the rows that match ``where``, one row per
-    group of ``keys`` (one row in all without keys); NULL values are left out."""
+    group of ``keys`` (without keys, at most one row: none or a NULL median when no row
+    matches); NULL values are left out."""
     partition = list(keys) or None
+    labelled = [key.label(f"key_{index}") for index, key in enumerate(keys)]
+    if getattr(dialect, "is_mariadb", False):
+        median = func.median(value).over(partition_by=partition).label("median")
+        return select(*labelled, median).where(value.is_not(None), *where).distinct()
     ranked = (
         select(
-            *(key.label(f"key_{index}") for index, key in enumerate(keys)),
+            *labelled,
             value.label("value"),
             func.row_number().over(partition_by=partition, order_by=value).label("rank"),
             func.count().over(partition_by=partition).label("size"),

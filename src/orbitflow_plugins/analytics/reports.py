@@ -274,11 +274,12 @@ def owners(session: Session, company_id: int, span: DayRange) -> tuple[list[dict
         .where(*won_in_range)
         .group_by(LeadFact.owner_id)
     )
-    median = median_select(seconds_between(LeadFact.won_at, LeadFact.created_at), [], *won_in_range).subquery()
+    dialect = session.get_bind().dialect
+    median = median_select(dialect, seconds_between(LeadFact.won_at, LeadFact.created_at), [], *won_in_range).subquery()
     to_win = select(literal("median"), literal(0), literal(0), median.c.median)
     # Of the range's new leads that a person worked on, by owner.
     activity = median_select(
-        seconds_between(LeadFact.first_activity_at, LeadFact.created_at), [LeadFact.owner_id], *came_in_range
+        dialect, seconds_between(LeadFact.first_activity_at, LeadFact.created_at), [LeadFact.owner_id], *came_in_range
     ).subquery()
     to_activity = select(literal("activity"), activity.c.key_0, literal(0), activity.c.median)
     parts = union_all(came_in, won, to_win, to_activity).subquery()
@@ -404,7 +405,8 @@ def quiz_funnel(session: Session, company_id: int, quiz: Quiz, span: DayRange | 
                 "dropped": max(reached[index] - following, 0),
             }
         )
-    median_seconds = session.execute(median_select(QuizSubmission.fill_seconds, [], *submitted)).scalar()
+    median = median_select(session.get_bind().dialect, QuizSubmission.fill_seconds, [], *submitted)
+    median_seconds = session.execute(median).scalar()
     return {
         "quiz_id": quiz.id,
         "title": quiz.title,

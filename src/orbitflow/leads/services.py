@@ -23,7 +23,8 @@ CSV import and the quiz plugin's public submissions. The functions plugins use::
 
     find_lead_by_email(session, email, *, company_id=None) -> Lead | None
         The company's oldest lead with this address (compared normalised);
-        ``first_lead_id_by_email`` (same arguments) gives its id without loading it.
+        ``other_lead_has_email(session, email, company_id=..., lead_id=...)`` tells
+        whether a lead besides ``lead_id`` has it.
 
     update_lead(session, lead, changes, *, actor_id, expected_version=None,
                 phone_region=None, audit_info=None) -> dict
@@ -295,10 +296,10 @@ def find_lead_by_email(session: Session, email: str, *, company_id: int | None =
     return None if query is None else session.scalars(query).first()
 
 
-def first_lead_id_by_email(session: Session, email: str, *, company_id: int | None = None) -> int | None:
-    """The id of :func:`find_lead_by_email`'s lead, without loading it."""
+def other_lead_has_email(session: Session, email: str, *, company_id: int, lead_id: int) -> bool:
+    """Whether the company has a lead with this address besides ``lead_id``."""
     query = _by_email(Lead.id, email, company_id)
-    return None if query is None else session.scalars(query).first()
+    return query is not None and session.scalars(query.where(Lead.id != lead_id)).first() is not None
 
 
 def duplicates_of(session: Session, lead: Lead) -> list[Lead]:

@@ -28,7 +28,7 @@ from orbitflow.leads.services import (
     add_activity,
     create_lead,
     find_lead_by_email,
-    first_lead_id_by_email,
+    other_lead_has_email,
 )
 from orbitflow.models.meta import utcnow
 from orbitflow_plugins.quiz.answers import Result
@@ -216,8 +216,9 @@ def claim_contact(session: Session, secret: str, company_id: int, email: str, le
     sqlite = session.get_bind().dialect.name == "sqlite"
     session.execute(CLAIM_CONTACT_SQLITE if sqlite else CLAIM_CONTACT_MARIADB, row)
     mark_changed(session)
-    first = first_lead_id_by_email(session, email, company_id=company_id)
-    if first is not None and first != lead_id:
+    # Any other lead with the address was committed by the transaction that claimed it
+    # first, whichever of the two leads was created earlier.
+    if other_lead_has_email(session, email, company_id=company_id, lead_id=lead_id):
         raise AddressTaken(email)
 
 

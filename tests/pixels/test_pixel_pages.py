@@ -43,6 +43,46 @@ def test_a_quiz_page_loads_the_pixels_under_its_nonce(api, db, company, visitor)
     assert "fbevents.js" not in page.text and "events.js" not in page.text
 
 
+def directives(page) -> dict[str, set[str]]:
+    policy = page.headers["Content-Security-Policy"]
+    parsed = {}
+    for part in policy.split(";"):
+        name, *values = part.split()
+        # The nonce changes with each page.
+        parsed[name] = {"'nonce'" if value.startswith("'nonce-") else value for value in values}
+    return parsed
+
+
+META_HOSTS = {"https://connect.facebook.net", "https://www.facebook.com"}
+TIKTOK_HOSTS = {"https://analytics.tiktok.com"}
+
+
+def test_the_quiz_pages_csp_allows_exactly_the_vendors_hosts(api, db, company, visitor):
+    quiz = make_quiz(db, company)
+    api.put("/api/v1/pixels", {"disabled_quiz_ids": [quiz.id]})
+    bare = directives(visitor.get(public_path(company, quiz)))
+    assert bare["script-src"] == {"'self'", "'nonce'"} and bare["connect-src"] == {"'self'"}
+
+    api.put(
+        "/api/v1/pixels", {"facebook_pixel_id": META_PIXEL, "tiktok_pixel_code": TIKTOK_CODE, "disabled_quiz_ids": []}
+    )
+    both = directives(visitor.get(public_path(company, quiz)))
+    assert both["script-src"] == {"'self'", "'nonce'", "https://connect.facebook.net", "https://analytics.tiktok.com"}
+    assert both["connect-src"] == {"'self'"} | META_HOSTS | TIKTOK_HOSTS
+    assert both["img-src"] == bare["img-src"] | META_HOSTS | TIKTOK_HOSTS
+    # Every other directive is the page's own, untouched.
+    assert {name: values for name, values in both.items() if name not in ("script-src", "connect-src", "img-src")} == {
+        name: values for name, values in bare.items() if name not in ("script-src", "connect-src", "img-src")
+    }
+
+    # Only Meta configured (the installation's default pixel): no TikTok host at all.
+    api.put("/api/v1/pixels", {"facebook_pixel_id": None, "tiktok_pixel_code": None})
+    meta_only = directives(visitor.get(public_path(company, quiz)))
+    assert meta_only["script-src"] == {"'self'", "'nonce'", "https://connect.facebook.net"}
+    assert meta_only["connect-src"] == {"'self'"} | META_HOSTS
+    assert meta_only["img-src"] == bare["img-src"] | META_HOSTS
+
+
 def test_crm_pages_never_carry_the_pixels(api, db, company):
     api.put("/api/v1/pixels", {"facebook_pixel_id": META_PIXEL, "tiktok_pixel_code": TIKTOK_CODE})
     quiz = make_quiz(db, company)
@@ -51,6 +91,9 @@ def test_crm_pages_never_carry_the_pixels(api, db, company):
         assert pixel_tag(page) is None, path
         policy = page.headers["Content-Security-Policy"]
         assert not any(host in policy for host in VENDOR_HOSTS), path
+        crm = directives(page)
+        assert crm["script-src"] == {"'self'", "'nonce'"} and crm["connect-src"] == {"'self'"}, path
+        assert not (crm["img-src"] & (META_HOSTS | TIKTOK_HOSTS)), path
 
 
 def test_the_installation_pixel_applies_until_the_company_sets_one(db, company, visitor):

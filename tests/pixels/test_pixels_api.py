@@ -11,9 +11,11 @@ from sqlalchemy import select
 
 from orbitflow.audit.models import AuditEntry
 from orbitflow.crypto import Encryptor
+from orbitflow.deliveries import Delivery
 from orbitflow.shared import shared
 from orbitflow_plugins.pixels.models import PixelQuizOff, PixelSettings
 from quiz.quizkit import make_quiz
+from support import csrf_token
 
 CONTRACT = {
     "facebook_pixel_id",
@@ -259,3 +261,69 @@ def test_the_settings_page_saves_and_keeps_what_was_typed_on_errors(api, db, com
     assert row.facebook_pixel_id == META_PIXEL and row.facebook_access_token
     again = api.client.get("/settings/pixels")
     assert META_TOKEN not in again.text and "Remove the stored Meta token" in again.text
+
+
+def test_saving_the_settings_page_writes_an_audit_row_without_the_token(api, db, company):
+    form = api.client.get("/settings/pixels").forms["pixels-form"]
+    form["facebook_pixel_id"] = META_PIXEL
+    form["facebook_access_token"] = META_TOKEN
+    form["require_consent"] = False
+    form.submit(status=303)
+    db.expire_all()
+    [entry] = db.scalars(select(AuditEntry).where(AuditEntry.action == "pixels.update")).all()
+    assert (entry.company_id, entry.actor_name, entry.target_type) == (company.id, "olga", "pixel_settings")
+    assert entry.changes["facebook_pixel_id"] == {"from": None, "to": META_PIXEL}
+    assert entry.changes["facebook_access_token"] == {"from": None, "to": "set"}
+    assert entry.changes["require_consent"] == {"from": True, "to": False}
+    assert META_TOKEN not in json.dumps(entry.changes)
+    # Saving again without a change writes nothing.
+    api.client.get("/settings/pixels").forms["pixels-form"].submit(status=303)
+    db.expire_all()
+    assert len(db.scalars(select(AuditEntry).where(AuditEntry.action == "pixels.update")).all()) == 1
+
+
+def _test_button(page):
+    [form] = [form for form in page.forms.values() if form.action.endswith("/settings/pixels/test")]
+    return form
+
+
+def test_the_send_test_event_button_queues_the_events_and_is_audited(api, db, company):
+    api.put(
+        "/api/v1/pixels",
+        {
+            "facebook_pixel_id": META_PIXEL,
+            "facebook_access_token": META_TOKEN,
+            "tiktok_pixel_code": TIKTOK_CODE,
+            "tiktok_access_token": TIKTOK_TOKEN,
+        },
+    )
+    answer = _test_button(api.client.get("/settings/pixels")).submit(status=303)
+    assert answer.location.endswith("/settings/pixels")
+    assert "Test event queued" in answer.follow().text
+    db.expire_all()
+    queued = db.scalars(select(Delivery).where(Delivery.channel.like("pixels.%"))).all()
+    assert {(row.channel, row.company_id, row.payload["kind"]) for row in queued} == {
+        ("pixels.meta", company.id, "test"),
+        ("pixels.tiktok", company.id, "test"),
+    }
+    [entry] = db.scalars(select(AuditEntry).where(AuditEntry.action == "pixels.test")).all()
+    assert (entry.company_id, entry.actor_name) == (company.id, "olga")
+    assert sorted(entry.changes["event_ids"]) == sorted(row.event_id for row in queued)
+
+
+def test_the_send_test_event_button_without_a_token_says_so(api, db, unchanged):
+    with unchanged():
+        answer = _test_button(api.client.get("/settings/pixels")).submit(status=303)
+    assert "Set a Meta or TikTok access token first." in answer.follow().text
+
+
+def test_the_send_test_event_button_needs_the_csrf_token_and_the_permission(
+    api, client_for, make_user, company, db, unchanged
+):
+    api.put("/api/v1/pixels", {"facebook_pixel_id": META_PIXEL, "facebook_access_token": META_TOKEN})
+    with unchanged():
+        api.client.post("/settings/pixels/test", {}, status=400)
+        api.client.post("/settings/pixels/test", {"csrf_token": "forged"}, status=400)
+    manager = client_for(make_user(company, "MANAGER", username="manny"))
+    with unchanged():
+        manager.client.post("/settings/pixels/test", {"csrf_token": csrf_token(manager.client)}, status=403)

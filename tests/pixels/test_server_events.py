@@ -20,13 +20,16 @@ from pixelkit import (
     sha,
 )
 from sqlalchemy import select, update
+from sqlalchemy.orm import sessionmaker
 
 from orbitflow.audit.models import AuditEntry
 from orbitflow.crypto import Encryptor
-from orbitflow.deliveries import Delivery
+from orbitflow.deliveries import Delivery, Outgoing, Worker, channels_of, enqueue_many
 from orbitflow.models.meta import utcnow
 from orbitflow.shared import shared
 from orbitflow.syslog.models import SystemLogEntry
+from orbitflow_plugins.pixels import payloads
+from orbitflow_plugins.pixels.events import destination_of
 from orbitflow_plugins.pixels.models import PixelAttribution, PixelSettings
 from orbitflow_plugins.quiz.models import QuizSubmission
 from quiz.quizkit import FULL_QUIZ, make_quiz
@@ -331,3 +334,105 @@ def test_the_test_event_is_audited(api, db, company):
     [entry] = db.scalars(select(AuditEntry).where(AuditEntry.action == "pixels.test")).all()
     assert entry.company_id == company.id and entry.actor_name == "olga"
     assert sorted(entry.changes["event_ids"]) == sorted(item["event_id"] for item in queued)
+
+
+def test_a_thousand_and_one_events_go_in_two_posts_of_1000_and_1(api, db, company, meta, pixels_app):
+    configure(api, tiktok_access_token=None)
+    now = int(time.time())
+    seen = {"ip": "203.0.113.7", "user_agent": CHROME, "page_url": "http://localhost/q/x"}
+    enqueue_many(
+        db,
+        [
+            Outgoing(
+                company.id,
+                "pixels.meta",
+                destination_of(company.id),
+                {
+                    "kind": "lead",
+                    "event": payloads.meta_event(
+                        event_name="Lead",
+                        event_id=f"evt_many_{number}",
+                        event_time=now,
+                        attribution=seen,
+                        email=f"v{number}@example.com",
+                        phone=None,
+                    ),
+                },
+                f"evt_many_{number}",
+            )
+            for number in range(1001)
+        ],
+    )
+    db.commit()
+    # A worker that claims them all in one cycle: the channel splits them.
+    registry = pixels_app.registry
+    Worker(shared(registry, sessionmaker), channels_of(registry), batch_size=2000).run_until_idle()
+    assert sorted(len(request.json["data"]) for request in meta.received) == [1, 1000]
+    assert {event["event_id"] for request in meta.received for event in request.json["data"]} == {
+        f"evt_many_{number}" for number in range(1001)
+    }
+    assert {row.status for row in pixel_deliveries(db)} == {"delivered"}
+
+
+def test_the_delivery_log_page_shows_sent_retrying_and_failed_with_the_answers(
+    api, db, company, visitor, meta, tiktok, worker
+):
+    configure(api)
+    quiz = make_quiz(db, company)
+    tiktok.answers.append(Answer(400, b'{"code":40002,"message":"Invalid pixel code"}'))
+    answer_as_ad_visitor(visitor, company, quiz, email="first@example.com")
+    worker.run_until_idle()
+    meta.answers.append(Answer(503, b'{"error":{"message":"Service temporarily unavailable"}}'))
+    answer_as_ad_visitor(visitor, company, quiz, email="second@example.com")
+    worker.run_until_idle()
+    page = api.client.get("/settings/pixels")
+    rows = {}
+    for row in page.html.select("#pixel-deliveries tbody tr"):
+        cells = [cell.get_text(" ", strip=True) for cell in row.find_all("td")]
+        rows[(cells[0], cells[2])] = cells
+    first, second = (f"evt_quiz_{quiz.id}_{sub.id}" for sub in _submissions(db, quiz))
+    assert rows[("Meta", first)][1] == "Lead" and rows[("Meta", first)][3] == "sent"
+    assert rows[("Meta", first)][5].startswith("200")
+    assert rows[("TikTok", first)][3] == "failed"
+    assert rows[("TikTok", first)][5].startswith("400") and "Invalid pixel code" in rows[("TikTok", first)][5]
+    assert rows[("Meta", second)][3] == "retrying" and rows[("Meta", second)][4] == "1"
+    assert rows[("Meta", second)][5].startswith("503")
+    assert "Service temporarily unavailable" in rows[("Meta", second)][5]
+    assert rows[("TikTok", second)][3] == "sent" and rows[("TikTok", second)][1] == "SubmitForm"
+
+
+def _submissions(db, quiz) -> list[QuizSubmission]:
+    db.expire_all()
+    return list(db.scalars(select(QuizSubmission).where(QuizSubmission.quiz_id == quiz.id).order_by(QuizSubmission.id)))
+
+
+def test_the_system_log_warning_comes_once_per_six_hours_not_at_every_failure(api, db, company, visitor, meta, worker):
+    configure(api, tiktok_access_token=None)
+    quiz = make_quiz(db, company)
+    expired = b'{"error":{"message":"Error validating access token: Session has expired","code":190}}'
+
+    def fail(times: int) -> None:
+        meta.answers.extend(Answer(401, expired) for _ in range(times))
+        for _ in range(times):
+            answer_as_ad_visitor(visitor, company, quiz, email=f"v{len(meta.received)}@example.com")
+            worker.run_until_idle()
+
+    def warnings() -> list[SystemLogEntry]:
+        db.expire_all()
+        return list(db.scalars(select(SystemLogEntry).where(SystemLogEntry.level == "WARN")))
+
+    fail(3)
+    assert len(warnings()) == 1
+    fail(4)  # still failing, within six hours: no second warning
+    assert len(warnings()) == 1
+    assert db.scalars(select(PixelSettings.consecutive_failures)).one() == 7
+    # Six hours later the next failure warns again.
+    db.execute(update(PixelSettings).values(failure_warned_at=utcnow() - timedelta(hours=6, minutes=1)))
+    db.commit()
+    fail(1)
+    [_, again] = warnings()
+    assert "8 in a row" in again.message
+    # A delivered event starts the count again.
+    answer_as_ad_visitor(visitor, company, quiz, email="ok@example.com")
+    worker.run_until_idle()
+    assert db.scalars(select(PixelSettings.consecutive_failures)).one() == 0

@@ -4,6 +4,7 @@ users without analytics.view."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
 from test_analytics_api import NOVEMBER, fixture  # noqa: F401  (the shared known fixture)
@@ -149,3 +150,17 @@ def utc_now():
     from orbitflow.models.meta import utcnow
 
     return utcnow()
+
+
+def test_a_campaign_link_with_reserved_characters_opens_its_leads(testapp, login_as, owner, kit, company):
+    login_as(owner)
+    campaign = "Spring / 50% & más"
+    kit.lead(
+        company, datetime(2026, 11, 12, 9), name="Odd campaign", utm={"source": "news letter", "campaign": campaign}
+    )
+    kit.lead(company, datetime(2026, 11, 12, 10), name="Plain campaign", utm={"source": "news letter", "campaign": "x"})
+    kit.flush()
+    page = testapp.get("/analytics", NOVEMBER)
+    row = next(tr for tr in page.html.select("#table-by_campaign tbody tr") if tr.select("td")[1].text == campaign)
+    links = [a["href"] for a in row.select("a")]
+    assert lead_names(testapp.get(links[0])) == {"Odd campaign"}

@@ -18,6 +18,7 @@ from orbitflow_plugins.analytics import reports
 from orbitflow_plugins.analytics.context import ReportContext, quiz_or_404
 from orbitflow_plugins.analytics.days import today, utc_bounds
 from orbitflow_plugins.analytics.detail import DetailError, parse_detail
+from orbitflow_plugins.analytics.links import LeadLinks
 from orbitflow_plugins.analytics.ranges import DEFAULT_PRESET, PRESETS, DayRange, RangeError, preset_range
 
 GRAINS = ("day", "week", "month")
@@ -168,7 +169,7 @@ def dashboard(request: Request):
         return response
     if data["error"]:
         request.response.status_int = 400
-    return {**data, "charts": chart_payload(data)}
+    return {**data, "charts": chart_payload(data), "lead_link": LeadLinks(request)}
 
 
 def _csv(filename: str, header: list[str], rows: list[list[Any]]) -> Response:

@@ -15,6 +15,8 @@ DIRECT_READ = re.compile(
 # config.py's table form: _first(env, "NAME", "ALIAS", ...).
 FIRST_OF = re.compile(r"_first\(\s*env\s*,([^)]*)\)")
 QUOTED = re.compile(r'"([A-Z][A-Z0-9_]*)"')
+# config.py's list form: [(name, env.get(name)) for name in ("NAME", "ALIAS")].
+EACH_OF = re.compile(r"\(\s*(\w+)\s*,\s*env\.get\(\1\)\s*\)\s+for\s+\1\s+in\s+\(([^)]*)\)")
 # The container's entry point reads its own switches.
 SHELL_READ = re.compile(r"\$\{?([A-Z][A-Z0-9_]*)")
 # An assignment in .env.example, commented out or not.
@@ -33,6 +35,8 @@ def names_read_by_the_code() -> set[str]:
             names.add(match.group(1) or match.group(2))
         for match in FIRST_OF.finditer(text):
             names.update(QUOTED.findall(match.group(1)))
+        for match in EACH_OF.finditer(text):
+            names.update(QUOTED.findall(match.group(2)))
     for path in (ROOT / "deploy").glob("*.sh"):
         names.update(SHELL_READ.findall(path.read_text()))
     return names

@@ -25,11 +25,14 @@ the sign-in tests use ``support.login`` (the form).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import webtest
@@ -44,6 +47,7 @@ from orbitflow.batches import BatchWriter
 from orbitflow.config import PasswordHashing, load_settings
 from orbitflow.crypto import Encryptor
 from orbitflow.db import make_engine, make_session_factory, unscoped
+from orbitflow.lifecycle import shut_down
 from orbitflow.migrations import alembic_config, upgrade_to_heads
 from orbitflow.models.meta import Base
 from orbitflow.ratelimit import rate_limiter
@@ -237,19 +241,82 @@ def cheap_password_hashing():
     use_password_hashing(TEST_PASSWORD_HASHING)
 
 
+T = TypeVar("T")
+
+
+def close_app(app) -> None:
+    """Stop an app's background threads (writers flush what they hold)."""
+    shut_down(app.registry)
+
+
+class PerBackend:
+    """What the run makes once per backend: its database, and the apps and servers built
+    on it.
+
+    pytest keeps one value of a parametrized session fixture at a time: moving from one
+    backend's tests to the other's (under pytest-xdist's ``--dist loadfile``, at nearly
+    every file) tears the old value down and makes the new one again, a database and its
+    migrations included. Fixtures that depend on ``backend`` keep their values here
+    instead, and everything is closed once, at the end of the run, in reverse order."""
+
+    def __init__(self, stack: contextlib.ExitStack) -> None:
+        self._stack = stack
+        self._values: dict[tuple[str, str], Any] = {}
+
+    def get(self, name: str, backend_name: str, make: Callable[[], T], close: Callable[[T], Any] | None = None) -> T:
+        key = (name, backend_name)
+        if key not in self._values:
+            value = make()
+            if close is not None:
+                self._stack.callback(close, value)
+            self._values[key] = value
+        return self._values[key]
+
+    def app(self, name: str, backend_name: str, make: Callable[[], T]) -> T:
+        """An app, shut down (its background writers flushed) at the end of the run."""
+        return self.get(name, backend_name, make, close=close_app)
+
+    def on_close(self, callback: Callable[[], Any]) -> None:
+        self._stack.callback(callback)
+
+
 @pytest.fixture(scope="session")
-def backend(backend_name, request, tmp_path_factory) -> Backend:
+def per_backend() -> Iterator[PerBackend]:
+    with contextlib.ExitStack() as stack:
+        yield PerBackend(stack)
+
+
+def _create_backend(backend_name: str, request, per_backend: PerBackend, tmp_path_factory) -> Backend:
     if backend_name == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'orbitflow.sqlite'}"
     else:
-        url = request.getfixturevalue("new_mariadb_database")()
+        # Created and dropped here rather than by new_mariadb_database, so the database
+        # outlives the apps made on it (their background writers flush at close).
+        admin = request.getfixturevalue("mariadb_admin")
+        name = f"orbitflow_test_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as connection:
+            connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+
+        def drop() -> None:
+            with admin.connect() as connection:
+                connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+
+        per_backend.on_close(drop)
+        url = mariadb_url(name)
     settings = load_settings(
         {"sqlalchemy.url": url, "orbitflow.auth_secret": TEST_SECRET, "orbitflow.plugins": ALL_PLUGINS}, environ={}
     )
     engine = make_engine(settings.database)
+    per_backend.on_close(engine.dispose)
     upgrade_to_heads(alembic_config(settings, engine))
-    yield Backend(backend_name, url, engine)
-    engine.dispose()
+    return Backend(backend_name, url, engine)
+
+
+@pytest.fixture(scope="session")
+def backend(backend_name, request, per_backend, tmp_path_factory) -> Backend:
+    return per_backend.get(
+        "backend", backend_name, lambda: _create_backend(backend_name, request, per_backend, tmp_path_factory)
+    )
 
 
 def _delete_all_rows(engine: Engine) -> None:
@@ -274,8 +341,8 @@ def encryption(backend) -> Encryptor:
 
 
 @pytest.fixture(scope="session")
-def wsgi_app(backend):
-    return make_app(backend.ini(), environ={}, engine=backend.engine)
+def wsgi_app(backend, per_backend):
+    return per_backend.app("wsgi_app", backend.name, lambda: make_app(backend.ini(), environ={}, engine=backend.engine))
 
 
 @pytest.fixture

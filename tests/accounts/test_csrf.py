@@ -21,8 +21,12 @@ HTTPS = {"wsgi.url_scheme": "https", "HTTP_HOST": "localhost"}
 
 
 @pytest.fixture(scope="session")
-def https_app(backend):
-    return make_app(backend.ini(**{"orbitflow.auth_url": "https://localhost"}), environ={}, engine=backend.engine)
+def https_app(backend, per_backend):
+    return per_backend.app(
+        "https_app",
+        backend.name,
+        lambda: make_app(backend.ini(**{"orbitflow.auth_url": "https://localhost"}), environ={}, engine=backend.engine),
+    )
 
 
 @pytest.fixture

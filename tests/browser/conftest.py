@@ -32,12 +32,13 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def live_server(backend):
-    server = LiveServer(
-        lambda url: make_app(backend.ini(**{"orbitflow.auth_url": url}), environ={}, engine=backend.engine)
-    ).start()
-    yield server
-    server.stop()
+def live_server(backend, per_backend):
+    def start() -> LiveServer:
+        return LiveServer(
+            lambda url: make_app(backend.ini(**{"orbitflow.auth_url": url}), environ={}, engine=backend.engine)
+        ).start()
+
+    return per_backend.get("live_server", backend.name, start, close=LiveServer.stop)
 
 
 @pytest.fixture(scope="session")

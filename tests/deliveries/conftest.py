@@ -105,13 +105,16 @@ def _fresh_probes(scripted_channel, outbox_plugin):
 
 
 @pytest.fixture(scope="session")
-def outbox_app(backend, outbox_plugin):
+def outbox_app(backend, outbox_plugin, per_backend):
     def register(config) -> None:
         shared(config.registry, PluginManager).register(outbox_plugin, name="outbox-probe")
         config.add_route("outbox_probe_fail", "/outbox-probe/create-then-fail")
         config.add_view(create_then_fail, route_name="outbox_probe_fail", permission="leads.create", require_csrf=False)
 
-    return make_app(backend.ini(), environ={}, engine=backend.engine, includes=[register])
+    def make():
+        return make_app(backend.ini(), environ={}, engine=backend.engine, includes=[register])
+
+    return per_backend.app("outbox_app", backend.name, make)
 
 
 @pytest.fixture

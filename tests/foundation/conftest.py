@@ -16,14 +16,18 @@ _addresses = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def event_recorder(backend) -> EventRecorder:
-    return EventRecorder(backend.engine)
+def event_recorder(backend, per_backend) -> EventRecorder:
+    return per_backend.get("event_recorder", backend.name, lambda: EventRecorder(backend.engine))
 
 
 @pytest.fixture(scope="session")
-def probe_app(backend, event_recorder):
+def probe_app(backend, event_recorder, per_backend):
     settings = backend.ini(**{"orbitflow.max_body_bytes": str(PROBE_MAX_BODY)})
-    return make_app(settings, environ={}, engine=backend.engine, includes=[probe_routes(event_recorder)])
+    return per_backend.app(
+        "probe_app",
+        backend.name,
+        lambda: make_app(settings, environ={}, engine=backend.engine, includes=[probe_routes(event_recorder)]),
+    )
 
 
 @pytest.fixture

@@ -61,10 +61,8 @@ def _make_pixels_app(backend, vendors, **environ: str):
 
 
 @pytest.fixture(scope="session")
-def pixels_app(backend, _vendors):
-    app = _make_pixels_app(backend, _vendors)
-    yield app
-    shut_down(app.registry)
+def pixels_app(backend, _vendors, per_backend):
+    return per_backend.app("pixels_app", backend.name, lambda: _make_pixels_app(backend, _vendors))
 
 
 @pytest.fixture

@@ -30,14 +30,14 @@ def _app(backend, *, allow_private: bool):
 
 
 @pytest.fixture(scope="session")
-def hooks_app(backend):
-    return _app(backend, allow_private=True)
+def hooks_app(backend, per_backend):
+    return per_backend.app("hooks_app", backend.name, lambda: _app(backend, allow_private=True))
 
 
 @pytest.fixture(scope="session")
-def strict_app(backend):
+def strict_app(backend, per_backend):
     """WEBHOOKS_ALLOW_PRIVATE_NETWORKS=false, as in production."""
-    return _app(backend, allow_private=False)
+    return per_backend.app("strict_app", backend.name, lambda: _app(backend, allow_private=False))
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -19,6 +18,7 @@ from sqlalchemy.engine import URL, make_url
 
 from orbitflow.pixel_ids import META_PIXEL_ID, META_PIXEL_ID_RULE, TIKTOK_PIXEL_CODE, TIKTOK_PIXEL_CODE_RULE
 from orbitflow.shared import shared
+from orbitflow.tenants.zones import valid_zone
 
 MIN_SECRET_LENGTH = 32
 DEFAULT_POOL_SIZE = 20
@@ -522,11 +522,10 @@ def load_settings(ini: Mapping[str, str], environ: Mapping[str, str] | None = No
         auth_url = "http://localhost:6543"
     validate_auth_url(auth_url, production)
 
-    tz = _first(env, "TZ") or ini.get("orbitflow.timezone") or "UTC"
-    try:
-        zoneinfo.ZoneInfo(tz.lstrip(":"))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"TZ must be an IANA time zone such as Europe/Berlin, got {tz!r}") from None
+    # Only the environment's TZ: work outside requests reads it there too (tenants.zones).
+    tz = _first(env, "TZ") or "UTC"
+    if not valid_zone(tz.lstrip(":")):
+        raise ConfigError(f"TZ must be an IANA time zone such as Europe/Berlin, got {tz!r}")
 
     plugin_names = _first(env, "ORBITFLOW_PLUGINS")
     if plugin_names is None:

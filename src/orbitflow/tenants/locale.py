@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import lru_cache
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from babel import Locale, localedata
@@ -20,7 +20,7 @@ from pyramid.request import Request
 
 from orbitflow.config import Settings, get_settings
 from orbitflow.tenants.models import Company
-from orbitflow.tenants.zones import zone
+from orbitflow.tenants.zones import valid_zone, zone, zone_names
 
 # The stored fields, in the order the settings page and the API show them.
 LOCALE_FIELDS = ("phone_region", "currency", "time_zone")
@@ -46,12 +46,6 @@ def currencies() -> dict[str, str]:
     return {code: get_currency_name(code, locale=ENGLISH) for code in sorted(codes)}
 
 
-@lru_cache(maxsize=1)
-def zone_names() -> tuple[str, ...]:
-    # tzdata's backward-compatible links (US/Eastern) included: a stored name stays valid.
-    return tuple(sorted(available_timezones()))
-
-
 def check_locale(values: dict[str, str | None]) -> dict[str, str]:
     """Messages by field for the locale ``values`` given (``None``, where allowed, means
     the installation's)."""
@@ -60,7 +54,7 @@ def check_locale(values: dict[str, str | None]) -> dict[str, str]:
         errors["phone_region"] = REGION_MESSAGE
     if "currency" in values and values["currency"] not in currencies():
         errors["currency"] = CURRENCY_MESSAGE
-    if "time_zone" in values and values["time_zone"] is not None and values["time_zone"] not in zone_names():
+    if "time_zone" in values and values["time_zone"] is not None and not valid_zone(values["time_zone"]):
         errors["time_zone"] = ZONE_MESSAGE
     return errors
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import re
+import threading
 import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import webtest
@@ -122,6 +126,30 @@ def submit(
     if age:
         token = backdate(token, age)
     return client.post(path, [("token", token), *fields], status=status, extra_environ=extra_environ)
+
+
+def form_body(quiz: Quiz, email: str) -> str:
+    """A completed form as a visitor's browser posts it, its token issued a minute ago."""
+    token = issue_token(TEST_SECRET, quiz.id, issued_at=int(time.time()) - 60)
+    return urllib.parse.urlencode([("token", token), *good_answers(quiz, email=email)])
+
+
+def post_at_once(port: int, path: str, bodies: list[str], threads: int) -> list[int]:
+    """Post every form body to a server on 127.0.0.1 from ``threads`` threads, each on a
+    keep-alive connection of its own; the statuses, in the order of ``bodies``."""
+    local = threading.local()
+
+    def post(body: str) -> int:
+        connection = getattr(local, "connection", None)
+        if connection is None:
+            connection = local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(post, bodies))
 
 
 def count(db: Session, model, *criteria) -> int:

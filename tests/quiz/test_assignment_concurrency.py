@@ -3,16 +3,12 @@ from several threads, owners read back through another connection."""
 
 from __future__ import annotations
 
-import http.client
 import threading
-import time
-import urllib.parse
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import waitress
-from quizkit import TEST_SECRET, good_answers, public_path
+from quizkit import form_body, post_at_once, public_path
 from sqlalchemy import select
 
 from orbitflow.app import make_app
@@ -20,7 +16,6 @@ from orbitflow.leads.models import Lead
 from orbitflow.lifecycle import shut_down
 from orbitflow_plugins.quiz import assignment
 from orbitflow_plugins.quiz.models import QuizAssignTurn
-from orbitflow_plugins.quiz.tokens import issue_token
 
 pytestmark = pytest.mark.slow
 
@@ -46,28 +41,8 @@ def test_30_concurrent_submissions_give_each_of_3_users_10_leads(server, db, com
     assignment.save_rule(db, quiz, "round_robin", [str(user.id) for user in users], {})
     db.commit()
     path = public_path(company, quiz)
-    bodies = [
-        urllib.parse.urlencode(
-            [
-                ("token", issue_token(TEST_SECRET, quiz.id, issued_at=int(time.time()) - 60)),
-                *good_answers(quiz, email=f"rush{number}@example.com"),
-            ]
-        )
-        for number in range(SUBMISSIONS)
-    ]
-    local = threading.local()
-
-    def post(body: str) -> int:
-        connection = getattr(local, "connection", None)
-        if connection is None:
-            connection = local.connection = http.client.HTTPConnection("127.0.0.1", server, timeout=60)
-        connection.request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
-        response = connection.getresponse()
-        response.read()
-        return response.status
-
-    with ThreadPoolExecutor(THREADS) as pool:
-        statuses = list(pool.map(post, bodies))
+    bodies = [form_body(quiz, f"rush{number}@example.com") for number in range(SUBMISSIONS)]
+    statuses = post_at_once(server, path, bodies, THREADS)
     assert statuses.count(303) == SUBMISSIONS, sorted(set(statuses))
     db.expire_all()
     owners = Counter(db.scalars(select(Lead.owner_id).where(Lead.company_id == company.id)))

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import http.client
 import threading
-import time
-import urllib.parse
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import waitress
-from quizkit import TEST_SECRET, good_answers, make_quiz, public_path
+from quizkit import form_body, make_quiz, post_at_once, public_path
 from sqlalchemy import event, func, select, text
 
 from orbitflow.app import make_app
@@ -19,7 +16,6 @@ from orbitflow.audit.models import AuditEntry
 from orbitflow.leads.models import Lead, LeadActivity
 from orbitflow.lifecycle import shut_down
 from orbitflow_plugins.quiz.models import QuizSubmission
-from orbitflow_plugins.quiz.tokens import issue_token
 
 pytestmark = pytest.mark.slow
 
@@ -46,11 +42,6 @@ def server(app):
     server.close()
 
 
-def form_body(quiz, email: str) -> str:
-    token = issue_token(TEST_SECRET, quiz.id, issued_at=int(time.time()) - 60)
-    return urllib.parse.urlencode([("token", token), *good_answers(quiz, email=email)])
-
-
 def count(db, model, *criteria) -> int:
     return db.scalar(select(func.count()).select_from(model).where(*criteria))
 
@@ -61,19 +52,7 @@ def test_200_concurrent_submissions_give_200_submissions_and_one_lead_per_addres
     # Some forms are posted twice at the same time (double clicks, retried requests).
     bodies += bodies[:REPEATED_TOKENS]
 
-    local = threading.local()
-
-    def post(body: str) -> int:
-        connection = getattr(local, "connection", None)
-        if connection is None:
-            connection = local.connection = http.client.HTTPConnection("127.0.0.1", server, timeout=60)
-        connection.request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
-        response = connection.getresponse()
-        response.read()
-        return response.status
-
-    with ThreadPoolExecutor(THREADS) as pool:
-        statuses = list(pool.map(post, bodies))
+    statuses = post_at_once(server, path, bodies, THREADS)
     assert statuses.count(303) == len(bodies), sorted(set(statuses))
     db.expire_all()
     assert count(db, QuizSubmission) == SUBMISSIONS

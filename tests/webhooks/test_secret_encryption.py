@@ -59,10 +59,9 @@ def _app_with_keys(backend, keys: str):
     )
 
 
-def test_after_a_key_rotation_deliveries_are_signed_and_the_secret_moves_to_the_new_key(
-    backend, db, make_company, receiver, encryption
-):
-    company = make_company(name="Rotating Keys Co")
+def _webhook_with_a_test_delivery(db, company, receiver, encryption):
+    """A webhook to ``receiver`` with its secret encrypted by the tests' key, and a test
+    delivery waiting in the outbox."""
     hook, secret = services.create_webhook(
         db,
         company_id=company.id,
@@ -73,6 +72,14 @@ def test_after_a_key_rotation_deliveries_are_signed_and_the_secret_moves_to_the_
     )
     services.send_test(db, hook)
     db.commit()
+    return hook, secret
+
+
+def test_after_a_key_rotation_deliveries_are_signed_and_the_secret_moves_to_the_new_key(
+    backend, db, make_company, receiver, encryption
+):
+    company = make_company(name="Rotating Keys Co")
+    hook, secret = _webhook_with_a_test_delivery(db, company, receiver, encryption)
     receiver.secret = secret
     # The new key first, the one the secret was encrypted with behind it.
     app = _app_with_keys(backend, f"{NEW_KEY},{encryption_key(backend)}")
@@ -87,16 +94,7 @@ def test_without_the_key_of_the_secret_nothing_is_sent_and_the_delivery_says_why
     backend, db, make_company, receiver, encryption
 ):
     company = make_company(name="Lost Key Co")
-    hook, _secret = services.create_webhook(
-        db,
-        company_id=company.id,
-        created_by_id=None,
-        data={"url": receiver.url, "events": ["lead.created"]},
-        allow_private=True,
-        encryptor=encryption,
-    )
-    services.send_test(db, hook)
-    db.commit()
+    hook, _secret = _webhook_with_a_test_delivery(db, company, receiver, encryption)
     stored = _stored(db, hook.id).secret_encrypted
     worker_for(_app_with_keys(backend, NEW_KEY).registry).run_until_idle()
     assert receiver.received == []

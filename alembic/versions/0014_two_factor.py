@@ -72,17 +72,17 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_two_factor_challenges_company_id"), ["company_id"], unique=False)
         batch_op.create_index("ix_two_factor_challenges_user_id", ["user_id"], unique=False)
 
-    with op.batch_alter_table("companies", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("require_two_factor", sa.Boolean(), server_default=sa.false(), nullable=False))
-    with op.batch_alter_table("user_sessions", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("needs_two_factor", sa.Boolean(), server_default=sa.false(), nullable=False))
+    # Plain ADD / DROP COLUMN, never batch mode: on SQLite batch mode rebuilds the table,
+    # and dropping the old companies (or user_sessions) table cascades to their rows.
+    op.add_column("companies", sa.Column("require_two_factor", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column(
+        "user_sessions", sa.Column("needs_two_factor", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("user_sessions", schema=None) as batch_op:
-        batch_op.drop_column("needs_two_factor")
-    with op.batch_alter_table("companies", schema=None) as batch_op:
-        batch_op.drop_column("require_two_factor")
+    op.drop_column("user_sessions", "needs_two_factor")
+    op.drop_column("companies", "require_two_factor")
 
     # Dropping a table drops its indexes (MariaDB refuses to drop one a foreign key uses).
     for table in ("two_factor_challenges", "two_factor_recovery_codes", "two_factor_secrets"):

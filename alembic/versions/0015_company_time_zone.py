@@ -19,10 +19,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("companies", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("time_zone", sa.String(length=64), nullable=True))
+    # Plain ADD / DROP COLUMN: on SQLite batch mode would rebuild the table, and dropping
+    # the old companies table cascades to every company's rows.
+    op.add_column("companies", sa.Column("time_zone", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("companies", schema=None) as batch_op:
-        batch_op.drop_column("time_zone")
+    op.drop_column("companies", "time_zone")

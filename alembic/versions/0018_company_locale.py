@@ -19,8 +19,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("companies", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("phone_region", sa.String(length=2), nullable=True))
+    op.add_column("companies", sa.Column("phone_region", sa.String(length=2), nullable=True))
 
 
 def downgrade() -> None:

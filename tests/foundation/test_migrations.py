@@ -6,12 +6,14 @@ base, upgrade again."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from orbitflow.config import load_settings
 from orbitflow.db import make_engine
@@ -75,23 +77,66 @@ def _schema(engine) -> dict[str, tuple]:
     }
 
 
+FIRST_REVISION = "0001"
+
+
+def _add_a_company_and_its_owner(engine) -> None:
+    """Rows as the first revision's schema has them: every later migration runs over them."""
+    now = datetime(2026, 1, 5, 9, 30)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO companies (id, name, subscription_id, plan, max_users, max_quizzes, is_active,"
+                " currency, created_at, updated_at)"
+                " VALUES (1, 'Kept Co', 'kept-co', 'FREE', 5, 5, 1, 'EUR', :now, :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO users (id, company_id, username, name, role, password_hash, is_active,"
+                " must_change_password, session_version, failed_logins, created_at, updated_at)"
+                " VALUES (1, 1, 'owner', 'Kept Owner', 'OWNER', 'x', 1, 0, 1, 0, :now, :now)"
+            ),
+            {"now": now},
+        )
+
+
+def _kept_rows(engine) -> dict[str, int]:
+    tables = _tables(engine)
+    with engine.connect() as connection:
+        return {
+            table: connection.scalar(text(f"SELECT COUNT(*) FROM {table}"))
+            for table in ("companies", "users")
+            if table in tables
+        }
+
+
 @pytest.mark.slow
 def test_each_downgrade_undoes_exactly_its_upgrade(empty_database):
     """One revision at a time, base first: the schema after a revision's downgrade is the
     schema before its upgrade (a downgrade that leaves its column behind, or drops too much,
-    fails here, which the round trip through base cannot see)."""
+    fails here, which the round trip through base cannot see). A company and its owner are
+    there from the first revision on: each upgrade runs over existing rows, and no
+    downgrade loses them (on SQLite, rebuilding the companies table in batch mode would
+    cascade to every company's rows)."""
     cfg, engine = empty_database
     script = ScriptDirectory.from_config(cfg)
     order = list(reversed(list(script.walk_revisions("base", "heads"))))
+    assert order[0].revision == FIRST_REVISION
     steps = []
     for revision in order:
         before = _schema(engine)
         command.upgrade(cfg, revision.revision)
+        if revision.revision == FIRST_REVISION:
+            _add_a_company_and_its_owner(engine)
         steps.append((revision, before))
     for revision, before in reversed(steps):
         target = revision.down_revision or f"{revision.branch_labels and next(iter(revision.branch_labels))}@base"
         command.downgrade(cfg, target)
         assert _schema(engine) == before, f"the downgrade of {revision.revision} does not undo its upgrade"
+        if revision.revision != FIRST_REVISION:
+            assert _kept_rows(engine) == {"companies": 1, "users": 1}, f"the downgrade of {revision.revision}"
     assert _tables(engine) == set()
 
 

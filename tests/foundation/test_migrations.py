@@ -80,7 +80,7 @@ def _schema(engine) -> dict[str, tuple]:
 FIRST_REVISION = "0001"
 
 
-def _add_a_company_and_its_owner(engine) -> None:
+def _add_a_company_its_owner_and_a_lead(engine) -> None:
     """Rows as the first revision's schema has them: every later migration runs over them."""
     now = datetime(2026, 1, 5, 9, 30)
     with engine.begin() as connection:
@@ -100,26 +100,44 @@ def _add_a_company_and_its_owner(engine) -> None:
             ),
             {"now": now},
         )
+        connection.execute(
+            text(
+                "INSERT INTO stages (id, company_id, name, color, position, kind, created_at)"
+                " VALUES (1, 1, 'New', '#64748b', 0, 'open', :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO leads (id, company_id, name, source, stage_id, position, owner_id, consent, version,"
+                " created_at, updated_at) VALUES (1, 1, 'Kept Lead', 'manual', 1, 1000, 1, 0, 1, :now, :now)"
+            ),
+            {"now": now},
+        )
+
+
+KEPT = {"companies": 1, "users": 1, "leads": 1, "owned leads": 1}
 
 
 def _kept_rows(engine) -> dict[str, int]:
-    tables = _tables(engine)
+    """The rows of the company, its owner and its lead, and whether the lead is still
+    the owner's (a rebuilt users table would null it)."""
     with engine.connect() as connection:
-        return {
-            table: connection.scalar(text(f"SELECT COUNT(*) FROM {table}"))
-            for table in ("companies", "users")
-            if table in tables
-        }
+        counts = {table: connection.scalar(text(f"SELECT COUNT(*) FROM {table}")) for table in ("companies", "users")}
+        counts["leads"] = connection.scalar(text("SELECT COUNT(*) FROM leads"))
+        counts["owned leads"] = connection.scalar(text("SELECT COUNT(*) FROM leads WHERE owner_id = 1"))
+    return counts
 
 
 @pytest.mark.slow
 def test_each_downgrade_undoes_exactly_its_upgrade(empty_database):
     """One revision at a time, base first: the schema after a revision's downgrade is the
     schema before its upgrade (a downgrade that leaves its column behind, or drops too much,
-    fails here, which the round trip through base cannot see). A company and its owner are
-    there from the first revision on: each upgrade runs over existing rows, and no
-    downgrade loses them (on SQLite, rebuilding the companies table in batch mode would
-    cascade to every company's rows)."""
+    fails here, which the round trip through base cannot see). A company, its owner and a
+    lead of the owner's are there from the first revision on: each upgrade runs over
+    existing rows, and neither an upgrade nor a downgrade loses them (on SQLite, a table
+    rebuilt in batch mode with foreign keys on would cascade to, or null, its rows'
+    references)."""
     cfg, engine = empty_database
     script = ScriptDirectory.from_config(cfg)
     order = list(reversed(list(script.walk_revisions("base", "heads"))))
@@ -129,14 +147,15 @@ def test_each_downgrade_undoes_exactly_its_upgrade(empty_database):
         before = _schema(engine)
         command.upgrade(cfg, revision.revision)
         if revision.revision == FIRST_REVISION:
-            _add_a_company_and_its_owner(engine)
+            _add_a_company_its_owner_and_a_lead(engine)
+        assert _kept_rows(engine) == KEPT, f"the upgrade to {revision.revision}"
         steps.append((revision, before))
     for revision, before in reversed(steps):
         target = revision.down_revision or f"{revision.branch_labels and next(iter(revision.branch_labels))}@base"
         command.downgrade(cfg, target)
         assert _schema(engine) == before, f"the downgrade of {revision.revision} does not undo its upgrade"
         if revision.revision != FIRST_REVISION:
-            assert _kept_rows(engine) == {"companies": 1, "users": 1}, f"the downgrade of {revision.revision}"
+            assert _kept_rows(engine) == KEPT, f"the downgrade of {revision.revision}"
     assert _tables(engine) == set()
 
 

@@ -45,13 +45,19 @@ RETRYABLE_MARIADB_ERRNOS = frozenset({1205, 1213, 1927, 2006, 2013, 2055, 4031})
 # The server cannot be reached at all: too many connections, refused, unknown host, gone
 # away, lost. Answered 503 rather than 500: nothing is wrong with the request.
 UNAVAILABLE_MARIADB_ERRNOS = frozenset({1040, 2002, 2003, 2005, 2006, 2013})
+# The SQLite file cannot be opened (its folder gone, no permission): the same for SQLite.
+UNAVAILABLE_SQLITE_ERRORS = frozenset({"SQLITE_CANTOPEN"})
 
 
 def is_database_unavailable(error: BaseException) -> bool:
     if isinstance(error, PoolTimeoutError):
         return True
     if isinstance(error, DBAPIError):
-        return error.connection_invalidated or getattr(error.orig, "errno", None) in UNAVAILABLE_MARIADB_ERRNOS
+        return (
+            error.connection_invalidated
+            or getattr(error.orig, "errno", None) in UNAVAILABLE_MARIADB_ERRNOS
+            or getattr(error.orig, "sqlite_errorname", None) in UNAVAILABLE_SQLITE_ERRORS
+        )
     return False
 
 

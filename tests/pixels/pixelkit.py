@@ -18,6 +18,19 @@ TIKTOK_TOKEN = "tiktok-token-of-company-a"
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
 
+def configure(api, **extra) -> dict:
+    """Company A's Meta pixel and TikTok pixel code with their tokens, through the API
+    (``extra`` changes or adds fields); the settings the API answers."""
+    body = {
+        "facebook_pixel_id": META_PIXEL,
+        "facebook_access_token": META_TOKEN,
+        "tiktok_pixel_code": TIKTOK_CODE,
+        "tiktok_access_token": TIKTOK_TOKEN,
+        **extra,
+    }
+    return api.put("/api/v1/pixels", body).json
+
+
 def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 

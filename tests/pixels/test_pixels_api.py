@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from pixelkit import META_PIXEL, META_TOKEN, TIKTOK_CODE, TIKTOK_TOKEN
+from pixelkit import META_PIXEL, META_TOKEN, TIKTOK_CODE, TIKTOK_TOKEN, configure
 from sqlalchemy import select
 
 from orbitflow.audit.models import AuditEntry
@@ -288,15 +288,7 @@ def _test_button(page):
 
 
 def test_the_send_test_event_button_queues_the_events_and_is_audited(api, db, company):
-    api.put(
-        "/api/v1/pixels",
-        {
-            "facebook_pixel_id": META_PIXEL,
-            "facebook_access_token": META_TOKEN,
-            "tiktok_pixel_code": TIKTOK_CODE,
-            "tiktok_access_token": TIKTOK_TOKEN,
-        },
-    )
+    configure(api)
     answer = _test_button(api.client.get("/settings/pixels")).submit(status=303)
     assert answer.location.endswith("/settings/pixels")
     assert "Test event queued" in answer.follow().text

@@ -8,6 +8,7 @@ import json
 import time
 from datetime import timedelta
 
+import pixelkit
 import pytest
 from pixelkit import (
     CHROME,
@@ -42,15 +43,7 @@ TTP = "2Xy-ttp-Cookie_value"
 
 
 def configure(api, **extra):
-    body = {
-        "facebook_pixel_id": META_PIXEL,
-        "facebook_access_token": META_TOKEN,
-        "tiktok_pixel_code": TIKTOK_CODE,
-        "tiktok_access_token": TIKTOK_TOKEN,
-        "test_event_code": "TEST4242",
-        **extra,
-    }
-    return api.put("/api/v1/pixels", body).json
+    return pixelkit.configure(api, **{"test_event_code": "TEST4242", **extra})
 
 
 def submission_of(db, quiz) -> QuizSubmission:

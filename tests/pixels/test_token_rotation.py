@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import webtest
 from cryptography.fernet import Fernet
-from pixelkit import META_PIXEL, META_TOKEN, TIKTOK_CODE, TIKTOK_TOKEN, answer_as_ad_visitor, pixel_deliveries
+from pixelkit import (
+    META_TOKEN,
+    TIKTOK_TOKEN,
+    answer_as_ad_visitor,
+    configure,
+    pixel_deliveries,
+)
 from sqlalchemy import select
 
 from orbitflow.config import load_settings
@@ -18,18 +24,6 @@ from support import login
 from webhooks.hookkit import Api
 
 NEW_KEY = Fernet.generate_key().decode()
-
-
-def configure(api) -> None:
-    api.put(
-        "/api/v1/pixels",
-        {
-            "facebook_pixel_id": META_PIXEL,
-            "facebook_access_token": META_TOKEN,
-            "tiktok_pixel_code": TIKTOK_CODE,
-            "tiktok_access_token": TIKTOK_TOKEN,
-        },
-    )
 
 
 def old_key(backend) -> str:

@@ -4,25 +4,18 @@
 
 from __future__ import annotations
 
-from pixelkit import META_PIXEL, META_TOKEN, TIKTOK_CODE, TIKTOK_TOKEN, answer_as_ad_visitor, pixel_deliveries, sha
+from pixelkit import (
+    META_TOKEN,
+    answer_as_ad_visitor,
+    configure,
+    pixel_deliveries,
+    sha,
+)
 from sqlalchemy import select
 
 from orbitflow.leads.models import Lead, Stage
 from orbitflow_plugins.pixels.models import PixelAttribution
 from quiz.quizkit import FULL_QUIZ, make_quiz
-
-
-def configure(api, **extra):
-    api.put(
-        "/api/v1/pixels",
-        {
-            "facebook_pixel_id": META_PIXEL,
-            "facebook_access_token": META_TOKEN,
-            "tiktok_pixel_code": TIKTOK_CODE,
-            "tiktok_access_token": TIKTOK_TOKEN,
-            **extra,
-        },
-    )
 
 
 def stage_of_kind(db, company, kind: str) -> Stage:

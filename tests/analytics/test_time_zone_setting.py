@@ -1,5 +1,5 @@
 """The company's time zone moves the analytics days at once, whoever changes it: an owner
-on Settings → Region and currency, or a super admin through the API; a refused change
+on Settings → Region and currency or through /api/v1/company/locale, or a super admin through the API; a refused change
 recounts nothing."""
 
 from __future__ import annotations
@@ -49,6 +49,21 @@ def test_a_super_admin_changes_the_zone_and_the_days_follow(
     )
     login_as(owner)
     assert testapp.get("/api/v1/analytics/summary", NOV30).json["leads"] == 1
+
+
+def test_an_owner_changes_the_zone_through_the_api_and_the_days_follow(testapp, login_as, owner, kit, company, db):
+    _late_lead(kit, company)
+    login_as(owner)
+    assert testapp.get("/api/v1/analytics/summary", NOV30).json["leads"] == 0
+    testapp.put_json(
+        "/api/v1/company/locale",
+        {"time_zone": "America/New_York"},
+        headers={"X-CSRF-Token": csrf_token(testapp)},
+        status=200,
+    )
+    assert testapp.get("/api/v1/analytics/summary", NOV30).json["leads"] == 1
+    entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "company.update")).one()
+    assert entry.changes == {"time_zone": {"from": "Europe/Berlin", "to": "America/New_York"}}
 
 
 def test_a_refused_zone_recounts_nothing(testapp, login_as, owner, kit, company, unchanged):

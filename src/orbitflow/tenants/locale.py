@@ -7,6 +7,7 @@ CLDR through Babel; the countries are those phonenumbers can read numbers of."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
@@ -71,6 +72,25 @@ def clean_locale(raw: dict[str, object]) -> dict[str, str | None]:
             text = text.upper()
         clean[key] = text or None  # type: ignore[assignment]
     return clean
+
+
+class LocaleError(ValueError):
+    """Locale values refused, with a message by field."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{key}: {message}" for key, message in fields.items()))
+        self.fields = fields
+
+
+def read_locale(raw: Mapping[str, object]) -> dict[str, str | None]:
+    """The locale fields present in ``raw`` (a form post or a JSON body), as stored.
+    Raises :class:`LocaleError` with the settings page's messages. Fields left out are
+    not in the result, so they keep their values."""
+    values = clean_locale({key: raw[key] for key in LOCALE_FIELDS if key in raw})
+    errors = check_locale(values)
+    if errors:
+        raise LocaleError(errors)
+    return values
 
 
 @lru_cache(maxsize=512)

@@ -9,7 +9,7 @@ from pyramid.view import view_config
 
 from orbitflow.config import get_settings
 from orbitflow.models.meta import utcnow
-from orbitflow.tenants.locale import LOCALE_FIELDS, check_locale, clean_locale, locale_choices, locale_form
+from orbitflow.tenants.locale import LOCALE_FIELDS, LocaleError, locale_choices, locale_form, read_locale
 from orbitflow.tenants.models import Company
 from orbitflow.tenants.settings_page import save_company_settings
 
@@ -26,9 +26,11 @@ def region_settings(request: Request):
     if request.method == "POST":
         # A field left out of the post keeps its value.
         form.update({key: request.POST[key].strip() for key in LOCALE_FIELDS if key in request.POST})
-        values = clean_locale({key: form[key] for key in LOCALE_FIELDS if key in request.POST})
-        errors = check_locale(values)
-        if not errors:
+        try:
+            values = read_locale({key: form[key] for key in LOCALE_FIELDS if key in request.POST})
+        except LocaleError as error:
+            errors = error.fields
+        else:
             return save_company_settings(
                 request,
                 company,

@@ -34,6 +34,17 @@ def record_company_update(request: Request, company: Company, changes: dict[str,
     notify_in_transaction(shared(request.registry, PluginManager), request.dbsession, "company_updated", event)
 
 
+def apply_company_settings(request: Request, company: Company, values: dict[str, Any]) -> dict[str, Any]:
+    """Set ``values`` on ``company`` and record the change, if any; returns the diff."""
+    before = {key: getattr(company, key) for key in values}
+    for key, value in values.items():
+        setattr(company, key, value)
+    changes = diff(before, values)
+    if changes:
+        record_company_update(request, company, changes)
+    return changes
+
+
 def save_company_settings(
     request: Request,
     company: Company,
@@ -42,13 +53,8 @@ def save_company_settings(
     saved: str,
     route_name: str,
 ) -> HTTPSeeOther:
-    """Set ``values`` on ``company`` and record the change, if any."""
-    before = {key: getattr(company, key) for key in values}
-    for key, value in values.items():
-        setattr(company, key, value)
-    changes = diff(before, values)
-    if changes:
-        record_company_update(request, company, changes)
+    """:func:`apply_company_settings`, then flash what happened and go back to the page."""
+    if apply_company_settings(request, company, values):
         flash(request, saved, "success")
     else:
         flash(request, "Nothing changed.", "info")

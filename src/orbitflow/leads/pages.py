@@ -13,7 +13,7 @@ from sqlalchemy import select
 from orbitflow.accounts.models import User
 from orbitflow.leads.models import Lead, LeadTag
 from orbitflow.leads.normalize import format_phone
-from orbitflow.leads.queries import NOT_A_FILTER, LeadFilters, Viewer, company_users, get_visible_lead
+from orbitflow.leads.queries import LeadFilters, Viewer, company_users, get_visible_lead
 from orbitflow.plugins import FilterChoice, LeadFact, collect
 from orbitflow.shared import shared
 from orbitflow.web.inputs import path_id
@@ -26,12 +26,15 @@ def viewer(request: Request) -> Viewer:
 
 
 def page_filters(request: Request, also: Collection[str] = ()) -> LeadFilters:
-    """The page's lead filters (``also``: its other parameters). A parameter that is no
-    filter, such as a disabled plugin's, is a 400 that names it, not a list that quietly
-    shows every lead."""
+    """The page's lead filters (``also``: its other parameters). The pages are opened from
+    links, so a parameter that is no filter (a click id a mail client or an ad tool appended,
+    an old bookmark's, a disabled plugin's filter) is ignored and never carried into the
+    page's links; a filter with a bad value is a 400 that names it, not a page that quietly
+    shows (or exports) every lead. The API refuses both (``LeadFilters.errors``)."""
     filters = LeadFilters.from_request(request, also=also)
-    if filters.unknown:
-        raise HTTPBadRequest(f"{', '.join(filters.unknown)}: {NOT_A_FILTER}")
+    bad = {key: message for key, message in filters.errors.items() if key not in filters.unknown}
+    if bad:
+        raise HTTPBadRequest(" ".join(f"{key}: {message}" for key, message in bad.items()))
     return filters
 
 

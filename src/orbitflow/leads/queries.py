@@ -82,7 +82,8 @@ class LeadFilters:
     extra: dict[str, Any] = field(default_factory=dict)
     offered: tuple[LeadListFilter, ...] = field(default=(), compare=False)
     errors: dict[str, str] = field(default_factory=dict, compare=False)
-    # Parameters that are neither a filter nor one of the page's own (sort, page...).
+    # Parameters that are neither a filter nor one of the view's own (sort, page...): the API
+    # refuses them, the pages opened from links ignore them.
     unknown: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod

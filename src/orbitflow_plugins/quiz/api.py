@@ -13,14 +13,16 @@ from sqlalchemy import or_, select
 from orbitflow.api.helpers import iso, json_body, paginate, paging_parameters
 from orbitflow.api.openapi import api_operation, api_schema, id_schema, int_schema, list_of, ref
 from orbitflow.audit.services import audit, diff
-from orbitflow.web.errors import APIError
-from orbitflow_plugins.quiz import definition, services
+from orbitflow.web.errors import APIError, invalid_fields
+from orbitflow_plugins.quiz import assignment, definition, services
 from orbitflow_plugins.quiz.builder import company_of, public_url
-from orbitflow_plugins.quiz.models import CONTACT_MODES, QUESTION_KINDS, STATUSES, Quiz
+from orbitflow_plugins.quiz.models import ASSIGN_MODES, CONTACT_MODES, QUESTION_KINDS, STATUSES, Quiz
 from orbitflow_plugins.quiz.services import QuizError
 from orbitflow_plugins.quiz.stats import QuizStats, quiz_stats
 
 CONTACT_FIELDS = ("name", "email", "phone")
+# Users a round robin may name at once (more than any team takes turns among).
+MAX_ASSIGNEES = 1000
 OPTION_SCHEMA = api_schema(
     "QuizOption",
     {
@@ -70,6 +72,37 @@ OUTCOME_SCHEMA = api_schema(
         },
     },
 )
+ASSIGNMENT_SCHEMA = api_schema(
+    "QuizAssignment",
+    {
+        "type": "object",
+        "description": "Who gets the leads the quiz creates: no one (`none`), the `user_ids` in turn (`round_robin`), "
+        "or each outcome's user (`outcome`; an outcome left out stays unassigned). Users must be active users of "
+        "the company who work leads (not viewers), outcomes the quiz's own.",
+        "required": ["mode"],
+        "additionalProperties": False,
+        "properties": {
+            "mode": {"type": "string", "enum": list(ASSIGN_MODES)},
+            "user_ids": {
+                "type": "array",
+                "items": id_schema(),
+                "maxItems": MAX_ASSIGNEES,
+                "description": "round_robin: the users in turn order",
+            },
+            "by_outcome": {
+                "type": "array",
+                "maxItems": definition.MAX_OUTCOMES,
+                "description": "outcome: one user per outcome",
+                "items": {
+                    "type": "object",
+                    "required": ["outcome_id", "user_id"],
+                    "additionalProperties": False,
+                    "properties": {"outcome_id": id_schema(), "user_id": id_schema()},
+                },
+            },
+        },
+    },
+)
 _SETTINGS_PROPERTIES = {
     "title": {"type": "string", "minLength": 1, "maxLength": 200},
     "slug": {"type": "string", "pattern": definition.SLUG_RE.pattern, "maxLength": 80, "example": "find-your-plan"},
@@ -99,6 +132,7 @@ QUIZ_SCHEMA = api_schema(
             **_SETTINGS_PROPERTIES,
             "status": {"type": "string", "enum": list(STATUSES)},
             "public_url": {"type": "string"},
+            "assignment": ASSIGNMENT_SCHEMA,
             "stats": {
                 "type": "object",
                 "properties": {
@@ -125,6 +159,7 @@ QUIZ_PATCH = api_schema(
                 "enum": list(STATUSES),
                 "description": "needs quizzes.publish; published runs the publish checks",
             },
+            "assignment": ASSIGNMENT_SCHEMA,
         },
     },
 )
@@ -188,8 +223,39 @@ def serialise(request: Request, quiz: Quiz, stats: QuizStats | None, company, *,
                 }
                 for o in quiz.outcomes
             ],
+            assignment=assignment_json(quiz),
         )
     return data
+
+
+def assignment_json(quiz: Quiz) -> dict[str, Any]:
+    rule = assignment.Rule.of(quiz)
+    return {
+        "mode": rule.mode,
+        "user_ids": list(rule.user_ids),
+        "by_outcome": [{"outcome_id": outcome_id, "user_id": user_id} for outcome_id, user_id in rule.by_outcome],
+    }
+
+
+def _set_assignment(request: Request, quiz: Quiz, body: dict[str, Any]) -> None:
+    """Replace the quiz's rule as the builder's card does (same checks, same audit entry);
+    the page's field names are answered as the body's."""
+    by_outcome: dict[int, int] = {}
+    for pair in body.get("by_outcome") or []:
+        if pair["outcome_id"] in by_outcome:
+            raise invalid_fields({"assignment.by_outcome": "Choose one user per outcome."})
+        by_outcome[pair["outcome_id"]] = pair["user_id"]
+    try:
+        changes = assignment.change_rule(request.dbsession, quiz, body["mode"], body.get("user_ids") or [], by_outcome)
+    except QuizError as error:
+        fields = {f"assignment.{_ASSIGNMENT_FIELDS.get(key, 'by_outcome')}": text for key, text in error.fields.items()}
+        raise invalid_fields(fields) from None
+    if changes:
+        audit(request, "quiz.assignment", quiz, changes=changes)
+
+
+# The builder form's field names (outcome_<id> aside) as the API's.
+_ASSIGNMENT_FIELDS = {"mode": "mode", "users": "user_ids", "outcomes": "by_outcome"}
 
 
 def _settings_input(body: dict[str, Any]) -> dict[str, Any]:
@@ -298,7 +364,9 @@ def api_get(request: Request):
     summary="Change a quiz",
     description=(
         "Only the fields sent change. `questions` and `outcomes` replace the lists: items with an `id` keep "
-        "that question or outcome, items without are added, those left out are removed."
+        "that question or outcome, items without are added, those left out are removed. `assignment` replaces "
+        "the lead assignment rule, checked and audited (`quiz.assignment`) as on the builder page; it is applied "
+        "after the questions and outcomes."
     ),
     parameters=[{"name": "quiz_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
     requestBody={"required": True, "content": {JSON: {"schema": ref("QuizPatch")}}},
@@ -326,6 +394,8 @@ def api_update(request: Request):
             services.set_status(request.dbsession, company, quiz, status)
     except QuizError as error:
         raise _invalid(error) from None
+    if "assignment" in body:
+        _set_assignment(request, quiz, body["assignment"])
     changes = diff(before, services.snapshot(quiz))
     for key in ("questions", "outcomes"):
         if key in body:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from zope.sqlalchemy import mark_changed
 
 from orbitflow.accounts.models import User
+from orbitflow.audit.services import diff
 from orbitflow.models.meta import utcnow
 from orbitflow.web.inputs import parse_id
 from orbitflow_plugins.quiz.models import (
@@ -137,6 +138,16 @@ def read_form(post) -> tuple[str, list[Any], dict[Any, Any]]:
     return post.get("mode", ""), post.getall("users"), outcomes
 
 
+def change_rule(
+    session: Session, quiz: Quiz, mode: str, user_ids: Iterable[Any], by_outcome: dict[Any, Any]
+) -> dict[str, Any]:
+    """:func:`save_rule`, returning the change for the ``quiz.assignment`` audit entry
+    (empty when the rule is the same)."""
+    before = snapshot(session, quiz)
+    save_rule(session, quiz, mode, user_ids, by_outcome)
+    return diff(before, snapshot(session, quiz))
+
+
 def save_rule(session: Session, quiz: Quiz, mode: str, user_ids: Iterable[Any], by_outcome: dict[Any, Any]) -> None:
     """Replace the quiz's rule. Raises :class:`QuizError` (nothing changed) when the mode
     is unknown, a user is not an active user of the company who works leads, or an
@@ -161,12 +172,12 @@ def save_rule(session: Session, quiz: Quiz, mode: str, user_ids: Iterable[Any], 
                 continue
             outcome_id, user_id = parse_id(raw_outcome), parse_id(raw_user)
             if outcome_id not in outcome_ids:
-                raise QuizError({"mode": "Choose among this quiz's outcomes."})
+                raise QuizError({"outcomes": "Choose among this quiz's outcomes."})
             if user_id not in allowed:
                 raise QuizError({f"outcome_{outcome_id}": "Choose among the company's active users."})
             rows.append(QuizAssignee(user_id=user_id, outcome_id=outcome_id))
         if not rows:
-            raise QuizError({"mode": "Choose a user for at least one outcome."})
+            raise QuizError({"outcomes": "Choose a user for at least one outcome."})
     for row in rows:
         row.company_id = quiz.company_id
     quiz.assign_mode = mode

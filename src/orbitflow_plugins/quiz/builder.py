@@ -200,15 +200,13 @@ def quiz_settings_save(request: Request):
 def quiz_assignment_save(request: Request):
     quiz = quiz_or_404(request)
     mode, users, outcomes = assignment.read_form(request.POST)
-    before = assignment.snapshot(request.dbsession, quiz)
     try:
-        assignment.save_rule(request.dbsession, quiz, mode, users, outcomes)
+        changes = assignment.change_rule(request.dbsession, quiz, mode, users, outcomes)
     except QuizError as error:
         request.tm.doom()
         request.response.status_int = 400
         rule_form = {"mode": mode, "users": list(users), "outcomes": dict(outcomes)}
         return builder_context(request, quiz, rule_form=rule_form, rule_errors=error.fields)
-    changes = diff(before, assignment.snapshot(request.dbsession, quiz))
     if changes:
         audit(request, "quiz.assignment", quiz, changes=changes)
         flash(request, "Lead assignment saved.")

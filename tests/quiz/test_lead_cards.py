@@ -104,5 +104,5 @@ def test_board_and_list_filter_by_quiz_and_campaign(
     assert names({"quiz_id": other.id, "utm_campaign": "autumn"}) == {"autumn"}
     chosen = testapp.get(url, {"quiz_id": other.id}).html.select_one("#filter-quiz_id option[selected]")
     assert chosen["value"] == str(other.id)
-    # A malformed filter is no server error.
-    testapp.get(url, {"quiz_id": "x"}, status=200)
+    # A malformed filter is a 400 that names it, no server error.
+    assert "quiz_id: Must be a whole number." in testapp.get(url, {"quiz_id": "x"}, status=400).text

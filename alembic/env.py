@@ -65,10 +65,15 @@ def run_migrations_online() -> None:
                 context.run_migrations()
         finally:
             if sqlite:
-                # The connection goes back to the pool the app uses.
-                connection.rollback()
-                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-                connection.commit()
+                # The connection goes back to the pool the app uses: with foreign keys on,
+                # or not at all.
+                try:
+                    connection.rollback()
+                    connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    connection.commit()
+                except Exception:
+                    connection.invalidate()
+                    raise
 
 
 if context.is_offline_mode():

@@ -150,7 +150,7 @@ def test_an_outcome_of_another_quiz_is_refused(testapp, login_as, manager, quiz,
     assert error["fields"] == {"assignment.by_outcome": "Choose one user per outcome."}
 
 
-def test_new_outcomes_can_be_named_in_the_same_patch(testapp, login_as, manager, quiz, sellers, db):
+def test_a_rule_is_set_in_the_same_patch_that_keeps_the_outcomes(testapp, login_as, manager, quiz, sellers, db):
     login_as(manager)
     got = testapp.get(f"/api/v1/quizzes/{quiz.id}").json
     # Keep the outcomes by id and give the first one's leads to an agent.

@@ -77,6 +77,8 @@ class Replica:
         self._state = "error"
         # The process whose thread is checking now: a forked worker starts its own.
         self._checking_in: int | None = None
+        # Bumped by mark_down: a check that started before it does not undo it.
+        self._generation = 0
 
     def state(self) -> str:
         if time.monotonic() - self._checked_at >= self.settings.check_seconds:
@@ -88,8 +90,10 @@ class Replica:
 
     def mark_down(self) -> None:
         """A request could not connect: skip the replica until the next check."""
-        self._state = "error"
-        self._checked_at = time.monotonic()
+        with self._lock:
+            self._generation += 1
+            self._state = "error"
+            self._checked_at = time.monotonic()
 
     def _start_check(self) -> None:
         pid = os.getpid()
@@ -97,14 +101,25 @@ class Replica:
             if self._checking_in == pid:
                 return
             self._checking_in = pid
-        threading.Thread(target=self._run_check, name="orbitflow-replica-check", daemon=True).start()
-
-    def _run_check(self) -> None:
+            generation = self._generation
         try:
-            self._state = self._check()
+            threading.Thread(
+                target=self._run_check, args=(generation,), name="orbitflow-replica-check", daemon=True
+            ).start()
+        except BaseException:
+            self._checking_in = None  # the next request tries again
+            raise
+
+    def _run_check(self, generation: int) -> None:
+        state = "error"
+        try:
+            state = self._check()
         finally:
-            self._checked_at = time.monotonic()
-            self._checking_in = None
+            with self._lock:
+                if self._generation == generation:
+                    self._state = state
+                    self._checked_at = time.monotonic()
+                self._checking_in = None
 
     def _check(self) -> str:
         try:

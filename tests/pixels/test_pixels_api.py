@@ -319,3 +319,36 @@ def test_the_send_test_event_button_needs_the_csrf_token_and_the_permission(
     manager = client_for(make_user(company, "MANAGER", username="manny"))
     with unchanged():
         manager.client.post("/settings/pixels/test", {"csrf_token": csrf_token(manager.client)}, status=403)
+
+
+def test_a_token_stored_without_the_companys_own_pixel_is_kept_unused_through_other_saves(api, db, company, pixels_app):
+    # Saved before a token needed the company's own pixel id.
+    secret = shared(pixels_app.registry, Encryptor).encrypt(META_TOKEN)
+    db.add(
+        PixelSettings(
+            company_id=company.id,
+            facebook_access_token=secret,
+            require_consent=True,
+            meta_won_event="Purchase",
+            tiktok_won_event="CompletePayment",
+            consecutive_failures=0,
+        )
+    )
+    db.commit()
+    page = api.client.get("/settings/pixels")
+    assert 'data-token-unused="facebook"' in page.text
+    assert "The stored Meta token is not used" in page.text and 'data-token-unused="tiktok"' not in page.text
+    body = api.get("/api/v1/pixels").json
+    assert body["facebook_access_token_set"] is True and body["facebook_pixel_id"] is None
+    # Other settings save, alone or as GET answered them.
+    assert api.put("/api/v1/pixels", {"require_consent": False}).json["require_consent"] is False
+    body["test_event_code"] = "EDITED1"
+    assert api.put("/api/v1/pixels", body).json["test_event_code"] == "EDITED1"
+    api.client.get("/settings/pixels").forms["pixels-form"].submit(status=303)
+    assert stored(db, company).facebook_access_token == secret
+    # A token entered again still needs the pixel id; the pixel id puts the stored one to use.
+    refused = api.put("/api/v1/pixels", {"facebook_access_token": "EAAB-another"}, status=422)
+    assert set(refused.json["error"]["fields"]) == {"facebook_pixel_id"}
+    api.put("/api/v1/pixels", {"facebook_pixel_id": META_PIXEL})
+    assert "data-token-unused" not in api.client.get("/settings/pixels").text
+    assert stored(db, company).facebook_access_token == secret

@@ -4,6 +4,7 @@ unreadable on the page and in the API, and its server events fail saying why."""
 
 from __future__ import annotations
 
+import pytest
 import webtest
 from cryptography.fernet import Fernet
 from pixelkit import (
@@ -14,11 +15,16 @@ from pixelkit import (
     pixel_deliveries,
 )
 from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
+from orbitflow.audit.models import AuditEntry
 from orbitflow.config import load_settings
-from orbitflow.crypto import Encryptor
+from orbitflow.crypto import Encryptor, encryptor
+from orbitflow.db import unscoped
 from orbitflow.deliveries import worker_for
+from orbitflow.shared import shared
 from orbitflow_plugins.pixels.models import PixelSettings
+from orbitflow_plugins.pixels.settings import reencrypt_tokens, settings_row
 from quiz.quizkit import make_quiz
 from support import login
 from webhooks.hookkit import Api
@@ -105,3 +111,52 @@ def test_a_token_whose_key_is_gone_says_so_and_its_events_fail_with_the_reason(
     body = client.put_json("/api/v1/pixels", {"facebook_access_token": META_TOKEN}, headers=Api(client)._headers()).json
     assert body["facebook_access_token_set"] is True and body["facebook_access_token_unreadable"] is False
     assert Encryptor([NEW_KEY]).decrypt(stored(db, company).facebook_access_token) == META_TOKEN
+
+
+def audit_changes(db) -> list[dict]:
+    db.expire_all()
+    return [
+        entry.changes
+        for entry in db.scalars(select(AuditEntry).where(AuditEntry.action == "pixels.update").order_by(AuditEntry.id))
+    ]
+
+
+def test_a_token_that_can_no_longer_be_read_can_be_removed(api, db, company, owner, app_with_keys):
+    configure(api)
+    lost = signed_in(app_with_keys(NEW_KEY), owner)
+    # Through the API...
+    body = lost.put_json("/api/v1/pixels", {"facebook_access_token": None}, headers=Api(lost)._headers()).json
+    assert body["facebook_access_token_unreadable"] is False and body["facebook_access_token_set"] is False
+    assert stored(db, company).facebook_access_token is None
+    assert audit_changes(db)[-1] == {"facebook_access_token": {"from": "set", "to": "removed"}}
+    # ...and with the page's checkbox.
+    form = lost.get("/settings/pixels").forms["pixels-form"]
+    form["remove_tiktok_access_token"] = True
+    form.submit(status=303)
+    assert stored(db, company).tiktok_access_token is None
+    assert audit_changes(db)[-1] == {"tiktok_access_token": {"from": "set", "to": "removed"}}
+    body = lost.get("/api/v1/pixels").json
+    assert body["tiktok_access_token_unreadable"] is False and body["tiktok_access_token_set"] is False
+    assert "data-token-unreadable" not in lost.get("/settings/pixels").text
+
+
+@pytest.mark.parametrize("change", [None, "EAAB-a-new-meta-token"])
+def test_a_token_changed_while_the_worker_moves_it_to_the_new_key_stays_changed(
+    api, db, company, backend, app_with_keys, change
+):
+    configure(api)
+    rotated = app_with_keys(f"{NEW_KEY},{old_key(backend)}")
+    # The worker reads the settings (no lock)...
+    with shared(rotated.registry, sessionmaker)() as session, unscoped(session):
+        row = settings_row(session, company.id)
+        # ...the owner removes the token or enters another meanwhile...
+        api.put("/api/v1/pixels", {"facebook_access_token": change})
+        # ...then the worker moves what it read to the new key.
+        reencrypt_tokens(session, row, encryptor(rotated.registry))
+    row = stored(db, company)
+    if change is None:
+        assert row.facebook_access_token is None
+    else:
+        assert Encryptor([old_key(backend)]).decrypt(row.facebook_access_token) == change
+    # The token nobody touched did move.
+    assert Encryptor([NEW_KEY]).decrypt(row.tiktok_access_token) == TIKTOK_TOKEN

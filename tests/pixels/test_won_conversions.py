@@ -4,8 +4,11 @@
 
 from __future__ import annotations
 
+import webtest
+from cryptography.fernet import Fernet
 from pixelkit import (
     META_TOKEN,
+    TIKTOK_TOKEN,
     answer_as_ad_visitor,
     configure,
     pixel_deliveries,
@@ -16,6 +19,8 @@ from sqlalchemy import select
 from orbitflow.leads.models import Lead, Stage
 from orbitflow_plugins.pixels.models import PixelAttribution
 from quiz.quizkit import FULL_QUIZ, make_quiz
+from support import login
+from webhooks.hookkit import Api
 
 
 def stage_of_kind(db, company, kind: str) -> Stage:
@@ -126,3 +131,34 @@ def test_a_win_while_no_token_is_set_is_reported_at_the_next_win_once(api, db, c
     assert [e["event_name"] for e in graph.json["data"]] == ["Purchase"]
     assert tiktok.received == []
     assert [row.channel for row in pixel_deliveries(db) if row.payload["kind"] == "won"] == ["pixels.meta"]
+
+
+def test_a_win_while_the_tokens_cannot_be_read_is_reported_once_they_are_entered_again(
+    api, db, company, owner, visitor, meta, tiktok, worker, app_with_keys
+):
+    configure(api)
+    quiz = make_quiz(db, company)
+    answer_as_ad_visitor(visitor, company, quiz)
+    worker.run_until_idle()
+    meta.reset()
+    tiktok.reset()
+    # ENCRYPTION_KEY replaced without the tokens' key: the win cannot be sent.
+    lost = webtest.TestApp(app_with_keys(Fernet.generate_key().decode()), extra_environ=api.client.extra_environ)
+    login(lost, owner)
+    owner_api = Api(lost)
+    lead = quiz_lead(db, company)
+    won, first_open = stage_of_kind(db, company, "won"), stage_of_kind(db, company, "open")
+    move(owner_api, lead.id, won)
+    assert [row for row in pixel_deliveries(db) if row.payload["kind"] == "won"] == []
+    assert db.scalars(select(PixelAttribution.won_reported_at)).one() is None
+    # The tokens entered again, and the lead won again: reported now, and only this once.
+    lost.put_json(
+        "/api/v1/pixels",
+        {"facebook_access_token": META_TOKEN, "tiktok_access_token": TIKTOK_TOKEN},
+        headers=owner_api._headers(),
+    )
+    for stage in (first_open, won, first_open, won):
+        move(owner_api, lead.id, stage)
+    won_rows = [row for row in pixel_deliveries(db) if row.payload["kind"] == "won"]
+    assert sorted(row.channel for row in won_rows) == ["pixels.meta", "pixels.tiktok"]
+    assert db.scalars(select(PixelAttribution.won_reported_at)).one() is not None

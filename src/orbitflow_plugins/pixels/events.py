@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyramid.threadlocal import get_current_registry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from orbitflow.crypto import encryptor
 from orbitflow.deliveries import enqueue
 from orbitflow.events import LeadEvent, QuizEvent
 from orbitflow.leads.models import Lead, Stage
@@ -21,7 +23,13 @@ from orbitflow.models.meta import utcnow
 from orbitflow.tenants.models import Company
 from orbitflow_plugins.pixels import payloads
 from orbitflow_plugins.pixels.models import PixelAttribution, PixelSettings
-from orbitflow_plugins.pixels.settings import ServerEvents, quiz_enabled, server_events, settings_row
+from orbitflow_plugins.pixels.settings import (
+    ServerEvents,
+    quiz_enabled,
+    server_events,
+    settings_row,
+    usable_server_events,
+)
 
 META_CHANNEL = "pixels.meta"
 TIKTOK_CHANNEL = "pixels.tiktok"
@@ -182,13 +190,15 @@ def on_lead_moved(session: Session, event: LeadEvent) -> None:
     if not rows or any(row.won_reported_at is not None for row in rows):
         return
     settings = settings_row(session, event.company_id)
-    if settings is None or not (settings.meta_server_events or settings.tiktok_server_events):
+    # Lead moves are announced from requests: the request's application has the encryptor.
+    targets = usable_server_events(settings, encryptor(get_current_registry()))
+    if settings is None or targets is None:
         # Nothing can be sent now: the win stays unreported, and is reported when the lead
         # reaches a won stage again once a token is set.
         return
     first = rows[0]
     # Under the consent given at submission, as it stands with today's settings.
-    if not tracking_allowed(settings, first.consent):
+    if not tracking_allowed(targets, first.consent):
         return
     lead = session.get(Lead, event.lead_id)
     company = session.get(Company, event.company_id)
@@ -198,7 +208,7 @@ def on_lead_moved(session: Session, event: LeadEvent) -> None:
     event_id = won_event_id(lead.id)
     when = payloads.epoch_seconds(first.won_reported_at)
     seen = attribution_dict(first)
-    if settings.meta_server_events:
+    if targets.facebook:
         _enqueue(
             session,
             event.company_id,
@@ -216,7 +226,7 @@ def on_lead_moved(session: Session, event: LeadEvent) -> None:
             ),
             "won",
         )
-    if settings.tiktok_server_events:
+    if targets.tiktok:
         _enqueue(
             session,
             event.company_id,

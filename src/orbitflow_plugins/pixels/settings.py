@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from zope.sqlalchemy import mark_changed
 
@@ -143,29 +143,47 @@ def _unreadable(encryptor: Encryptor, value: str | None) -> bool:
     return bool(value) and _decrypt(encryptor, value) is None
 
 
-def reencrypt_tokens(row: PixelSettings, encryptor: Encryptor) -> bool:
-    """Move the company's tokens to ENCRYPTION_KEY's first key; False when nothing moved
-    (they are there already, or cannot be decrypted at all)."""
-    moved = False
+def rotated_tokens(row: PixelSettings, encryptor: Encryptor) -> dict[str, str]:
+    """The company's tokens that are not under ENCRYPTION_KEY's first key yet, encrypted
+    with it (none for a token that is there already or cannot be decrypted at all: the
+    delivery log and the settings page say so)."""
+    moved = {}
     for name in TOKEN_FIELDS:
         value = getattr(row, name)
         if value and not encryptor.is_current(value):
             try:
-                setattr(row, name, encryptor.rotate(value))
+                moved[name] = encryptor.rotate(value)
             except Undecryptable:
-                continue  # its key is gone: the delivery log and the settings page say so
-            moved = True
+                continue
     return moved
+
+
+def reencrypt_tokens(session: Session, row: PixelSettings, encryptor: Encryptor) -> None:
+    """Move the company's tokens to ENCRYPTION_KEY's first key, each replacing only the
+    ciphertext ``row`` holds: the row may have been read without a lock, and a token saved
+    or removed since then must win, not be undone. Committed here (after one use the old
+    key can go); ``row`` is read again afterwards."""
+    moved = rotated_tokens(row, encryptor)
+    if not moved:
+        return
+    table = PixelSettings.__table__
+    for name, new in moved.items():
+        session.execute(
+            update(table)
+            .where(table.c.company_id == row.company_id, table.c[name] == getattr(row, name))
+            .values({name: new})
+        )
+    session.commit()
+    session.refresh(row)
 
 
 def server_config(session: Session, company_id: int, encryptor: Encryptor) -> ServerConfig:
     """The company's server-event settings, its tokens moved to ENCRYPTION_KEY's first
-    key on the way (committed here: after one use the old key can go)."""
+    key on the way."""
     row = settings_row(session, company_id)
     if row is None:
         return ServerConfig(company_id, None, None, False, None, None, False, None)
-    if reencrypt_tokens(row, encryptor):
-        session.commit()
+    reencrypt_tokens(session, row, encryptor)
     return ServerConfig(
         company_id,
         row.facebook_pixel_id,
@@ -176,6 +194,19 @@ def server_config(session: Session, company_id: int, encryptor: Encryptor) -> Se
         _unreadable(encryptor, row.tiktok_access_token),
         row.test_event_code,
     )
+
+
+def usable_server_events(row: PixelSettings | None, encryptor: Encryptor) -> ServerEvents | None:
+    """The platforms a won lead can be reported to now: the company's own pixel with a
+    token that can be decrypted (one whose key is gone counts as not set, so the win waits
+    for the token to be entered again); None for neither."""
+    if row is None:
+        return None
+    facebook = row.meta_server_events and not _unreadable(encryptor, row.facebook_access_token)
+    tiktok = row.tiktok_server_events and not _unreadable(encryptor, row.tiktok_access_token)
+    if not (facebook or tiktok):
+        return None
+    return ServerEvents(facebook, tiktok, row.require_consent)
 
 
 def public_json(session: Session, company_id: int, defaults: Defaults, encryptor: Encryptor) -> dict[str, Any]:
@@ -279,8 +310,13 @@ def _check(data: dict[str, Any], session: Session, company_id: int) -> tuple[dic
         ("tiktok_access_token", "tiktok_pixel_code", "Enter the TikTok pixel code this access token belongs to."),
     ):
         # As it would be after this change: server events go only to the company's own pixel.
+        # Checked only when this change sets a token or changes the pixel: a token stored
+        # before the pixel was required stays (unused, the page says so) through other saves.
+        stored_pixel = getattr(row, pixel) if row is not None else None
+        if not (values.get(token) or (pixel in values and values[pixel] != stored_pixel)):
+            continue
         has_token = values[token] if token in values else (row is not None and getattr(row, token))
-        has_pixel = values[pixel] if pixel in values else (row is not None and getattr(row, pixel))
+        has_pixel = values.get(pixel, stored_pixel)
         if has_token and not has_pixel and pixel not in errors and token not in errors:
             errors[pixel] = message
     return values, errors
@@ -314,7 +350,11 @@ def update_settings(session: Session, company_id: int, data: dict[str, Any], enc
                 changes[name] = {"from": before, "to": value}
         elif name in TOKEN_FIELDS:
             stored = getattr(row, name)
-            if value == _decrypt(encryptor, stored):
+            # Compared with what is stored: a token that cannot be decrypted any more is
+            # still there to remove.
+            if not stored and value is None:
+                continue
+            if stored and value is not None and _decrypt(encryptor, stored) == value:
                 continue
             setattr(row, name, encryptor.encrypt(value) if value else None)
             changes[name] = {"from": "set" if stored else None, "to": "set" if value else "removed"}
@@ -325,7 +365,8 @@ def update_settings(session: Session, company_id: int, data: dict[str, Any], enc
             changes[name] = {"from": getattr(row, name), "to": value}
             setattr(row, name, value)
     # A save uses the tokens too: those left alone move to ENCRYPTION_KEY's first key.
-    reencrypt_tokens(row, encryptor)
+    for name, value in rotated_tokens(row, encryptor).items():
+        setattr(row, name, value)
     row.updated_at = utcnow()
     session.flush()
     return changes

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from orbitflow.accounts.models import User
 from orbitflow.leads.models import Lead, LeadActivity, Stage
 from orbitflow.leads.services import add_note, create_lead, lead_event, move_lead, update_lead
-from orbitflow.plugins import PluginManager, notify_in_transaction
+from orbitflow.plugins import notify_in_transaction
 from orbitflow.shared import shared
 from orbitflow.tenants.models import Company
 from orbitflow_plugins.analytics.rollups import LeadRollups
@@ -31,7 +31,6 @@ class Kit:
     def __init__(self, db: Session, app) -> None:
         self.db = db
         self.app = app
-        self.pm = shared(app.registry, PluginManager)
         self.recorder = shared(app.registry, FunnelRecorder)
         self.rollups = shared(app.registry, LeadRollups)
 
@@ -41,7 +40,7 @@ class Kit:
     def lead(self, company: Company, at: datetime, **fields: Any) -> Lead:
         fields.setdefault("name", "Lead")
         lead = create_lead(self.db, company_id=company.id, actor_id=None, created_at=at, **fields)
-        notify_in_transaction(self.pm, self.db, "lead_created", lead_event(lead, None))
+        notify_in_transaction(self.app.registry, self.db, "lead_created", lead_event(lead, None))
         self.db.commit()
         return lead
 
@@ -53,7 +52,7 @@ class Kit:
         actor = by.id if by is not None else None
         result = move_lead(self.db, lead, stage_id=self.stage(company, stage_name).id, actor_id=actor)
         event = lead_event(result.lead, actor, previous_stage_id=result.previous_stage_id)
-        notify_in_transaction(self.pm, self.db, "lead_moved", event)
+        notify_in_transaction(self.app.registry, self.db, "lead_moved", event)
         self._date_last_line(lead, at)
         self.db.commit()
 
@@ -67,7 +66,7 @@ class Kit:
         """Change fields as ``by``, announced as the app does; the timeline line dated ``at``."""
         lead = self.db.get(Lead, lead.id)
         changed = update_lead(self.db, lead, changes, actor_id=by.id)
-        notify_in_transaction(self.pm, self.db, "lead_updated", lead_event(lead, by.id, changes=changed))
+        notify_in_transaction(self.app.registry, self.db, "lead_updated", lead_event(lead, by.id, changes=changed))
         self._date_last_line(lead, at)
         self.db.commit()
 

@@ -125,7 +125,7 @@ def lead_deleted(event):
 
 
 @hookspec
-def domain_event_in_transaction(session, name, event):
+def domain_event_in_transaction(session, name, event, registry):
     """A domain event (``name`` one of ``lead_created``, ``lead_updated``, ``lead_moved``,
     ``lead_deleted``, ``quiz_submitted``), called inside the change's transaction, before
     commit and before the event's after-commit hook is queued; or ``company_updated``
@@ -133,7 +133,9 @@ def domain_event_in_transaction(session, name, event):
     holds the audited diff), which has no after-commit hook.
 
     ``session`` is the change's session (bound to the event's company, or for a super
-    admin's change of a company to the platform: name the company in your queries). Write rows here
+    admin's change of a company to the platform: name the company in your queries);
+    ``registry`` is the application's (its settings, the encryptor: take it only if you
+    need it). Write rows here
     that must exist exactly when the change does, above all outbox deliveries
     (:func:`orbitflow.deliveries.enqueue`); never call the outside world. An exception
     rolls the whole change back."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import pluggy
 from pluggy import PluginManager
+from pyramid.registry import Registry
 from pyramid.request import Request
 from sqlalchemy import Table
 
@@ -289,9 +290,10 @@ def public_page_tables(pm: pluggy.PluginManager) -> list[Table]:
     return tables
 
 
-def notify_in_transaction(pm: pluggy.PluginManager, session, hook_name: str, event: Any) -> None:
+def notify_in_transaction(registry: Registry, session, hook_name: str, event: Any) -> None:
     """Call ``domain_event_in_transaction`` now, inside the caller's transaction."""
-    pm.hook.domain_event_in_transaction(session=session, name=hook_name, event=event)
+    pm = shared(registry, PluginManager)
+    pm.hook.domain_event_in_transaction(session=session, name=hook_name, event=event, registry=registry)
 
 
 def notify_after_commit(request: Request, hook_name: str, event: Any) -> None:
@@ -307,7 +309,7 @@ def notify_after_commit(request: Request, hook_name: str, event: Any) -> None:
     pm = shared(request.registry, PluginManager)
     registry = request.registry
     if hook_name in DOMAIN_EVENTS:
-        notify_in_transaction(pm, request.dbsession, hook_name, event)
+        notify_in_transaction(registry, request.dbsession, hook_name, event)
 
     def call(committed: bool) -> None:
         if not committed:

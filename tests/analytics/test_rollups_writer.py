@@ -104,7 +104,7 @@ def test_a_rolled_back_change_leaves_nothing(kit, company, db):
     rollups = shared(kit.app.registry, LeadRollups)
     rollups.flush()
     lead = create_lead(db, company_id=company.id, actor_id=None, name="Never", created_at=DAY)
-    notify_in_transaction(kit.pm, db, "lead_created", lead_event(lead, None))
+    notify_in_transaction(kit.app.registry, db, "lead_created", lead_event(lead, None))
     db.rollback()
     assert len(rollups.buffer) == 0
     assert rollups.flush() == 0
@@ -120,7 +120,7 @@ def test_a_deleted_lead_leaves_the_counts(kit, company, db):
     doomed = db.get(type(lead), lead.id)
     event_of_delete = lead_event(doomed, None)
     delete_lead(db, doomed, actor_id=None)
-    notify_in_transaction(kit.pm, db, "lead_deleted", event_of_delete)
+    notify_in_transaction(kit.app.registry, db, "lead_deleted", event_of_delete)
     db.commit()
     kit.flush()
     assert daily(db, company.id) == {("2026-11-12", "manual", "bf"): (1, 0, 0.0, 0)}

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pluggy import PluginManager
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.request import Request
 
 from orbitflow.audit.services import audit, diff
 from orbitflow.events import CompanyEvent
 from orbitflow.plugins import notify_in_transaction
-from orbitflow.shared import shared
 from orbitflow.tenants.models import Company
 from orbitflow.web.layout import flash
 
@@ -31,7 +29,7 @@ def record_company_update(request: Request, company: Company, changes: dict[str,
     audit(request, "company.update", company, changes=changes, company_id=company.id)
     request.dbsession.flush()  # the hooks read the changed row
     event = CompanyEvent(company_id=company.id, actor_id=request.identity.user_id or None, changes=changes)
-    notify_in_transaction(shared(request.registry, PluginManager), request.dbsession, "company_updated", event)
+    notify_in_transaction(request.registry, request.dbsession, "company_updated", event)
 
 
 def apply_company_settings(request: Request, company: Company, values: dict[str, Any]) -> dict[str, Any]:

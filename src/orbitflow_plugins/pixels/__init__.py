@@ -47,15 +47,16 @@ def delivery_channels(registry):
 
 
 @hookimpl
-def domain_event_in_transaction(session, name, event):
+def domain_event_in_transaction(session, name, event, registry):
     if name == "quiz_submitted":
         from orbitflow_plugins.pixels.events import on_quiz_submitted
 
         on_quiz_submitted(session, event)
     elif name == "lead_moved":
+        from orbitflow.crypto import encryptor
         from orbitflow_plugins.pixels.events import on_lead_moved
 
-        on_lead_moved(session, event)
+        on_lead_moved(session, event, encryptor(registry))
 
 
 @hookimpl

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyramid.threadlocal import get_current_registry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orbitflow.crypto import encryptor
+from orbitflow.crypto import Encryptor
 from orbitflow.deliveries import enqueue
 from orbitflow.events import LeadEvent, QuizEvent
 from orbitflow.leads.models import Lead, Stage
@@ -171,7 +170,7 @@ def on_quiz_submitted(session: Session, event: QuizEvent) -> None:
         )
 
 
-def on_lead_moved(session: Session, event: LeadEvent) -> None:
+def on_lead_moved(session: Session, event: LeadEvent, tokens: Encryptor) -> None:
     if event.stage_id is None or event.stage_id == event.previous_stage_id:
         return
     stage = session.get(Stage, event.stage_id)
@@ -190,8 +189,7 @@ def on_lead_moved(session: Session, event: LeadEvent) -> None:
     if not rows or any(row.won_reported_at is not None for row in rows):
         return
     settings = settings_row(session, event.company_id)
-    # Lead moves are announced from requests: the request's application has the encryptor.
-    targets = usable_server_events(settings, encryptor(get_current_registry()))
+    targets = usable_server_events(settings, tokens)
     if settings is None or targets is None:
         # Nothing can be sent now: the win stays unreported, and is reported when the lead
         # reaches a won stage again once a token is set.

@@ -60,11 +60,20 @@ def test_statement_count_does_not_grow_with_leads(url, backend, testapp, login_a
     login_as(owner)
     fill(5)
     testapp.get(url)  # warm caches (templates, compiled statements)
-    with counting(backend.engine) as few:
-        small = testapp.get(url)
+
+    def steady() -> tuple[list[str], object]:
+        # The per-process caches check for changes at most every few seconds, in whichever
+        # request comes: of two requests in a row, one at most makes that check.
+        runs = []
+        for _ in range(2):
+            with counting(backend.engine) as sent:
+                response = testapp.get(url)
+            runs.append((sent, response))
+        return min(runs, key=lambda run: len(run[0]))
+
+    few, small = steady()
     fill(55)
-    with counting(backend.engine) as many:
-        large = testapp.get(url)
+    many, large = steady()
     assert small.status_int == large.status_int == 200
     assert len(many) == len(few), "\n".join(many)
     assert len(few) <= 16, "\n".join(few)

@@ -314,11 +314,16 @@ def test_quiz_list_queries_do_not_grow_with_the_number_of_quizzes(testapp, backe
             event.remove(backend.engine, "before_cursor_execute", count)
         return len(seen)
 
+    def steady_statements() -> int:
+        # The per-process caches check for changes at most every few seconds, in whichever
+        # request comes: of two requests in a row, one at most makes that check.
+        return min(statements(), statements())
+
     make_quiz(db, company, {**FULL_QUIZ, "slug": "one"})
-    with_one = statements()
+    with_one = steady_statements()
     for number in range(4):
         make_quiz(db, company, {**FULL_QUIZ, "slug": f"more-{number}"})
-    assert statements() == with_one
+    assert steady_statements() == with_one
 
 
 def _entry(db, action: str) -> AuditEntry:

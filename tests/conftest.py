@@ -276,6 +276,12 @@ class PerBackend:
         """An app, shut down (its background writers flushed) at the end of the run."""
         return self.get(name, backend_name, make, close=close_app)
 
+    def apps(self, backend_name: str) -> list[Any]:
+        """The apps made so far on that backend's database."""
+        return [
+            value for (_name, of), value in self._values.items() if of == backend_name and hasattr(value, "registry")
+        ]
+
     def on_close(self, callback: Callable[[], Any]) -> None:
         self._stack.callback(callback)
 
@@ -358,15 +364,16 @@ def db(backend):
 
 
 @pytest.fixture
-def unchanged(backend, db, wsgi_app):
+def unchanged(backend, db, wsgi_app, per_backend):
     """``with unchanged(): ...`` fails when the block changed any row (sessions' last-seen
-    times aside): refusals read the whole database back. What the app's background
-    writers (funnel events, analytics rollups) hold from before the block is written
-    first, so their threads change nothing inside it."""
+    times aside): refusals read the whole database back. What the background writers
+    (funnel events, analytics rollups) of every app on the database hold from before the
+    block is written first, so their threads change nothing inside it."""
 
     def make() -> Unchanged:
-        for writer in [value for value in wsgi_app.registry.values() if isinstance(value, BatchWriter)]:
-            writer.flush()
+        for app in per_backend.apps(backend.name):
+            for writer in [value for value in app.registry.values() if isinstance(value, BatchWriter)]:
+                writer.flush()
         return Unchanged(backend.engine)
 
     return make

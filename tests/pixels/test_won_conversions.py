@@ -105,13 +105,18 @@ def test_leads_without_a_consented_quiz_submission_are_not_reported(api, db, com
     assert pixel_deliveries(db) == [] and meta.received == []
 
 
-def test_a_win_while_no_token_is_set_is_reported_at_the_next_win_once(api, db, company, visitor, meta, tiktok, worker):
+def submitted_and_sent(api, db, company, visitor, meta, tiktok, worker) -> None:
+    """Company A's pixels configured and a quiz answered by an ad visitor, its Lead and
+    SubmitForm events sent and forgotten by the fake platforms."""
     configure(api)
-    quiz = make_quiz(db, company)
-    answer_as_ad_visitor(visitor, company, quiz)
+    answer_as_ad_visitor(visitor, company, make_quiz(db, company))
     worker.run_until_idle()
     meta.reset()
     tiktok.reset()
+
+
+def test_a_win_while_no_token_is_set_is_reported_at_the_next_win_once(api, db, company, visitor, meta, tiktok, worker):
+    submitted_and_sent(api, db, company, visitor, meta, tiktok, worker)
     # The tokens removed (the pixels stay): the win cannot be sent.
     api.put("/api/v1/pixels", {"facebook_access_token": None, "tiktok_access_token": None})
     lead = quiz_lead(db, company)
@@ -136,12 +141,7 @@ def test_a_win_while_no_token_is_set_is_reported_at_the_next_win_once(api, db, c
 def test_a_win_while_the_tokens_cannot_be_read_is_reported_once_they_are_entered_again(
     api, db, company, owner, visitor, meta, tiktok, worker, app_with_keys
 ):
-    configure(api)
-    quiz = make_quiz(db, company)
-    answer_as_ad_visitor(visitor, company, quiz)
-    worker.run_until_idle()
-    meta.reset()
-    tiktok.reset()
+    submitted_and_sent(api, db, company, visitor, meta, tiktok, worker)
     # ENCRYPTION_KEY replaced without the tokens' key: the win cannot be sent.
     lost = webtest.TestApp(app_with_keys(Fernet.generate_key().decode()), extra_environ=api.client.extra_environ)
     login(lost, owner)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from orbitflow.audit.models import AuditEntry
 from orbitflow.tenants.models import Company
 from support import csrf_token
+from tenants.localecases import BAD_LOCALE_VALUES
 
 URL = "/api/v1/company/locale"
 GERMANY = {"phone_region": "DE", "currency": "EUR", "time_zone": "Europe/Berlin"}
@@ -105,18 +106,7 @@ def test_api_keys_need_no_csrf_token_and_are_limited_by_their_role(testapp, logi
     assert _saved(db, company.id) == ("DE", "EUR", "Europe/Berlin")
 
 
-@pytest.mark.parametrize(
-    ("field", "value", "message"),
-    [
-        ("phone_region", "XX", "Choose a country from the list"),
-        ("phone_region", "Germany", "Choose a country from the list"),
-        ("currency", "XYZ", "Choose a currency from the list"),
-        ("currency", "", "Choose a currency from the list"),
-        ("time_zone", "Mars/Olympus", "Choose a time zone from the list"),
-        ("time_zone", "Europe/" + "x" * 300, "Choose a time zone from the list"),
-    ],
-    ids=["unknown-country", "country-name", "unknown-currency", "no-currency", "unknown-zone", "long-zone"],
-)
+@BAD_LOCALE_VALUES
 def test_unknown_values_are_refused_by_field_with_the_pages_messages(
     field, value, message, testapp, login_as, owner, company, db, unchanged
 ):
